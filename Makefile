@@ -1,0 +1,53 @@
+# `make` lists the targets. Every target is idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export APPROVALS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/approvals.sqlite3
+SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
+PORT ?= 5000
+
+.PHONY: help venv install assets db seed serve demo test lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+venv: $(BIN)/python  ## create the virtual environment
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed  ## install the package with its test tools
+
+$(SWAGGER_UI)/swagger-ui-bundle.js:
+	mkdir -p $(SWAGGER_UI) build/npm
+	cd build/npm && npm install --silent --no-audit --no-fund --no-save swagger-ui-dist@5
+	cp build/npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   build/npm/node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
+	   build/npm/node_modules/swagger-ui-dist/swagger-ui.css $(SWAGGER_UI)/
+
+assets: $(SWAGGER_UI)/swagger-ui-bundle.js  ## front-end files from npm, served locally
+
+db: install  ## create or upgrade the database and load the agencies
+	$(BIN)/approvals init-db
+
+seed: db  ## demo users, the bundled models and demo projects
+	$(BIN)/approvals seed-demo
+
+serve: install  ## serve on http://127.0.0.1:$(PORT)
+	$(BIN)/approvals serve --bind 127.0.0.1:$(PORT) --workers 2
+
+demo: install assets seed serve  ## everything, then serve the demo on SQLite
+
+test: install  ## run every test (PostgreSQL too when APPROVALS_TEST_POSTGRES_URL is set)
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff
+	$(BIN)/ruff check src tests
+
+clean:  ## remove the virtual environment, demo database and build files
+	rm -rf $(VENV) var build

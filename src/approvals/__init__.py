@@ -1,0 +1,1 @@
+"""approvals: a BPMN approvals engine and service for government-invested construction projects."""

@@ -1,0 +1,30 @@
+"""The REST API (flask-smorest): OpenAPI at /api/openapi.json, interactive docs at /api/docs."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from . import errors
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "approvals")
+    app.config.setdefault("API_VERSION", "1.0")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    # Served from our own static files (installed by `make assets`): no page loads another host.
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/static/vendor/swagger-ui/")
+    api = Api(app, spec_kwargs={
+        "info": {"description": "Approvals of government-invested construction projects. "
+                                "Authenticate with POST /api/tokens, then send 'Authorization: Bearer <token>'."},
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+
+    from . import agencies, definitions, instances, projects, tasks, tokens
+
+    for module in (tokens, agencies, definitions, projects, instances, tasks):
+        api.register_blueprint(module.blp)
+    errors.init_app(app)

@@ -1,0 +1,43 @@
+"""Bearer-token authentication for the API."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, request
+
+from ..db import get_session
+from ..models import User
+from ..services.errors import NotAuthenticated
+from ..services.users import user_for_token
+
+SECURITY = [{"bearerAuth": []}]
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticated(view):
+    """Resolve the caller from the bearer token into ``g.user``, or answer 401."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = bearer_token()
+        if token is None:
+            raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from POST /api/tokens")
+        user = user_for_token(get_session(), token)
+        if user is None:
+            raise NotAuthenticated("the token is unknown, expired or revoked")
+        g.user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_user() -> User:
+    return g.user

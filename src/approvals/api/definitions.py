@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from ..db import get_session
+from ..services import definitions
+from ..services.authz import can_publish, require
+from ..services.errors import InvalidInput
+from .auth import SECURITY, authenticated, current_user
+from .schemas import DefinitionSchema, PublishResponse
+
+blp = Blueprint("process_definitions", __name__, url_prefix="/api/process-definitions",
+                description="Published process models (immutable versions)")
+
+
+def _definition_doc(definition, versions: int) -> dict:
+    return {
+        "key": definition.key, "version": definition.version, "name": definition.name, "versions": versions,
+        "published_at": definition.published_at, "checksum": definition.checksum,
+        "published_by": definition.published_by.username if definition.published_by else None,
+    }
+
+
+@blp.get("")
+@blp.doc(security=SECURITY)
+@blp.response(200, DefinitionSchema(many=True))
+@authenticated
+def list_definitions():
+    """Each process key with its latest version."""
+    return [_definition_doc(d, n) for d, n in definitions.list_latest(get_session())]
+
+
+@blp.post("")
+@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["bpmn"],
+    "properties": {
+        "bpmn": {"type": "string", "format": "binary", "description": "the .bpmn file"},
+        "forms": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "description": "form JSON Schema files, named as the BPMN refers to them"},
+    }}}}})
+@blp.response(201, PublishResponse, description="published as a new version")
+@blp.alt_response(200, schema=PublishResponse, description="identical to the latest version; nothing stored")
+@blp.alt_response(422, description="the model was refused; `errors.bpmn` lists elements and messages")
+@authenticated
+def publish():
+    """Publish a BPMN file (multipart `bpmn`) with its form schemas (multipart `forms`, repeatable).
+
+    The linter runs first; on any problem nothing is stored. Forms the model names but the upload
+    lacks are taken from the key's latest version."""
+    user = current_user()
+    require(can_publish(user), "only process owners and admins publish process models")
+    upload = request.files.get("bpmn")
+    if upload is None:
+        raise InvalidInput("a BPMN file is required", {"bpmn": ["send the model as multipart field 'bpmn'"]})
+    forms = {}
+    for form in request.files.getlist("forms"):
+        name = (form.filename or "").rsplit("/", 1)[-1]
+        if not name:
+            raise InvalidInput("every form file needs a file name", {"forms": ["a file without a name"]})
+        forms[name] = form.read()
+    definition, created = definitions.publish(get_session(), upload.read(), forms, user,
+                                              filename=upload.filename or "model.bpmn")
+    body = {"key": definition.key, "version": definition.version, "name": definition.name, "created": created}
+    return body, (201 if created else 200)
+
+
+@blp.get("/<string:key>/versions/<int:version>/bpmn")
+@blp.doc(security=SECURITY, responses={"200": {"content": {"application/xml": {}}}})
+@authenticated
+def bpmn_xml(key: str, version: int):
+    """The BPMN XML of one version."""
+    definition = definitions.get_version(get_session(), key, version)
+    return Response(definition.bpmn_xml, mimetype="application/xml")

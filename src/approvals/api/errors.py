@@ -1,0 +1,58 @@
+"""One place that turns domain errors into HTTP answers of the documented error shape."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from ..services import errors as domain
+
+STATUS = {
+    domain.NotAuthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.InvalidInput: 422,
+    domain.ModelInvalid: 422,
+}
+
+
+def error_response(status: int, message: str, errors: dict | None = None):
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="approvals"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(domain.DomainError)
+    def _domain(exc: domain.DomainError):
+        status = next(code for cls, code in STATUS.items() if isinstance(exc, cls))
+        errors = exc.errors
+        if isinstance(exc, domain.InvalidInput) and errors:
+            errors = {"json": errors}  # same location-keyed shape as request-schema errors
+        return error_response(status, exc.message, errors)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc):
+        return error_response(409, "the process instance was changed at the same moment; retry")
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(_exc):
+        return error_response(409, "the change conflicts with one made at the same moment; retry")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # Werkzeug's own errors (404 route, 405, 413 too large) in the same JSON shape.
+        data = getattr(exc, "data", None) or {}
+        errors = data.get("messages") or (data.get("errors") if isinstance(data, dict) else None)
+        message = data.get("message") if isinstance(data, dict) and data.get("message") else exc.description
+        return error_response(exc.code or 500, message, errors)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from ..db import get_session
+from ..services import instances
+from .auth import SECURITY, authenticated, current_user
+from .present import event_doc, instance_doc
+from .schemas import EventSchema, InstanceSchema, TerminateRequest
+
+blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
+
+
+def _doc(session, instance):
+    return instance_doc(instance, instances.open_tasks(session, instance.id))
+
+
+@blp.get("/<int:instance_id>")
+@blp.doc(security=SECURITY)
+@blp.response(200, InstanceSchema)
+@authenticated
+def get_instance(instance_id: int):
+    """An instance with its status and open steps."""
+    session = get_session()
+    return _doc(session, instances.get_instance(session, instance_id))
+
+
+@blp.get("/<int:instance_id>/events")
+@blp.doc(security=SECURITY)
+@blp.response(200, EventSchema(many=True))
+@authenticated
+def events(instance_id: int):
+    """The instance's audit trail, oldest first."""
+    return [event_doc(e) for e in instances.instance_events(get_session(), instance_id)]
+
+
+@blp.post("/<int:instance_id>/suspend")
+@blp.doc(security=SECURITY)
+@blp.response(200, InstanceSchema)
+@authenticated
+def suspend(instance_id: int):
+    """Suspend: no step can be claimed or completed until it is resumed."""
+    session = get_session()
+    return _doc(session, instances.suspend_instance(session, instance_id, current_user()))
+
+
+@blp.post("/<int:instance_id>/resume")
+@blp.doc(security=SECURITY)
+@blp.response(200, InstanceSchema)
+@authenticated
+def resume(instance_id: int):
+    """Resume a suspended instance."""
+    session = get_session()
+    return _doc(session, instances.resume_instance(session, instance_id, current_user()))
+
+
+@blp.post("/<int:instance_id>/terminate")
+@blp.doc(security=SECURITY)
+@blp.arguments(TerminateRequest, required=False)
+@blp.response(200, InstanceSchema)
+@authenticated
+def terminate(body, instance_id: int):
+    """Terminate: cancel every open step and end the instance."""
+    session = get_session()
+    reason = (body or {}).get("reason", "")
+    return _doc(session, instances.terminate_instance(session, instance_id, current_user(), reason))

@@ -1,0 +1,73 @@
+"""ORM rows to the plain documents the API schemas describe (shared with the web pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Event, ProcessInstance, Task, utcnow
+
+
+def task_doc(task: Task) -> dict[str, Any]:
+    instance = task.instance
+    active = task.state in ("open", "claimed")
+    return {
+        "id": task.id,
+        "bpmn_id": task.bpmn_id,
+        "name": task.name,
+        "agency": task.agency_code,
+        "assignee": task.assignee.username if task.assignee else None,
+        "state": task.state,
+        "created_at": task.created_at,
+        "claimed_at": task.claimed_at,
+        "due_at": task.due_at,
+        "overdue": bool(active and task.due_at is not None and task.due_at < utcnow()),
+        "counted_workdays": task.counted_workdays,
+        "limit_workdays": task.limit_workdays,
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by.username if task.completed_by else None,
+        "outcome": task.outcome,
+        "form": task.form,
+        "instance_id": task.instance_id,
+        "project": instance.project.code,
+        "process_key": instance.definition.key,
+        "process_version": instance.definition.version,
+    }
+
+
+def task_detail_doc(task: Task, form_schema: dict | None) -> dict[str, Any]:
+    return {
+        **task_doc(task),
+        "documentation": task.documentation,
+        "form_schema": form_schema,
+        "data": task.input_data,
+        "submitted_data": task.submitted_data,
+    }
+
+
+def instance_doc(instance: ProcessInstance, open_tasks: list[Task]) -> dict[str, Any]:
+    error = None
+    if instance.status == "error":
+        error = {"message": instance.error_message, "element": instance.error_element}
+    return {
+        "id": instance.id,
+        "project": instance.project.code,
+        "process_key": instance.definition.key,
+        "version": instance.definition.version,
+        "status": instance.status,
+        "started_at": instance.started_at,
+        "updated_at": instance.updated_at,
+        "ended_at": instance.ended_at,
+        "error": error,
+        "open_tasks": [task_doc(t) for t in open_tasks],
+    }
+
+
+def event_doc(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created_at": event.created_at,
+        "actor": event.actor_name,
+        "task_id": event.task_id,
+        "payload": event.payload,
+    }

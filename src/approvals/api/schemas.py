@@ -1,0 +1,209 @@
+"""Marshmallow schemas of the REST API: request bodies and query strings in, documents out."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from ..models import ROLES
+from ..services.projects import FUNDING_LEVELS
+from ..services.tasks import TASK_FILTER_STATES
+
+
+class StrictSchema(Schema):
+    """Unknown fields in a request are an error naming them, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+class TokenRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256), load_only=True)
+
+
+class ProjectRequest(StrictSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"description": "the project code (business key)"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    owner_unit = fields.String(load_default="", validate=validate.Length(max=200))
+    funding_level = fields.String(load_default="municipal", validate=validate.OneOf(FUNDING_LEVELS))
+    investment = fields.Decimal(load_default=None, allow_none=True, as_string=True, allow_nan=False,
+                                validate=validate.Range(min=0), metadata={"description": "万元"})
+
+
+class StartRequest(StrictSchema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "initial process data"})
+
+
+class CompleteRequest(StrictSchema):
+    data = fields.Dict(keys=fields.String(), required=True,
+                       metadata={"description": "the form data, validated against the step's JSON Schema"})
+
+
+class AssignRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class TerminateRequest(StrictSchema):
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class PageQuery(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class InboxQuery(PageQuery):
+    agency = fields.String(validate=validate.Length(min=1, max=32),
+                           metadata={"description": "agency code; defaults to your own"})
+    assignee = fields.String(validate=validate.OneOf(["me"]), metadata={"description": "'me': only yours"})
+    state = fields.String(load_default="active", validate=validate.OneOf(TASK_FILTER_STATES),
+                          metadata={"description": "active = open or claimed"})
+    project = fields.String(validate=validate.Length(min=1, max=64))
+    overdue = fields.Boolean()
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+    expires_at = fields.DateTime()
+    username = fields.String()
+    agency = fields.String()
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class AgencySchema(Schema):
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    aliases = fields.List(fields.String())
+
+
+class DefinitionSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    versions = fields.Integer(metadata={"description": "how many versions the key has"})
+    published_at = fields.DateTime()
+    published_by = fields.String(allow_none=True)
+    checksum = fields.String()
+
+
+class PublishResponse(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    created = fields.Boolean(metadata={"description": "false when the upload equals the latest version"})
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    bpmn_id = fields.String()
+    name = fields.String()
+    agency = fields.String()
+    assignee = fields.String(allow_none=True)
+    state = fields.String(validate=validate.OneOf(("open", "claimed", "completed", "cancelled")))
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    counted_workdays = fields.Integer(allow_none=True)
+    limit_workdays = fields.Integer(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    instance_id = fields.Integer()
+    project = fields.String()
+    process_key = fields.String()
+    process_version = fields.Integer()
+
+
+class TaskDetailSchema(TaskSchema):
+    documentation = fields.String()
+    form_schema = fields.Dict(allow_none=True, metadata={"description": "the step's JSON Schema"})
+    data = fields.Dict(metadata={"description": "the process data the step was given"})
+    submitted_data = fields.Dict(allow_none=True)
+
+
+class TaskPage(Schema):
+    items = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class ErrorDetail(Schema):
+    message = fields.String()
+    element = fields.String(allow_none=True)
+
+
+class InstanceSchema(Schema):
+    id = fields.Integer()
+    project = fields.String()
+    process_key = fields.String()
+    version = fields.Integer()
+    status = fields.String(validate=validate.OneOf(("running", "completed", "suspended", "terminated", "error")))
+    started_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    error = fields.Nested(ErrorDetail, allow_none=True)
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class CompleteResponse(Schema):
+    instance_id = fields.Integer()
+    status = fields.String()
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    type = fields.String()
+    created_at = fields.DateTime()
+    actor = fields.String()
+    task_id = fields.Integer(allow_none=True)
+    payload = fields.Dict()
+
+
+class ProjectSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    owner_unit = fields.String()
+    funding_level = fields.String()
+    investment = fields.Decimal(as_string=True, allow_none=True)
+    created_at = fields.DateTime()
+    stage = fields.List(fields.String(), metadata={"description": "names of the running processes"})
+    open_tasks = fields.Integer()
+    overdue_tasks = fields.Integer()
+
+
+class ProjectPage(Schema):
+    items = fields.List(fields.Nested(ProjectSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    page_size = fields.Integer()
+
+
+class StatusInstance(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    process_name = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+    completed_tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class StatusSchema(Schema):
+    project = fields.Nested(ProjectSchema)
+    instances = fields.List(fields.Nested(StatusInstance))

@@ -1,0 +1,171 @@
+"""The ``approvals`` command line: database, deployment, users, demo data, serving."""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import migrate
+from .config import load_settings
+from .db import Database
+from .services import agencies, definitions, users
+from .services.errors import DomainError
+from .services.limits import Limits
+
+
+def open_database(settings: dict) -> Database:
+    url = str(settings["DATABASE_URL"])
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return Database(url, {"limits": Limits.from_settings(settings)})
+
+
+@click.group()
+@click.option("--database-url", envvar="APPROVALS_DATABASE_URL", help="SQLAlchemy URL (default: var/approvals.sqlite3)")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """approvals: BPMN approvals for government-invested construction projects."""
+    overrides = {"DATABASE_URL": database_url} if database_url else {}
+    ctx.obj = load_settings(overrides)
+
+
+def _fail(exc: DomainError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    for field, messages in (exc.errors or {}).items():
+        for message in messages if isinstance(messages, list) else [messages]:
+            click.echo(f"  {field}: {json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message}",
+                       err=True)
+    sys.exit(1)
+
+
+@main.command("init-db")
+@click.pass_obj
+def init_db(settings: dict) -> None:
+    """Create or upgrade the schema (Alembic) and load the agency directory."""
+    database = open_database(settings)
+    migrate.upgrade(database.url)
+    with database.session() as session:
+        loaded = agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
+    click.echo(f"database ready; {len(loaded)} agencies loaded")
+
+
+def _forms_for(session, bpmn: bytes, forms_dir: Path) -> dict[str, bytes]:
+    """The form files a model names, read from the forms folder (missing ones the linter reports)."""
+    names = definitions.referenced_forms(session, bpmn)
+    return {name: (forms_dir / name).read_bytes() for name in sorted(names) if (forms_dir / name).is_file()}
+
+
+def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_name: str | None = None) -> int:
+    failures = 0
+    for pattern in paths:
+        matches = sorted(glob.glob(pattern)) or [pattern]
+        for name in matches:
+            path = Path(name)
+            with database.session() as session:
+                actor = users.get_user(session, actor_name) if actor_name else None
+                bpmn = path.read_bytes()
+                try:
+                    definition, created = definitions.publish(session, bpmn, _forms_for(session, bpmn, forms_dir),
+                                                              actor, filename=path.name)
+                except DomainError as exc:
+                    click.echo(f"{path}: refused: {exc.message}", err=True)
+                    for problem in exc.errors.get("bpmn", []):
+                        click.echo(f"  {problem['element'] or 'file'}: {problem['message']}", err=True)
+                    failures += 1
+                    session.rollback()
+                    continue
+                state = "published" if created else "unchanged"
+                click.echo(f"{path}: {definition.key} version {definition.version} {state}")
+    return failures
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--forms-dir", type=click.Path(file_okay=False, path_type=Path), help="default: workflows/forms")
+@click.option("--as-user", "actor", help="record this user as the publisher")
+@click.pass_obj
+def deploy(settings: dict, paths: tuple[str, ...], forms_dir: Path | None, actor: str | None) -> None:
+    """Publish BPMN files, with the forms they name from workflows/forms/."""
+    forms_dir = forms_dir or Path(settings["WORKFLOWS_DIR"]) / "forms"
+    if deploy_files(open_database(settings), list(paths), forms_dir, actor):
+        sys.exit(1)
+
+
+@main.command("create-user")
+@click.option("--username", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--agency", "agency_code", required=True, help="agency code, e.g. DRC")
+@click.option("--role", required=True, type=click.Choice(["staff", "lead", "owner", "admin", "observer"]))
+@click.option("--name", "display_name", default="")
+@click.pass_obj
+def create_user(settings: dict, username: str, password: str, agency_code: str, role: str, display_name: str) -> None:
+    """Create a user of an agency."""
+    try:
+        with open_database(settings).session() as session:
+            users.create_user(session, username=username, password=password, agency_code=agency_code, role=role,
+                              display_name=display_name)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"user {username} ({agency_code}, {role}) created")
+
+
+@main.command()
+@click.option("--username", required=True)
+@click.pass_obj
+def token(settings: dict, username: str) -> None:
+    """Print a new API token for a user."""
+    with open_database(settings).session() as session:
+        user = users.get_user(session, username)
+        if user is None:
+            click.echo(f"error: no user {username!r}", err=True)
+            sys.exit(1)
+        value, _ = users.issue_token(session, user, int(settings["TOKEN_DAYS"]))
+    click.echo(value)
+
+
+@main.command("seed-demo")
+@click.pass_obj
+def seed_demo(settings: dict) -> None:
+    """Create the schema, agencies, demo users, the bundled models and demo projects (idempotent)."""
+    from .demo import seed
+
+    database = open_database(settings)
+    migrate.upgrade(database.url)
+    with database.session() as session:
+        agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
+    deploy_files(database, [str(Path(settings["BPMN_DIR"]) / "*.bpmn")], Path(settings["WORKFLOWS_DIR"]) / "forms")
+    with database.session() as session:
+        for line in seed(session):
+            click.echo(line)
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, help="threads per worker")
+@click.pass_obj
+def serve(settings: dict, bind: str, workers: int, threads: int) -> None:
+    """Serve the application with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app({"DATABASE_URL": settings["DATABASE_URL"]})
+
+    Server().run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,36 @@
+"""Settings, read from the environment in this one place (prefix ``APPROVALS_``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The repository root when running from a checkout; bundled models and workflows live there.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULTS: dict[str, object] = {
+    "DATABASE_URL": f"sqlite:///{PROJECT_ROOT / 'var' / 'approvals.sqlite3'}",
+    "SECRET_KEY": "dev-only-secret-change-me",
+    "WORKFLOWS_DIR": str(PROJECT_ROOT / "workflows"),
+    "BPMN_DIR": str(PROJECT_ROOT / "bpmn"),
+    # Upload limits: a BPMN file, one form schema, and a whole request.
+    "MAX_BPMN_BYTES": 2 * 1024 * 1024,
+    "MAX_FORM_BYTES": 256 * 1024,
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    # Script tasks run in a child process with these limits.
+    "SCRIPT_TIMEOUT_SECONDS": 1.0,
+    "SCRIPT_MEMORY_BYTES": 256 * 1024 * 1024,
+    "TOKEN_DAYS": 30,
+}
+
+
+def load_settings(overrides: dict | None = None) -> dict[str, object]:
+    """Defaults, then ``APPROVALS_*`` environment variables, then explicit overrides (tests)."""
+    settings = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        raw = os.environ.get(f"APPROVALS_{name}")
+        if raw is None:
+            continue
+        settings[name] = type(default)(raw) if isinstance(default, int | float) else raw
+    settings.update(overrides or {})
+    return settings

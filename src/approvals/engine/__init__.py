@@ -1,0 +1,1 @@
+"""All contact with SpiffWorkflow lives in this package; nothing else imports it."""

@@ -1,0 +1,89 @@
+"""Task data rules: what may enter a workflow's state, and how it crosses process boundaries.
+
+SpiffWorkflow's serializer treats any dict with a ``typename`` key as one of its own objects, so
+such data would break the saved state; keys starting with ``_`` are reserved for the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from .errors import UnsafeData
+
+MAX_DEPTH = 32
+RESERVED_KEYS = frozenset({"typename"})
+_SCALARS = (str, bool, int, type(None))
+
+
+def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
+    """Raise UnsafeData naming the first offending path."""
+    if depth > MAX_DEPTH:
+        raise UnsafeData(path, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UnsafeData(path, "keys must be strings")
+            if key in RESERVED_KEYS or key.startswith("_"):
+                raise UnsafeData(f"{path}.{key}", "this field name is reserved")
+            check_safe_data(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_safe_data(item, f"{path}[{index}]", depth + 1)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise UnsafeData(path, "numbers must be finite")
+    elif not isinstance(value, _SCALARS + (date, Decimal)):
+        raise UnsafeData(path, f"values of type {type(value).__name__} cannot be stored")
+
+
+# Tagged JSON for the script child process: dates and decimals survive the round trip.
+_TAG = "$approvals"
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return {_TAG: "datetime", "value": value.isoformat()}
+    if isinstance(value, date):
+        return {_TAG: "date", "value": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {_TAG: "decimal", "value": str(value)}
+    if isinstance(value, set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def from_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        tag = value.get(_TAG)
+        if tag == "datetime":
+            return datetime.fromisoformat(value["value"])
+        if tag == "date":
+            return date.fromisoformat(value["value"])
+        if tag == "decimal":
+            return Decimal(value["value"])
+        return {k: from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    return value
+
+
+def plain_json(value: Any) -> Any:
+    """A JSON-only copy for display columns and API output: dates as ISO text, decimals as text."""
+    if isinstance(value, dict):
+        return {k: plain_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain_json(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

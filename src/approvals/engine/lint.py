@@ -1,0 +1,233 @@
+"""The model linter run on publish: every problem it finds names the element at fault.
+
+It reads the XML tree rather than SpiffWorkflow's spec, because the checks are about what the
+author wrote (lanes, forms, expressions, flows) and must run before anything is executed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+
+from .errors import ExpressionError, Problem, ScriptError
+from .sandbox import check_expression, check_script
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
+
+# Elements SpiffWorkflow cannot run correctly, refused with the reason.
+UNSUPPORTED = {
+    "complexGateway": "complex gateways are not supported; use exclusive, inclusive or parallel gateways",
+    "adHocSubProcess": "ad-hoc subprocesses are not supported",
+    "compensateEventDefinition": "compensation is not supported",
+}
+HUMAN_TASKS = ("userTask", "manualTask")
+GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway"}
+ROUTING_PROPERTY = "routing"
+
+
+@dataclass
+class LintResult:
+    problems: list[Problem] = field(default_factory=list)
+    forms: dict[str, dict[str, Any]] = field(default_factory=dict)  # filename -> parsed schema
+    lane_routes: dict[str, str] = field(default_factory=dict)  # lane name -> routing expression
+
+    def add(self, element: str | None, message: str) -> None:
+        self.problems.append(Problem(element, message))
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname
+
+
+def _label(el: etree._Element) -> str:
+    name = el.get("name")
+    return f"{_local(el)} {el.get('id')!r}" + (f" ({name})" if name else "")
+
+
+def lint_model(
+    tree: etree._ElementTree,
+    forms: Mapping[str, bytes],
+    lane_agencies: Mapping[str, str],
+    extra_functions: tuple[str, ...] = (),
+) -> LintResult:
+    """Check a parsed BPMN tree against our rules. ``lane_agencies`` maps lane names to agency codes."""
+    result = LintResult()
+    root = tree.getroot()
+    if etree.QName(root).namespace != BPMN or _local(root) != "definitions":
+        result.add(None, "the root element must be bpmn:definitions")
+        return result
+    processes = root.findall("bpmn:process", NS)
+    if not processes:
+        result.add(None, "the file contains no bpmn:process")
+    _check_unsupported(root, result)
+    _parse_forms(forms, result)
+    for process in processes:
+        _check_lanes(process, lane_agencies, result, extra_functions)
+        _check_forms_used(process, result)
+        _check_expressions(process, result, extra_functions)
+        _check_merges(process, result)
+    return result
+
+
+def _check_unsupported(root: etree._Element, result: LintResult) -> None:
+    for el in root.iter(etree.Element):
+        local = _local(el)
+        if local in UNSUPPORTED:
+            owner = el if el.get("id") else el.getparent()
+            result.add(owner.get("id"), UNSUPPORTED[local])
+        elif el.get("isForCompensation") == "true":
+            result.add(el.get("id"), "compensation handlers are not supported")
+
+
+def _parse_forms(forms: Mapping[str, bytes], result: LintResult) -> None:
+    for filename, raw in forms.items():
+        try:
+            schema = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            result.add(f"form:{filename}", f"form {filename} is not valid JSON: {exc}")
+            continue
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            result.add(f"form:{filename}", f"form {filename} must be a JSON Schema of type 'object'")
+            continue
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            result.add(f"form:{filename}", f"form {filename} is not a valid JSON Schema: {exc.message}")
+            continue
+        result.forms[filename] = schema
+
+
+def _lane_of(process: etree._Element) -> dict[str, etree._Element]:
+    lanes = {}
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            if ref.text:
+                lanes[ref.text.strip()] = lane
+    return lanes
+
+
+def _routing_expression(lane: etree._Element) -> str | None:
+    for prop in lane.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+        if prop.get("name") == ROUTING_PROPERTY:
+            return prop.get("value") or ""
+    return None
+
+
+def _check_lanes(process, lane_agencies, result: LintResult, extra_functions) -> None:
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        routing = _routing_expression(lane)
+        if routing is not None:
+            try:
+                check_expression(routing, extra_functions)
+            except ExpressionError as exc:
+                result.add(lane.get("id"), f"lane routing expression is not allowed: {exc}")
+            result.lane_routes[lane.get("name") or lane.get("id")] = routing
+    lanes = _lane_of(process)
+    for kind in HUMAN_TASKS:
+        for task in process.iterfind(f".//bpmn:{kind}", NS):
+            lane = lanes.get(task.get("id"))
+            if lane is None:
+                result.add(task.get("id"), f"{_label(task)} is not in a lane; its lane names the agency that does it")
+                continue
+            name = (lane.get("name") or "").strip()
+            if name not in lane_agencies and _routing_expression(lane) is None:
+                result.add(
+                    task.get("id"),
+                    f"{_label(task)} is in lane {name or lane.get('id')!r}, which names no known agency "
+                    "(use an agency code or alias from the directory, or give the lane a routing expression)",
+                )
+
+
+def _check_forms_used(process, result: LintResult) -> None:
+    for task in process.iterfind(".//bpmn:userTask", NS):
+        ref = task.find("bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
+        if ref is None or not (ref.text or "").strip():
+            continue
+        filename = ref.text.strip()
+        if filename not in result.forms:
+            known = [p.element for p in result.problems]
+            if f"form:{filename}" not in known:
+                result.add(task.get("id"), f"{_label(task)} uses form {filename!r}, which was not provided")
+
+
+def _expressions(process) -> list[tuple[etree._Element, str, str]]:
+    """(element, what, text) for every expression the engine will evaluate."""
+    found = []
+    for flow in process.iterfind(".//bpmn:sequenceFlow", NS):
+        cond = flow.find("bpmn:conditionExpression", NS)
+        if cond is not None and (cond.text or "").strip():
+            found.append((flow, "condition", cond.text))
+    for timer in process.iterfind(".//bpmn:timerEventDefinition", NS):
+        owner = timer.getparent()
+        for part in ("timeDate", "timeDuration", "timeCycle"):
+            el = timer.find(f"bpmn:{part}", NS)
+            if el is not None:
+                found.append((owner, f"timer {part}", el.text or ""))
+    for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+        owner = loop.getparent()
+        for part in ("loopCardinality", "completionCondition"):
+            el = loop.find(f"bpmn:{part}", NS)
+            if el is not None and (el.text or "").strip():
+                found.append((owner, part, el.text))
+    return found
+
+
+def _scripts(process) -> list[tuple[etree._Element, str, str]]:
+    found = []
+    for task in process.iterfind(".//bpmn:scriptTask", NS):
+        script = task.find("bpmn:script", NS)
+        found.append((task, "script", script.text if script is not None and script.text else ""))
+    for el in process.iter(etree.Element):
+        for part in ("preScript", "postScript"):
+            script = el.find(f"bpmn:extensionElements/spiffworkflow:{part}", NS)
+            if script is not None and (script.text or "").strip():
+                found.append((el, part, script.text))
+    return found
+
+
+def _check_expressions(process, result: LintResult, extra_functions) -> None:
+    for el, what, text in _expressions(process):
+        try:
+            check_expression(text, extra_functions)
+        except ExpressionError as exc:
+            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+    for el, what, text in _scripts(process):
+        if not text.strip():
+            result.add(el.get("id"), f"{_label(el)} has an empty script")
+            continue
+        try:
+            check_script(text)
+        except ScriptError as exc:
+            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+
+
+def _check_merges(process, result: LintResult) -> None:
+    """Flows may only merge at a gateway (or an end event), so every loop goes through one.
+
+    SpiffWorkflow keeps completed tasks in its tree; implicit merges on tasks make loops that
+    the engine handles badly, and a loop back must be visible in the diagram as a gateway.
+    """
+    incoming: dict[str, int] = {}
+    for flow in process.iterfind("bpmn:sequenceFlow", NS):
+        target = flow.get("targetRef")
+        incoming[target] = incoming.get(target, 0) + 1
+    for el in process:
+        if not isinstance(el.tag, str):
+            continue
+        local = _local(el)
+        if incoming.get(el.get("id"), 0) > 1 and local not in GATEWAYS and local != "endEvent":
+            result.add(
+                el.get("id"),
+                f"{_label(el)} has {incoming[el.get('id')]} incoming flows; flows (and loops back) "
+                "must merge at a gateway",
+            )
+    for sub in process.iterfind(".//bpmn:subProcess", NS):
+        _check_merges(sub, result)

@@ -1,0 +1,157 @@
+"""Running instances of a published model: start, load, complete a human step, save.
+
+One ``ModelRuntime`` per definition version holds the deserialized spec; it is immutable, so it is
+cached for the life of the process (see ``runtime_for``). Workflows themselves are never cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
+
+from .data import check_safe_data
+from .errors import EngineFailure, ExpressionError
+from .sandbox import SandboxEnvironment, check_expression, evaluate
+from .serializer import specs_from_json, workflow_from_json, workflow_to_json
+
+
+@dataclass(frozen=True)
+class ReadyStep:
+    """A human task the engine is waiting on."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    form: str | None
+    documentation: str
+    data: dict[str, Any]
+
+
+class TaskNotReady(Exception):
+    """The task does not exist in the workflow, or is not a READY human task."""
+
+
+class ModelRuntime:
+    def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float,
+                 script_memory_bytes: int):
+        self.spec, self.subprocess_specs = specs_from_json(spec_json)
+        self.lane_routes = dict(lane_routes)
+        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(
+            script_timeout=script_timeout, script_memory_bytes=script_memory_bytes))
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, data: dict[str, Any]) -> BpmnWorkflow:
+        check_safe_data(data)
+        workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(data)
+        self.advance(workflow)
+        return workflow
+
+    def load(self, state: str) -> BpmnWorkflow:
+        return workflow_from_json(state, self.spec, self.subprocess_specs, self.script_engine)
+
+    @staticmethod
+    def dump(workflow: BpmnWorkflow) -> str:
+        return workflow_to_json(workflow)
+
+    def advance(self, workflow: BpmnWorkflow) -> None:
+        """Run every engine task that can run (gateways, scripts, due timers)."""
+        try:
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise EngineFailure(_describe(exc), _element_of(exc)) from None
+        except (ExpressionError, RecursionError) as exc:
+            raise EngineFailure(str(exc)) from None
+
+    # -- human steps -----------------------------------------------------------------------------
+
+    def ready_steps(self, workflow: BpmnWorkflow) -> list[ReadyStep]:
+        steps = []
+        for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            extensions = getattr(spec, "extensions", {}) or {}
+            steps.append(ReadyStep(
+                task_id=str(task.id),
+                bpmn_id=spec.bpmn_id,
+                name=spec.bpmn_name or spec.bpmn_id,
+                lane=spec.lane,
+                form=extensions.get("formJsonSchemaFilename"),
+                documentation=spec.documentation or "",
+                data=dict(task.data),
+            ))
+        return steps
+
+    def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> None:
+        """Complete a READY human task with ``data`` and advance the workflow.
+
+        SpiffWorkflow's ``task.run()`` runs a task in any state, so the state is checked here.
+        """
+        check_safe_data(data)
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise EngineFailure(_describe(exc), _element_of(exc)) from None
+        self.advance(workflow)
+
+    def route(self, lane: str | None, data: dict[str, Any]) -> str | None:
+        """The lane's routing expression evaluated on the task data, or the lane name itself."""
+        expression = self.lane_routes.get(lane or "")
+        if expression is None:
+            return lane
+        check_expression(expression)
+        try:
+            return str(evaluate(expression, data))
+        except ExpressionError as exc:
+            raise EngineFailure(f"routing of lane {lane!r} failed: {exc}") from None
+
+    @staticmethod
+    def is_completed(workflow: BpmnWorkflow) -> bool:
+        return workflow.is_completed()
+
+
+def _element_of(exc: Exception) -> str | None:
+    spec = getattr(exc, "task_spec", None)
+    return getattr(spec, "bpmn_id", None)
+
+
+def _describe(exc: Exception) -> str:
+    notes = getattr(exc, "notes", None) or []
+    return " ".join([str(exc), *notes]).strip()
+
+
+_CACHE: dict[tuple[str, float, int], ModelRuntime] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def runtime_for(checksum: str, load_spec_json, lane_routes: dict[str, str], *,
+                script_timeout: float, script_memory_bytes: int) -> ModelRuntime:
+    """The cached runtime of a published definition, keyed by its content checksum.
+
+    A published version never changes, so its parsed spec can live as long as the process;
+    keying by content rather than row id stays right when a database is rebuilt."""
+    key = (checksum, script_timeout, script_memory_bytes)
+    runtime = _CACHE.get(key)
+    if runtime is None:
+        runtime = ModelRuntime(load_spec_json(), lane_routes, script_timeout=script_timeout,
+                               script_memory_bytes=script_memory_bytes)
+        with _CACHE_LOCK:
+            runtime = _CACHE.setdefault(key, runtime)
+    return runtime

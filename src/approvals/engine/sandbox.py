@@ -1,0 +1,273 @@
+"""The expression and script sandbox that replaces SpiffWorkflow's plain eval/exec.
+
+Conditions, timer expressions, cardinalities and lane routing are single expressions evaluated by
+simpleeval with a small whitelist of functions. Script tasks are compiled with RestrictedPython and
+run in a forked child process with a wall-clock timeout and an address-space limit, because an
+in-process guard cannot stop ``'x' * 10**10`` or ``while True: pass`` reliably.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import resource
+import select
+import signal
+import time
+import warnings
+from functools import lru_cache
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import simpleeval
+from RestrictedPython import compile_restricted_exec, limited_builtins, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from .data import check_safe_data, from_jsonable, to_jsonable
+from .errors import ExpressionError, ScriptError, UnsafeData
+
+# What expressions may call. Plain functions of their arguments only: nothing that reaches
+# the file system, the interpreter or object internals.
+FUNCTIONS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "sum": sum,
+    "any": any,
+    "all": all,
+    "sorted": sorted,
+    "Decimal": Decimal,
+    "date": date.fromisoformat,
+}
+
+# The expression node types simpleeval evaluates (statements excluded).
+_EXPRESSION_NODES = (
+    ast.Attribute, ast.BinOp, ast.BoolOp, ast.Call, ast.Compare, ast.Constant, ast.Dict,
+    ast.DictComp, ast.FormattedValue, ast.GeneratorExp, ast.IfExp, ast.JoinedStr, ast.List,
+    ast.ListComp, ast.Name, ast.Set, ast.Slice, ast.Subscript, ast.Tuple, ast.UnaryOp,
+)
+
+
+@lru_cache(maxsize=4096)
+def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> None:
+    """Refuse an expression the sandbox would not evaluate, before it is ever run.
+
+    Cached: the answer depends only on the text, and models evaluate the same few expressions."""
+    if not expression or not expression.strip():
+        raise ExpressionError("the expression is empty")
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.msg}") from None
+    allowed_calls = set(FUNCTIONS) | set(extra_functions)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr) and not isinstance(node, _EXPRESSION_NODES):
+            raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
+        if isinstance(node, ast.Name) and node.id.startswith("_"):
+            raise ExpressionError(f"name {node.id!r} is not allowed (names may not start with '_')")
+        if isinstance(node, ast.Attribute) and (
+            node.attr.startswith("_") or node.attr in simpleeval.DISALLOW_METHODS
+        ):
+            raise ExpressionError(f"attribute {node.attr!r} is not allowed")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in allowed_calls:
+            raise ExpressionError(
+                f"function {node.func.id!r} is not allowed; allowed: {', '.join(sorted(allowed_calls))}"
+            )
+
+
+def evaluate(expression: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
+    """Evaluate one expression against task data with simpleeval."""
+    evaluator = simpleeval.EvalWithCompoundTypes(
+        functions={**FUNCTIONS, **(functions or {})},
+        names={k: v for k, v in names.items() if not k.startswith("_")},
+    )
+    try:
+        return evaluator.eval(expression.strip())
+    except simpleeval.InvalidExpression as exc:
+        raise ExpressionError(f"{expression!r}: {exc}") from None
+    except Exception as exc:  # any failure inside the model's expression is the model's error
+        raise ExpressionError(f"{expression!r}: {type(exc).__name__}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Scripts
+
+
+def check_script(script: str) -> None:
+    """Refuse a script RestrictedPython will not compile, or one that imports anything."""
+    try:
+        tree = ast.parse(script)
+    except SyntaxError as exc:
+        raise ScriptError(f"syntax error on line {exc.lineno}: {exc.msg}") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptError(f"line {node.lineno}: imports are not allowed in scripts")
+    result = compile_restricted_exec(script, filename="<script>")
+    if result.errors:
+        raise ScriptError("; ".join(result.errors))
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    ops = {
+        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
+    }
+    if op not in ops:
+        raise ScriptError(f"operator {op} is not allowed")
+    return ops[op](x, y)
+
+
+_SCRIPT_BUILTINS = {
+    **safe_builtins,
+    **limited_builtins,
+    **{name: fn for name, fn in FUNCTIONS.items()},
+    "dict": dict, "enumerate": enumerate, "zip": zip, "set": set, "reversed": reversed,
+}
+
+
+def _script_globals(data: dict[str, Any]) -> dict[str, Any]:
+    # Guards are set after the data so that task data can never replace them (or __builtins__).
+    scope = {k: v for k, v in data.items() if not k.startswith("_")}
+    scope.update({
+        "__builtins__": _SCRIPT_BUILTINS,
+        "__name__": "script",
+        "__metaclass__": type,
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": _inplacevar,
+    })
+    return scope
+
+
+def _script_result(scope: dict[str, Any]) -> dict[str, Any]:
+    result = {}
+    for key, value in scope.items():
+        if key.startswith("_") or callable(value) or isinstance(value, type):
+            continue
+        result[key] = value
+    return result
+
+
+def _child(code, data: dict[str, Any], memory_bytes: int, write_fd: int) -> None:  # pragma: no cover - child
+    # Runs in the forked child: limit memory beyond what the parent already maps, run, report.
+    try:
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + memory_bytes, mapped + memory_bytes))
+        scope = _script_globals(data)
+        exec(code, scope)  # noqa: S102 - RestrictedPython-compiled code with guarded globals
+        payload = {"ok": True, "data": to_jsonable(_script_result(scope))}
+    except MemoryError:
+        payload = {"ok": False, "error": "the script used more memory than allowed"}
+    except BaseException as exc:  # report every failure to the parent, which decides
+        payload = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        out = json.dumps(payload).encode()
+    except (TypeError, ValueError) as exc:
+        out = json.dumps({"ok": False, "error": f"the script produced data that cannot be stored: {exc}"}).encode()
+    view = memoryview(out)
+    while view:
+        written = os.write(write_fd, view)
+        view = view[written:]
+    os._exit(0)
+
+
+MAX_SCRIPT_OUTPUT = 8 * 1024 * 1024
+
+
+def run_script(script: str, data: dict[str, Any], *, timeout: float, memory_bytes: int) -> dict[str, Any]:
+    """Run a script task's code on a copy of ``data`` and return the data it leaves behind."""
+    check_script(script)
+    code = compile_restricted_exec(script, filename="<script>").code
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about fork() in threaded processes; the child only runs the
+        # restricted code and os._exit()s, touching no lock the parent's threads may hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(read_fd)
+        _child(code, data, memory_bytes, write_fd)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ScriptError(f"the script ran longer than {timeout:g} s and was stopped")
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_SCRIPT_OUTPUT:
+                raise ScriptError("the script produced more data than allowed")
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+    try:
+        payload = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        raise ScriptError("the script stopped without a result") from None
+    if not payload.get("ok"):
+        raise ScriptError(payload.get("error") or "the script stopped without a result")
+    result = from_jsonable(payload["data"])
+    try:
+        check_safe_data(result)
+    except UnsafeData as exc:
+        raise ScriptError(f"the script produced data that cannot be stored: {exc}") from None
+    return result
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow's script environment, with eval/exec replaced by the sandbox above."""
+
+    def __init__(self, *, script_timeout: float = 1.0, script_memory_bytes: int = 256 * 1024 * 1024,
+                 functions: dict[str, Any] | None = None):
+        super().__init__({})
+        self.script_timeout = script_timeout
+        self.script_memory_bytes = script_memory_bytes
+        self.functions = functions or {}
+
+    def evaluate(self, expression, context, external_context=None):
+        check_expression(expression, tuple(self.functions))
+        names = {**(external_context or {}), **context}
+        return evaluate(expression, names, self.functions)
+
+    def execute(self, script, context, external_context=None):
+        data = {**(external_context or {}), **context}
+        result = run_script(script, data, timeout=self.script_timeout, memory_bytes=self.script_memory_bytes)
+        context.clear()
+        context.update(result)
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise ScriptError("service tasks are not supported")

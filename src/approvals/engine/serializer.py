@@ -1,0 +1,78 @@
+"""Workflow (de)serialization: the spec is stored once per definition version, the state without it.
+
+SpiffWorkflow's default converter embeds the whole spec in every saved state; ours leaves it out
+and takes the (cached) spec objects on load, which is both smaller and faster.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+
+class SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Converts a top-level workflow without its specs; restores it onto given spec objects."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _registry():
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = SpeclessWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+    return registry
+
+
+_REGISTRY = _registry()
+_SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
+_ENCODER = create_encoder(_REGISTRY)
+STATE_FORMAT = f"approvals-1/spiff-{_SERIALIZER.VERSION}"
+
+
+def specs_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
+    return json.dumps({
+        "spec": _REGISTRY.convert(spec),
+        "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+    })
+
+
+def specs_from_json(text: str):
+    dct = json.loads(text)
+    spec = _REGISTRY.restore(dct["spec"])
+    subprocess_specs = {name: _REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
+    return spec, subprocess_specs
+
+
+def workflow_to_json(workflow: BpmnWorkflow) -> str:
+    # Not the serializer's "encoder mode": that is a flag on the shared registry, unsafe across threads.
+    return json.dumps(_REGISTRY.convert(workflow), cls=_ENCODER, separators=(",", ":"))
+
+
+def workflow_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+    workflow = _REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
+    workflow.script_engine = script_engine
+    return workflow

@@ -1,0 +1,195 @@
+"""The persistent model. Alembic migrations (``migrations/``) are the only way the schema changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use UTC-aware datetimes")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+# Process instance and task states, as stored.
+INSTANCE_STATUSES = ("running", "completed", "suspended", "terminated", "error")
+TASK_STATES = ("open", "claimed", "completed", "cancelled")
+ROLES = ("staff", "lead", "owner", "admin", "observer")
+
+
+class Agency(Base):
+    __tablename__ = "agency"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agency.code"))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agency: Mapped[Agency] = relationship()
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class ProcessDefinition(Base):
+    """One published, immutable version of a process model."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_process_definition_key_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(300))
+    # Large columns are deferred: lists and inboxes never load them.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # filename -> JSON Schema
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # SpiffWorkflow spec, once per version
+    lane_routes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    checksum: Mapped[str] = mapped_column(String(64))  # sha256 of the BPMN and forms
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    published_by: Mapped[User | None] = relationship()
+
+
+class Project(Base):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    owner_unit: Mapped[str] = mapped_column(String(200), default="")
+    funding_level: Mapped[str] = mapped_column(String(16), default="municipal")
+    investment: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))  # 万元
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    instances: Mapped[list[ProcessInstance]] = relationship(back_populates="project",
+                                                            order_by="ProcessInstance.id")
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[str] = mapped_column(Text, deferred=True)  # serialized workflow, without the spec
+    state_format: Mapped[str] = mapped_column(String(64))
+    lock_version: Mapped[int] = mapped_column(default=1)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_element: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="instances")
+    definition: Mapped[ProcessDefinition] = relationship()
+    tasks: Mapped[list[Task]] = relationship(back_populates="instance", order_by="Task.id")
+
+    # Optimistic check under the row lock: an UPDATE that finds another version fails loudly.
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Task(Base):
+    """A work item: one row per human step, open or finished. Inbox and status read only these."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_agency_state", "agency_code", "state"),
+        Index("ix_task_assignee_state", "assignee_id", "state"),
+        Index("ix_task_instance_state", "instance_id", "state"),
+        UniqueConstraint("spiff_task_id", name="uq_task_spiff_task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(128))
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agency.code"))
+    form: Mapped[str | None] = mapped_column(String(200))
+    documentation: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    limit_workdays: Mapped[int | None]
+    counted_workdays: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    input_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # data when it became ready
+    submitted_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class Event(Base):
+    """The append-only audit trail: who did what, when."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    type: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_name: Mapped[str] = mapped_column(String(64), default="system")
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,53 @@
+"""The agency directory: loaded from ``workflows/agencies.toml``; lanes name agencies by code or alias."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Agency
+from .errors import InvalidInput
+
+
+def load_directory(session: Session, path: Path) -> list[Agency]:
+    """Insert or update every agency of the TOML file (agencies are never deleted: tasks name them)."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    entries = data.get("agency", [])
+    seen_names: dict[str, str] = {}
+    agencies = []
+    for index, entry in enumerate(entries):
+        code = entry.get("code")
+        if not code or not entry.get("name_zh") or not entry.get("name_en"):
+            raise InvalidInput(f"{path}: agency #{index + 1} needs code, name_zh and name_en",
+                               {f"agency[{index}]": ["code, name_zh and name_en are required"]})
+        for name in (code, *entry.get("aliases", [])):
+            if name in seen_names and seen_names[name] != code:
+                raise InvalidInput(f"{path}: lane name {name!r} is used by {seen_names[name]} and {code}",
+                                   {f"agency[{index}]": [f"duplicate lane name {name!r}"]})
+            seen_names[name] = code
+        agency = session.get(Agency, code) or Agency(code=code)
+        agency.name_zh = entry["name_zh"]
+        agency.name_en = entry["name_en"]
+        agency.aliases = list(entry.get("aliases", []))
+        session.add(agency)
+        agencies.append(agency)
+    session.flush()
+    return agencies
+
+
+def lane_agencies(session: Session) -> dict[str, str]:
+    """Every name a lane may carry (code or alias) mapped to the agency code."""
+    names: dict[str, str] = {}
+    for agency in session.scalars(select(Agency)):
+        names[agency.code] = agency.code
+        for alias in agency.aliases or []:
+            names[alias] = agency.code
+    return names
+
+
+def list_agencies(session: Session) -> list[Agency]:
+    return list(session.scalars(select(Agency).order_by(Agency.code)))

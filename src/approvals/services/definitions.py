@@ -1,0 +1,132 @@
+"""Publishing process models: checked, versioned, immutable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..engine.errors import ModelRejected
+from ..engine.parser import model_outline, parse_model
+from ..engine.runtime import ModelRuntime, runtime_for
+from ..models import ProcessDefinition, User
+from . import events
+from .agencies import lane_agencies
+from .errors import ModelInvalid, NotFound
+from .limits import limits_of
+
+
+def _checksum(bpmn: bytes, forms: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256(bpmn)
+    for name in sorted(forms):
+        digest.update(b"\0" + name.encode() + b"\0" + forms[name])
+    return digest.hexdigest()
+
+
+def latest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    )
+
+
+def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
+    definition = session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    )
+    if definition is None:
+        raise NotFound(f"process definition {key} version {version} not found")
+    return definition
+
+
+def list_latest(session: Session) -> list[tuple[ProcessDefinition, int]]:
+    """Each key's latest version, with the number of versions."""
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"),
+               func.count().label("versions"))
+        .group_by(ProcessDefinition.key).subquery()
+    )
+    rows = session.execute(
+        select(ProcessDefinition, newest.c.versions)
+        .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.version))
+        .order_by(ProcessDefinition.key)
+    )
+    return [(definition, versions) for definition, versions in rows]
+
+
+def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None,
+            filename: str = "model.bpmn") -> tuple[ProcessDefinition, bool]:
+    """Check and store a new version; returns (definition, created).
+
+    Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
+    diagram edited in the modeler can be published alone. Publishing exactly the content of the
+    latest version creates nothing and returns it.
+    """
+    limits = limits_of(session)
+    try:
+        outline = model_outline(bpmn, max_bytes=limits.max_bpmn_bytes)
+        previous = latest(session, outline.key)
+        forms = _with_inherited_forms(forms, outline.form_names, previous)
+        model = parse_model(bpmn, forms, lane_agencies(session), max_bytes=limits.max_bpmn_bytes,
+                            max_form_bytes=limits.max_form_bytes, filename=filename)
+    except ModelRejected as exc:
+        raise ModelInvalid(_summary(exc.problems), {"bpmn": [p.as_dict() for p in exc.problems]}) from None
+    stored_forms = {name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode()
+                    for name, schema in model.forms.items()}
+    checksum = _checksum(bpmn, stored_forms)
+    if previous is not None and previous.checksum == checksum:
+        return previous, False
+    definition = ProcessDefinition(
+        key=model.key,
+        version=(previous.version + 1) if previous else 1,
+        name=model.name,
+        bpmn_xml=bpmn.decode("utf-8-sig"),
+        forms=model.forms,
+        spec_json=model.spec_json,
+        lane_routes=model.lane_routes,
+        checksum=checksum,
+        published_by_id=actor.id if actor else None,
+    )
+    session.add(definition)
+    session.flush()
+    events.record(session, "definition.published", actor,
+                  payload={"key": definition.key, "version": definition.version, "checksum": checksum})
+    return definition, True
+
+
+def referenced_forms(session: Session, bpmn: bytes) -> set[str]:
+    """The form files a model names (empty when it cannot be read; publishing then says why)."""
+    try:
+        return model_outline(bpmn, max_bytes=limits_of(session).max_bpmn_bytes).form_names
+    except ModelRejected:
+        return set()
+
+
+def _with_inherited_forms(forms: Mapping[str, bytes], used: set[str],
+                          previous: ProcessDefinition | None) -> dict[str, bytes]:
+    merged = dict(forms)
+    if previous is not None:
+        for name in used - set(forms):
+            if name in previous.forms:
+                merged[name] = json.dumps(previous.forms[name], ensure_ascii=False).encode()
+    return merged
+
+
+def _summary(problems) -> str:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"the model cannot be published: {first.element or 'file'}: {first.message}{more}"
+
+
+def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
+    limits = limits_of(session)
+    return runtime_for(
+        definition.checksum,
+        lambda: definition.spec_json,
+        definition.lane_routes,
+        script_timeout=limits.script_timeout,
+        script_memory_bytes=limits.script_memory_bytes,
+    )

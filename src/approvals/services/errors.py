@@ -1,0 +1,36 @@
+"""Domain errors; the API maps each class to one HTTP status in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: ``message`` for people, ``errors`` naming the fields or elements at fault."""
+
+    def __init__(self, message: str, errors: dict | None = None):
+        self.message = message
+        self.errors = errors or {}
+        super().__init__(message)
+
+
+class NotFound(DomainError):
+    pass
+
+
+class NotAuthenticated(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class Conflict(DomainError):
+    """The request is valid but the state does not allow it (taken, no longer open, duplicate)."""
+
+
+class InvalidInput(DomainError):
+    """The request's data is wrong; ``errors`` maps each field to its messages."""
+
+
+class ModelInvalid(DomainError):
+    """A process model cannot be published; ``errors['bpmn']`` lists elements and messages."""

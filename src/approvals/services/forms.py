@@ -1,0 +1,60 @@
+"""Form submissions: validated against the step's JSON Schema on every submit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from ..engine.data import check_safe_data
+from ..engine.errors import UnsafeData
+
+MAX_ERRORS_PER_FIELD = 5
+
+
+def validate_submission(schema: dict[str, Any] | None, data: Any) -> dict[str, list[str]]:
+    """Field path -> messages; empty when ``data`` is acceptable.
+
+    A step without a form accepts only an empty object, so stray data cannot slip into the state.
+    """
+    if not isinstance(data, dict):
+        return {"data": ["must be a JSON object"]}
+    try:
+        check_safe_data(data)
+    except UnsafeData as exc:
+        return {exc.path.removeprefix("data."): [str(exc).split(": ", 1)[1]]}
+    if schema is None:
+        return {name: ["this step has no form; it takes no data"] for name in data}
+    errors: dict[str, list[str]] = {}
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    for error in validator.iter_errors(data):
+        for field, message in _explain(error, schema):
+            messages = errors.setdefault(field, [])
+            if message not in messages and len(messages) < MAX_ERRORS_PER_FIELD:
+                messages.append(message)
+    return errors
+
+
+def _explain(error, schema) -> list[tuple[str, str]]:
+    path = ".".join(str(p) for p in error.absolute_path)
+    prefix = f"{path}." if path else ""
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [(f"{prefix}{name}", "this field is required") for name in missing]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set((error.schema.get("properties") or {}).keys())
+        extra = [name for name in error.instance if name not in known]
+        return [(f"{prefix}{name}", "unknown field") for name in extra]
+    return [(path or "data", error.message)]
+
+
+def outcome_of(schema: dict[str, Any] | None, data: dict[str, Any]) -> str | None:
+    """The decision a submission carries: the property marked ``x-outcome``, else ``decision``."""
+    properties = (schema or {}).get("properties") or {}
+    for name, prop in properties.items():
+        if isinstance(prop, dict) and prop.get("x-outcome") and name in data:
+            return str(data[name])
+    for name in ("decision", "outcome"):
+        if name in data and isinstance(data[name], str | int | bool):
+            return str(data[name])
+    return None

@@ -1,0 +1,231 @@
+"""Process instances: start, the instance transaction, and lifecycle (suspend, resume, terminate).
+
+Every change to an instance runs in one transaction that first locks the instance row
+(``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write transaction itself began with
+``BEGIN IMMEDIATE``), then re-reads its task rows, changes state, task rows and events together,
+and bumps ``lock_version`` so that a writer that slipped past the lock would fail, never win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from ..engine.data import check_safe_data, plain_json
+from ..engine.errors import EngineFailure, UnsafeData
+from ..engine.runtime import ModelRuntime
+from ..engine.serializer import STATE_FORMAT
+from ..models import ProcessInstance, Task, User, utcnow
+from . import events
+from .agencies import lane_agencies
+from .authz import can_manage_instances, can_manage_projects, require
+from .definitions import latest, runtime_of
+from .errors import Conflict, InvalidInput, NotFound
+from .projects import get_project
+
+OPEN_STATES = ("open", "claimed")
+RESERVED_START_KEYS = ("project",)
+
+
+def get_instance(session: Session, instance_id: int) -> ProcessInstance:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    return instance
+
+
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """Load the instance for change, holding its lock until the transaction ends."""
+    stmt = (
+        select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        .options(undefer(ProcessInstance.state))
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    instance = session.scalar(stmt)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    return instance
+
+
+def open_tasks(session: Session, instance_id: int) -> list[Task]:
+    return list(session.scalars(
+        select(Task).where(Task.instance_id == instance_id, Task.state.in_(OPEN_STATES)).order_by(Task.id)
+    ))
+
+
+def project_facts(project) -> dict[str, Any]:
+    """What a model may read about its project (e.g. lane routing by funding level)."""
+    return {
+        "code": project.code,
+        "name": project.name,
+        "owner_unit": project.owner_unit,
+        "funding_level": project.funding_level,
+        "investment": str(project.investment) if project.investment is not None else None,
+    }
+
+
+def start_instance(session: Session, project_code: str, process_key: str, data: Any,
+                   actor: User) -> ProcessInstance:
+    require(can_manage_projects(actor), "only the coordinating agency or an admin starts processes")
+    project = get_project(session, project_code)
+    definition = latest(session, process_key)
+    if definition is None:
+        raise InvalidInput(f"no process definition {process_key!r}", {"process_key": ["unknown process"]})
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise InvalidInput("data must be a JSON object", {"data": ["must be a JSON object"]})
+    try:
+        check_safe_data(data)
+    except UnsafeData as exc:
+        raise InvalidInput(str(exc), {"data": {exc.path.removeprefix("data."): [str(exc).split(": ", 1)[1]]}}) from None
+    for key in RESERVED_START_KEYS:
+        if key in data:
+            raise InvalidInput(f"data.{key} is set by the service", {"data": {key: ["reserved"]}})
+
+    runtime = runtime_of(session, definition)
+    instance = ProcessInstance(project_id=project.id, definition_id=definition.id, status="running",
+                               state="", state_format=STATE_FORMAT, started_by_id=actor.id)
+    session.add(instance)
+    session.flush()
+    events.record(session, "instance.started", actor, instance=instance,
+                  payload={"process_key": definition.key, "version": definition.version, "data": plain_json(data)})
+    failure = None
+    workflow = None
+    try:
+        workflow = runtime.start({**data, "project": project_facts(project)})
+    except EngineFailure as exc:
+        failure = exc
+    if workflow is None:
+        # The model failed before its first state existed: keep the instance, in error, for the record.
+        _fail(session, instance, failure, actor)
+        instance.state = "{}"
+        session.flush()
+        return instance
+    apply_engine_result(session, instance, runtime, workflow, actor, failure)
+    return instance
+
+
+def apply_engine_result(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
+                        actor: User | None, failure: EngineFailure | None = None) -> list[Task]:
+    """Save the workflow, bring task rows in line with its READY human tasks; returns new rows."""
+    created: list[Task] = []
+    if failure is None:
+        try:
+            created = _sync_tasks(session, instance, runtime, workflow, actor)
+        except EngineFailure as exc:
+            failure = exc
+    instance.state = runtime.dump(workflow)
+    instance.state_format = STATE_FORMAT
+    instance.updated_at = utcnow()
+    if failure is not None:
+        _fail(session, instance, failure, actor)
+    elif runtime.is_completed(workflow):
+        instance.status = "completed"
+        instance.ended_at = utcnow()
+        events.record(session, "instance.completed", actor, instance=instance)
+    session.flush()
+    return created
+
+
+def _fail(session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None) -> None:
+    instance.status = "error"
+    instance.error_message = str(failure)
+    instance.error_element = failure.element
+    events.record(session, "instance.error", actor, instance=instance,
+                  payload={"message": str(failure), "element": failure.element})
+
+
+def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
+                actor: User | None) -> list[Task]:
+    ready = runtime.ready_steps(workflow)
+    ready_ids = {step.task_id for step in ready}
+    rows = open_tasks(session, instance.id)
+    known = {row.spiff_task_id for row in rows}
+    # Route every new step before changing anything, so a routing failure leaves no half-made rows.
+    agencies = lane_agencies(session)
+    routed = []
+    for step in ready:
+        if step.task_id in known:
+            continue
+        target = runtime.route(step.lane, step.data)
+        agency = agencies.get(target or "")
+        if agency is None:
+            raise EngineFailure(f"step {step.bpmn_id!r}: lane {step.lane!r} names no known agency"
+                                + (f" (routed to {target!r})" if target != step.lane else ""), step.bpmn_id)
+        routed.append((step, agency))
+    now = utcnow()
+    for row in rows:
+        if row.spiff_task_id not in ready_ids:
+            row.state = "cancelled"
+            row.completed_at = now
+            events.record(session, "task.cancelled", actor, instance=instance, task=row,
+                          payload={"bpmn_id": row.bpmn_id, "reason": "no longer reachable"})
+    created = []
+    for step, agency in routed:
+        row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
+                   lane=step.lane, agency_code=agency, form=step.form, documentation=step.documentation,
+                   state="open", created_at=now, input_data=plain_json(step.data))
+        session.add(row)
+        created.append(row)
+    session.flush()
+    for row in created:
+        events.record(session, "task.created", actor, instance=instance, task=row,
+                      payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
+    return created
+
+
+# -- lifecycle -----------------------------------------------------------------------------------
+
+
+def suspend_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
+    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may suspend")
+    instance = lock_instance(session, instance_id)
+    if instance.status != "running":
+        raise Conflict(f"the instance is {instance.status}; only a running instance can be suspended")
+    instance.status = "suspended"
+    instance.updated_at = utcnow()
+    events.record(session, "instance.suspended", actor, instance=instance)
+    session.flush()
+    return instance
+
+
+def resume_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
+    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may resume")
+    instance = lock_instance(session, instance_id)
+    if instance.status != "suspended":
+        raise Conflict(f"the instance is {instance.status}; only a suspended instance can be resumed")
+    instance.status = "running"
+    instance.updated_at = utcnow()
+    events.record(session, "instance.resumed", actor, instance=instance)
+    session.flush()
+    return instance
+
+
+def terminate_instance(session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:
+    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may terminate")
+    instance = lock_instance(session, instance_id)
+    if instance.status in ("completed", "terminated"):
+        raise Conflict(f"the instance is already {instance.status}")
+    now = utcnow()
+    for row in open_tasks(session, instance.id):
+        row.state = "cancelled"
+        row.completed_at = now
+        events.record(session, "task.cancelled", actor, instance=instance, task=row,
+                      payload={"bpmn_id": row.bpmn_id, "reason": "instance terminated"})
+    instance.status = "terminated"
+    instance.ended_at = now
+    instance.updated_at = now
+    events.record(session, "instance.terminated", actor, instance=instance, payload={"reason": reason})
+    session.flush()
+    return instance
+
+
+def instance_events(session: Session, instance_id: int):
+    from ..models import Event
+
+    get_instance(session, instance_id)
+    return list(session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)))

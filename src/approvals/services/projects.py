@@ -1,0 +1,77 @@
+"""Projects: the business key every process instance belongs to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Project, User
+from . import events
+from .authz import can_manage_projects, require
+from .errors import Conflict, InvalidInput, NotFound
+
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+FUNDING_LEVELS = ("municipal", "district")
+
+
+@dataclass(frozen=True)
+class NewProject:
+    code: str
+    name: str
+    owner_unit: str = ""
+    funding_level: str = "municipal"
+    investment: Decimal | str | int | float | None = None
+
+
+def _validated(new: NewProject) -> tuple[dict[str, list[str]], Decimal | None]:
+    errors: dict[str, list[str]] = {}
+    if not CODE.match(new.code or ""):
+        errors["code"] = ["1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"]
+    if not (new.name or "").strip() or len(new.name) > 300:
+        errors["name"] = ["required, at most 300 characters"]
+    if new.funding_level not in FUNDING_LEVELS:
+        errors["funding_level"] = [f"one of {', '.join(FUNDING_LEVELS)}"]
+    if len(new.owner_unit or "") > 200:
+        errors["owner_unit"] = ["at most 200 characters"]
+    investment = None
+    if new.investment is not None:
+        try:
+            investment = Decimal(str(new.investment))
+            if not investment.is_finite() or investment < 0 or investment >= Decimal("1e16"):
+                raise InvalidOperation
+        except InvalidOperation:
+            errors["investment"] = ["a non-negative amount in 万元"]
+    return errors, investment
+
+
+def create_project(session: Session, new: NewProject, actor: User) -> Project:
+    require(can_manage_projects(actor), "only the coordinating agency or an admin creates projects")
+    errors, investment = _validated(new)
+    if errors:
+        raise InvalidInput("invalid project", errors)
+    if session.scalar(select(Project.id).where(Project.code == new.code)) is not None:
+        raise Conflict(f"project {new.code} exists", {"code": ["already used"]})
+    project = Project(code=new.code, name=new.name.strip(), owner_unit=new.owner_unit or "",
+                      funding_level=new.funding_level, investment=investment, created_by_id=actor.id)
+    session.add(project)
+    session.flush()
+    events.record(session, "project.created", actor, project_id=project.id,
+                  payload={"code": project.code, "name": project.name})
+    return project
+
+
+def get_project(session: Session, code: str) -> Project:
+    project = session.scalar(select(Project).where(Project.code == code))
+    if project is None:
+        raise NotFound(f"project {code} not found")
+    return project
+
+
+def list_projects(session: Session, *, page: int, page_size: int) -> tuple[list[Project], int]:
+    total = session.scalar(select(func.count()).select_from(Project)) or 0
+    rows = session.scalars(select(Project).order_by(Project.code).offset((page - 1) * page_size).limit(page_size))
+    return list(rows), total

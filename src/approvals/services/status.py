@@ -1,0 +1,78 @@
+"""Where projects stand. Reads task rows only; never deserializes a workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import ProcessDefinition, ProcessInstance, Project, Task, utcnow
+from .instances import OPEN_STATES
+from .projects import get_project
+
+LIVE_STATUSES = ("running", "suspended", "error")
+
+
+def project_summaries(session: Session, projects: list[Project]) -> list[dict[str, Any]]:
+    """Each project with the names of its live processes and its open and overdue step counts."""
+    ids = [p.id for p in projects]
+    stages: dict[int, list[str]] = {pid: [] for pid in ids}
+    counts: dict[int, tuple[int, int]] = {}
+    if ids:
+        live = session.execute(
+            select(ProcessInstance.project_id, ProcessDefinition.name)
+            .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+            .where(ProcessInstance.project_id.in_(ids), ProcessInstance.status.in_(LIVE_STATUSES))
+            .order_by(ProcessInstance.id)
+        )
+        for project_id, name in live:
+            stages[project_id].append(name)
+        now = utcnow()
+        for project_id, open_count, late in session.execute(
+            select(ProcessInstance.project_id, func.count(Task.id), func.count(Task.id).filter(Task.due_at < now))
+            .join(Task, Task.instance_id == ProcessInstance.id)
+            .where(ProcessInstance.project_id.in_(ids), Task.state.in_(OPEN_STATES))
+            .group_by(ProcessInstance.project_id)
+        ):
+            counts[project_id] = (open_count, late)
+    return [
+        {
+            "code": p.code, "name": p.name, "owner_unit": p.owner_unit, "funding_level": p.funding_level,
+            "investment": p.investment, "created_at": p.created_at, "stage": stages[p.id],
+            "open_tasks": counts.get(p.id, (0, 0))[0], "overdue_tasks": counts.get(p.id, (0, 0))[1],
+        }
+        for p in projects
+    ]
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    instance: ProcessInstance
+    open_tasks: list[Task]
+    completed_tasks: list[Task]
+
+
+def project_status(session: Session, code: str) -> tuple[Project, list[InstanceStatus]]:
+    project = get_project(session, code)
+    instances = list(session.scalars(
+        select(ProcessInstance).where(ProcessInstance.project_id == project.id)
+        .options(joinedload(ProcessInstance.definition)).order_by(ProcessInstance.id)
+    ))
+    tasks: dict[int, list[Task]] = {i.id: [] for i in instances}
+    if instances:
+        for task in session.scalars(
+            select(Task).where(Task.instance_id.in_(tasks), Task.state != "cancelled")
+            .options(joinedload(Task.assignee), joinedload(Task.completed_by)).order_by(Task.id)
+        ):
+            tasks[task.instance_id].append(task)
+    return project, [
+        InstanceStatus(
+            instance=i,
+            open_tasks=[t for t in tasks[i.id] if t.state in OPEN_STATES],
+            completed_tasks=sorted((t for t in tasks[i.id] if t.state == "completed"),
+                                   key=lambda t: (t.completed_at, t.id)),
+        )
+        for i in instances
+    ]

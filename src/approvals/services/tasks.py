@@ -1,0 +1,199 @@
+"""Work items: the inbox, claim, unclaim, assign and complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..engine.data import plain_json
+from ..engine.errors import EngineFailure
+from ..engine.runtime import TaskNotReady
+from ..models import ProcessInstance, Project, Task, User, utcnow
+from . import events
+from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
+from .definitions import runtime_of
+from .errors import Conflict, InvalidInput, NotFound
+from .forms import outcome_of, validate_submission
+from .instances import OPEN_STATES, apply_engine_result, lock_instance, open_tasks
+from .users import get_user
+
+TASK_LOADS = (
+    joinedload(Task.instance).joinedload(ProcessInstance.project),
+    joinedload(Task.instance).joinedload(ProcessInstance.definition),
+    joinedload(Task.assignee),
+    joinedload(Task.completed_by),
+)
+
+
+def get_task(session: Session, task_id: int, actor: User) -> Task:
+    task = session.scalar(select(Task).where(Task.id == task_id).options(*TASK_LOADS))
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
+    return task
+
+
+def form_of(task: Task) -> dict[str, Any] | None:
+    return task.instance.definition.forms.get(task.form) if task.form else None
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    agency: str | None = None
+    assignee_me: bool = False
+    state: str = "active"  # active = open or claimed
+    project: str | None = None
+    overdue: bool | None = None
+    page: int = 1
+    page_size: int = 50
+
+
+TASK_FILTER_STATES = ("active", "open", "claimed", "completed", "cancelled", "all")
+
+
+def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task], int]:
+    """Tasks for an agency (the caller's by default); staff see only their own agency's."""
+    agency = query.agency
+    if agency is None and actor.role not in READ_ALL_ROLES:
+        agency = actor.agency_code
+    if agency is not None:
+        require(can_read_agency(actor, agency), f"you may not read the inbox of agency {agency}")
+    stmt = select(Task)
+    if agency is not None:
+        stmt = stmt.where(Task.agency_code == agency)
+    if query.assignee_me:
+        stmt = stmt.where(Task.assignee_id == actor.id)
+    if query.state == "active":
+        stmt = stmt.where(Task.state.in_(OPEN_STATES))
+    elif query.state != "all":
+        stmt = stmt.where(Task.state == query.state)
+    if query.project:
+        stmt = stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id).join(
+            Project, ProcessInstance.project_id == Project.id).where(Project.code == query.project)
+    if query.overdue is not None:
+        now = utcnow()
+        late = (Task.due_at.is_not(None)) & (Task.due_at < now) & (Task.state.in_(OPEN_STATES))
+        stmt = stmt.where(late if query.overdue else ~late)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.options(*TASK_LOADS).order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+        .offset((query.page - 1) * query.page_size).limit(query.page_size)
+    )
+    return list(rows.unique()), total
+
+
+def _locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, ProcessInstance]:
+    """Find the task, check the caller may see it, lock its instance, and re-read the task."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
+    instance = lock_instance(session, task.instance_id)
+    session.refresh(task)
+    return task, instance
+
+
+def _require_workable(task: Task, instance: ProcessInstance, actor: User) -> None:
+    require(can_work_on(actor, task), f"only staff of agency {task.agency_code} may work on this task")
+    if task.state not in OPEN_STATES:
+        raise Conflict(f"task {task.id} is {task.state}")
+    if instance.status != "running":
+        raise Conflict(f"the process instance is {instance.status}")
+
+
+def claim_task(session: Session, task_id: int, actor: User) -> Task:
+    task, instance = _locked_task(session, task_id, actor)
+    _require_workable(task, instance, actor)
+    if task.assignee_id == actor.id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict(f"task {task.id} is already claimed by {task.assignee.username}")
+    _assign(task, instance, actor)
+    events.record(session, "task.claimed", actor, instance=instance, task=task)
+    session.flush()
+    return task
+
+
+def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
+    task, instance = _locked_task(session, task_id, actor)
+    require(task.assignee_id == actor.id or can_assign(actor, task),
+            "only the assignee or a lead of the agency may release a task")
+    if task.state != "claimed":
+        raise Conflict(f"task {task.id} is {task.state}, not claimed")
+    previous = task.assignee.username if task.assignee else None
+    task.assignee_id = None
+    task.state = "open"
+    task.claimed_at = None
+    instance.updated_at = utcnow()
+    events.record(session, "task.unclaimed", actor, instance=instance, task=task, payload={"from": previous})
+    session.flush()
+    return task
+
+
+def assign_task(session: Session, task_id: int, username: str, actor: User) -> Task:
+    task, instance = _locked_task(session, task_id, actor)
+    require(can_assign(actor, task), "only a lead of the task's agency may assign it")
+    if task.state not in OPEN_STATES:
+        raise Conflict(f"task {task.id} is {task.state}")
+    if instance.status != "running":
+        raise Conflict(f"the process instance is {instance.status}")
+    target = get_user(session, username or "")
+    if target is None or not target.active:
+        raise InvalidInput(f"no active user {username!r}", {"username": ["unknown user"]})
+    if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
+        raise InvalidInput(f"{username} cannot work on tasks of agency {task.agency_code}",
+                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
+    previous = task.assignee.username if task.assignee else None
+    _assign(task, instance, target)
+    events.record(session, "task.assigned", actor, instance=instance, task=task,
+                  payload={"from": previous, "to": target.username})
+    session.flush()
+    return task
+
+
+def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
+    task.assignee_id = user.id
+    task.assignee = user
+    task.state = "claimed"
+    task.claimed_at = utcnow()
+    instance.updated_at = task.claimed_at
+
+
+def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tuple[ProcessInstance, list[Task]]:
+    """Complete a step with form data; returns the instance and its open tasks afterwards."""
+    task, instance = _locked_task(session, task_id, actor)
+    _require_workable(task, instance, actor)
+    if task.assignee_id not in (None, actor.id):
+        raise Conflict(f"task {task.id} is claimed by {task.assignee.username}")
+    schema = instance.definition.forms.get(task.form) if task.form else None
+    errors = validate_submission(schema, data)
+    if errors:
+        raise InvalidInput("the form has errors", {"data": errors})
+
+    runtime = runtime_of(session, instance.definition)
+    workflow = runtime.load(instance.state)
+    failure = None
+    try:
+        runtime.complete(workflow, task.spiff_task_id, data)
+    except TaskNotReady:
+        raise Conflict(f"task {task.id} is not ready in the process; it cannot be completed") from None
+    except EngineFailure as exc:
+        failure = exc
+    now = utcnow()
+    task.state = "completed"
+    task.completed_at = now
+    task.completed_by_id = actor.id
+    if task.assignee_id is None:
+        task.assignee_id = actor.id
+        task.claimed_at = now
+    task.submitted_data = plain_json(data)
+    task.outcome = outcome_of(schema, data)
+    events.record(session, "task.completed", actor, instance=instance, task=task,
+                  payload={"bpmn_id": task.bpmn_id, "name": task.name, "outcome": task.outcome,
+                           "data": task.submitted_data})
+    apply_engine_result(session, instance, runtime, workflow, actor, failure)
+    return instance, open_tasks(session, instance.id)
+

@@ -1,0 +1,82 @@
+"""Users, passwords and API tokens (stored as SHA-256 hashes: a token is 256 random bits)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..models import ROLES, Agency, ApiToken, User, utcnow
+from .errors import Conflict, InvalidInput, NotAuthenticated
+
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
+MIN_PASSWORD = 4
+# Checked against when the username is unknown, so that timing does not reveal which names exist.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def create_user(session: Session, *, username: str, password: str, agency_code: str, role: str,
+                display_name: str = "") -> User:
+    errors: dict[str, list[str]] = {}
+    if not USERNAME.match(username or ""):
+        errors["username"] = ["2-64 letters, digits, '.', '_' or '-'"]
+    if len(password or "") < MIN_PASSWORD:
+        errors["password"] = [f"at least {MIN_PASSWORD} characters"]
+    if role not in ROLES:
+        errors["role"] = [f"one of {', '.join(ROLES)}"]
+    if session.get(Agency, agency_code) is None:
+        errors["agency"] = [f"unknown agency {agency_code!r}"]
+    if errors:
+        raise InvalidInput("invalid user", errors)
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} exists", {"username": ["already taken"]})
+    user = User(username=username, password_hash=generate_password_hash(password),
+                agency_code=agency_code, role=role, display_name=display_name or username)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        check_password_hash(_DUMMY_HASH, password)
+        raise NotAuthenticated("wrong username or password")
+    if not check_password_hash(user.password_hash, password):
+        raise NotAuthenticated("wrong username or password")
+    return user
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, days: int) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(days=days)
+    session.add(ApiToken(user_id=user.id, token_hash=_hash(token), expires_at=expires_at))
+    session.flush()
+    return token, expires_at
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return row.user
+
+
+def revoke_token(session: Session, token: str) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+
+
+def get_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))

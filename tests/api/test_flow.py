@@ -1,0 +1,114 @@
+"""The whole sample process through the REST API, as agencies would drive it."""
+
+from __future__ import annotations
+
+from tests.helpers import APPROVAL, SUBMISSION, complete, create_project, open_task, start_sample
+
+
+def test_start_routes_first_step_to_hq_inbox(client, people, sample):
+    create_project(client, people)
+    instance = start_sample(client, people)
+    assert instance["status"] == "running"
+    assert [(t["bpmn_id"], t["agency"], t["state"]) for t in instance["open_tasks"]] == [("submit", "HQ", "open")]
+    # HQ sees it; PNR does not.
+    assert open_task(client, people, "hq", "submit")["id"] == instance["open_tasks"][0]["id"]
+    assert client.get("/api/tasks", headers=people.auth("pnr")).json["items"] == []
+
+
+def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):
+    create_project(client, people)
+    instance = start_sample(client, people)
+    submit = instance["open_tasks"][0]
+
+    claimed = client.post(f"/api/tasks/{submit['id']}/claim", headers=people.auth("hq"))
+    assert claimed.status_code == 200 and claimed.json["assignee"] == "hq" and claimed.json["state"] == "claimed"
+
+    done = complete(client, people, "hq", submit["id"], SUBMISSION)
+    assert done.status_code == 200, done.json
+    assert sorted((t["bpmn_id"], t["agency"]) for t in done.json["open_tasks"]) == [
+        ("review_planning", "PNR"), ("review_water", "WATER")]
+
+    # Each agency finds its parallel step in its own inbox, with the submitted data to read.
+    planning = open_task(client, people, "pnr", "review_planning")
+    detail = client.get(f"/api/tasks/{planning['id']}", headers=people.auth("pnr")).json
+    assert detail["data"]["application_title"] == SUBMISSION["application_title"]
+    assert detail["form_schema"]["properties"]["opinion"]["enum"][0] == "agree"
+    water = open_task(client, people, "water", "review_water")
+    assert complete(client, people, "pnr", planning["id"], {"opinion": "agree"}).status_code == 200
+    assert client.get("/api/tasks", headers=people.auth("drc")).json["total"] == 0  # join waits for WATER
+    assert complete(client, people, "water", water["id"],
+                    {"opinion": "agree_with_conditions", "comments": "排水方案需细化"}).status_code == 200
+
+    decide = open_task(client, people, "drc", "decide")
+    finished = complete(client, people, "drc", decide["id"], APPROVAL)
+    assert finished.status_code == 200
+    assert finished.json == {"instance_id": instance["id"], "status": "completed", "open_tasks": []}
+
+    status = client.get(f"/api/instances/{instance['id']}", headers=people.auth("observer")).json
+    assert status["status"] == "completed" and status["ended_at"] is not None
+
+    trail = client.get(f"/api/instances/{instance['id']}/events", headers=people.auth("observer")).json
+    completions = [(e["actor"], e["payload"]["bpmn_id"]) for e in trail if e["type"] == "task.completed"]
+    assert completions == [("hq", "submit"), ("pnr", "review_planning"), ("water", "review_water"),
+                           ("drc", "decide")]
+    assert [e["type"] for e in trail][0] == "instance.started"
+    assert trail[-1]["type"] == "instance.completed"
+    assert all(e["created_at"] for e in trail)
+    decided = next(e for e in trail if e["type"] == "task.completed" and e["payload"]["bpmn_id"] == "decide")
+    assert decided["payload"]["outcome"] == "approve"
+
+
+def test_return_for_correction_loops_back_to_hq(client, people, sample):
+    create_project(client, people)
+    instance = start_sample(client, people)
+    from tests.helpers import submit_and_review
+
+    decide = submit_and_review(client, people, instance["id"])
+    back = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"})
+    assert back.status_code == 200
+    assert [(t["bpmn_id"], t["agency"]) for t in back.json["open_tasks"]] == [("submit", "HQ")]
+    # Second round runs through again and can be refused.
+    decide = submit_and_review(client, people, instance["id"])
+    refused = complete(client, people, "drc", decide["id"], {"decision": "refuse", "reason": "不符合规划"})
+    assert refused.json["status"] == "completed"
+    status = client.get("/api/projects/P-001/status", headers=people.auth("observer")).json
+    steps = [(t["bpmn_id"], t["outcome"]) for t in status["instances"][0]["completed_tasks"]]
+    assert steps.count(("submit", None)) == 2
+    assert steps[-1] == ("decide", "refuse")
+
+
+def test_project_status_shape(client, people, sample):
+    create_project(client, people)
+    instance = start_sample(client, people)
+    status = client.get("/api/projects/P-001/status", headers=people.auth("observer"))
+    assert status.status_code == 200
+    body = status.json
+    assert body["project"]["code"] == "P-001" and body["project"]["stage"] == ["示例联合审查 (sample joint review)"]
+    (entry,) = body["instances"]
+    assert entry["id"] == instance["id"] and entry["process_key"] == "sample_review" and entry["version"] == 1
+    task = entry["open_tasks"][0]
+    for key in ("id", "bpmn_id", "name", "agency", "assignee", "created_at", "due_at", "overdue",
+                "counted_workdays", "limit_workdays"):
+        assert key in task
+    assert entry["completed_tasks"] == []
+
+
+def test_publishing_a_new_version_leaves_running_instances_on_theirs(client, people, sample):
+    create_project(client, people)
+    old = start_sample(client, people)
+    xml = client.get("/api/process-definitions/sample_review/versions/1/bpmn", headers=people.auth("owner"))
+    assert xml.status_code == 200 and xml.mimetype == "application/xml"
+    changed = xml.data.replace("审批决定".encode(), "审批决定（第二版）".encode())
+    published = client.post("/api/process-definitions", headers=people.auth("owner"),
+                            data={"bpmn": (__import__("io").BytesIO(changed), "sample_review.bpmn")})
+    assert published.status_code == 201, published.json
+    assert published.json["version"] == 2
+    new = start_sample(client, people)
+    assert client.get(f"/api/instances/{old['id']}", headers=people.auth("hq")).json["version"] == 1
+    assert client.get(f"/api/instances/{new['id']}", headers=people.auth("hq")).json["version"] == 2
+    from tests.helpers import submit_and_review
+
+    assert submit_and_review(client, people, old["id"])["name"] == "审批决定"
+    assert submit_and_review(client, people, new["id"])["name"] == "审批决定（第二版）"
+    listing = client.get("/api/process-definitions", headers=people.auth("hq")).json
+    assert [(d["key"], d["version"], d["versions"]) for d in listing] == [("sample_review", 2, 2)]

@@ -1,0 +1,44 @@
+"""Small helpers that drive the sample model through the API."""
+
+from __future__ import annotations
+
+SUBMISSION = {"application_title": "联合审查申请", "estimated_investment": 125000.5, "site": "福田区"}
+APPROVAL = {"decision": "approve", "approval_number": "深发改〔2026〕12号"}
+
+
+def create_project(client, people, code="P-001", **extra):
+    body = {"code": code, "name": "深圳金融文化中心", **extra}
+    response = client.post("/api/projects", json=body, headers=people.auth("hq"))
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def start_sample(client, people, code="P-001"):
+    response = client.post(f"/api/projects/{code}/instances", json={"process_key": "sample_review", "data": {}},
+                           headers=people.auth("hq"))
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def open_task(client, people, username, bpmn_id, instance_id=None):
+    """The open task with ``bpmn_id`` in ``username``'s agency inbox."""
+    response = client.get("/api/tasks", headers=people.auth(username))
+    assert response.status_code == 200, response.json
+    matches = [t for t in response.json["items"] if t["bpmn_id"] == bpmn_id
+               and (instance_id is None or t["instance_id"] == instance_id)]
+    assert matches, f"{bpmn_id} not in {username}'s inbox: {response.json['items']}"
+    return matches[0]
+
+
+def complete(client, people, username, task_id, data):
+    return client.post(f"/api/tasks/{task_id}/complete", json={"data": data}, headers=people.auth(username))
+
+
+def submit_and_review(client, people, instance_id):
+    """HQ submits, PNR and WATER agree; the decision is then open at DRC."""
+    submit = open_task(client, people, "hq", "submit", instance_id)
+    assert complete(client, people, "hq", submit["id"], SUBMISSION).status_code == 200
+    for username, bpmn_id in (("pnr", "review_planning"), ("water", "review_water")):
+        task = open_task(client, people, username, bpmn_id, instance_id)
+        assert complete(client, people, username, task["id"], {"opinion": "agree"}).status_code == 200
+    return open_task(client, people, "drc", "decide", instance_id)
