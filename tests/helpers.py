@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
 SUBMISSION = {"application_title": "联合审查申请", "estimated_investment": 125000.5, "site": "福田区"}
 APPROVAL = {"decision": "approve", "approval_number": "深发改〔2026〕12号"}
 
@@ -42,3 +47,11 @@ def submit_and_review(client, people, instance_id):
         task = open_task(client, people, username, bpmn_id, instance_id)
         assert complete(client, people, username, task["id"], {"opinion": "agree"}).status_code == 200
     return open_task(client, people, "drc", "decide", instance_id)
+
+
+def post_files(client, people, user, files: list[tuple[str, str, bytes]]):
+    # Encoded in memory: the test client spools large bodies to a temporary file it never closes.
+    boundary, body = encode_multipart(MultiDict([(field, FileStorage(io.BytesIO(content), name))
+                                                 for field, name, content in files]))
+    return client.post("/api/process-definitions", data=body, headers=people.auth(user),
+                       content_type=f'multipart/form-data; boundary="{boundary}"')

@@ -37,8 +37,8 @@ def _fail(exc: DomainError) -> None:
     click.echo(f"error: {exc.message}", err=True)
     for field, messages in (exc.errors or {}).items():
         for message in messages if isinstance(messages, list) else [messages]:
-            click.echo(f"  {field}: {json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message}",
-                       err=True)
+            text = json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message
+            click.echo(f"  {field}: {text}", err=True)
     sys.exit(1)
 
 

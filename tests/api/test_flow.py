@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.helpers import APPROVAL, SUBMISSION, complete, create_project, open_task, start_sample
+from tests.helpers import (
+    APPROVAL,
+    SUBMISSION,
+    complete,
+    create_project,
+    open_task,
+    post_files,
+    start_sample,
+    submit_and_review,
+)
 
 
 def test_start_routes_first_step_to_hq_inbox(client, people, sample):
@@ -61,8 +70,6 @@ def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):
 def test_return_for_correction_loops_back_to_hq(client, people, sample):
     create_project(client, people)
     instance = start_sample(client, people)
-    from tests.helpers import submit_and_review
-
     decide = submit_and_review(client, people, instance["id"])
     back = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"})
     assert back.status_code == 200
@@ -99,15 +106,12 @@ def test_publishing_a_new_version_leaves_running_instances_on_theirs(client, peo
     xml = client.get("/api/process-definitions/sample_review/versions/1/bpmn", headers=people.auth("owner"))
     assert xml.status_code == 200 and xml.mimetype == "application/xml"
     changed = xml.data.replace("审批决定".encode(), "审批决定（第二版）".encode())
-    published = client.post("/api/process-definitions", headers=people.auth("owner"),
-                            data={"bpmn": (__import__("io").BytesIO(changed), "sample_review.bpmn")})
+    published = post_files(client, people, "owner", [("bpmn", "sample_review.bpmn", changed)])
     assert published.status_code == 201, published.json
     assert published.json["version"] == 2
     new = start_sample(client, people)
     assert client.get(f"/api/instances/{old['id']}", headers=people.auth("hq")).json["version"] == 1
     assert client.get(f"/api/instances/{new['id']}", headers=people.auth("hq")).json["version"] == 2
-    from tests.helpers import submit_and_review
-
     assert submit_and_review(client, people, old["id"])["name"] == "审批决定"
     assert submit_and_review(client, people, new["id"])["name"] == "审批决定（第二版）"
     listing = client.get("/api/process-definitions", headers=people.auth("hq")).json

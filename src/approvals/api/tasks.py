@@ -6,7 +6,15 @@ from ..db import get_session
 from ..services import tasks
 from .auth import SECURITY, authenticated, current_user
 from .present import task_detail_doc, task_doc
-from .schemas import AssignRequest, CompleteRequest, CompleteResponse, InboxQuery, TaskDetailSchema, TaskPage, TaskSchema
+from .schemas import (
+    AssignRequest,
+    CompleteRequest,
+    CompleteResponse,
+    InboxQuery,
+    TaskDetailSchema,
+    TaskPage,
+    TaskSchema,
+)
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Work items: the inbox and its steps")
 

@@ -12,7 +12,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .bpmn_xml import parse_xml
 from .errors import ModelRejected, Problem
-from .lint import NS, lint_model
+from .lint import BPMN, NS, lint_model
 from .serializer import specs_to_json
 
 
@@ -62,6 +62,10 @@ def model_outline(bpmn: bytes, *, max_bytes: int) -> ModelOutline:
 
 def _main_process_id(tree: etree._ElementTree) -> str:
     root = tree.getroot()
+    if etree.QName(root).namespace != BPMN or etree.QName(root).localname != "definitions":
+        raise ModelRejected([Problem(None, "the root element must be bpmn:definitions (a BPMN 2.0 file)")])
+    if root.find("bpmn:process", NS) is None:
+        raise ModelRejected([Problem(None, "the file contains no bpmn:process")])
     executable = [p.get("id") for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable") != "false"]
     called = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}
     candidates = [pid for pid in executable if pid not in called]

@@ -16,9 +16,9 @@ import select
 import signal
 import time
 import warnings
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import simpleeval

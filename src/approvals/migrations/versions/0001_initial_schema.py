@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-29 01:55:47.434140
 """
 
-from alembic import op
 import sqlalchemy as sa
-import approvals.models
+from alembic import op
 
+import approvals.models
 
 revision = '0001'
 down_revision = None
