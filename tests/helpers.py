@@ -55,3 +55,18 @@ def post_files(client, people, user, files: list[tuple[str, str, bytes]]):
                                                  for field, name, content in files]))
     return client.post("/api/process-definitions", data=body, headers=people.auth(user),
                        content_type=f'multipart/form-data; boundary="{boundary}"')
+
+
+def sample_with_script(script: str) -> str:
+    """The sample model with a script task ``calc`` run right after the start event."""
+    from tests.conftest import BPMN_DIR
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    task = ('<bpmn:scriptTask id="calc" name="计算"><bpmn:incoming>flow_start</bpmn:incoming>'
+            "<bpmn:outgoing>flow_calc</bpmn:outgoing><bpmn:script>{}</bpmn:script></bpmn:scriptTask>"
+            '<bpmn:sequenceFlow id="flow_calc" sourceRef="calc" targetRef="gw_resubmit" />').format(
+        script.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    sample = sample.replace('<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="gw_resubmit" />',
+                            '<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="calc" />' + task)
+    return sample.replace("<bpmn:incoming>flow_start</bpmn:incoming>\n      <bpmn:incoming>flow_return",
+                          "<bpmn:incoming>flow_calc</bpmn:incoming>\n      <bpmn:incoming>flow_return")

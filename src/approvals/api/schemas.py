@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from ..models import ROLES
-from ..services.projects import FUNDING_LEVELS
+from ..services.projects import CODE, FUNDING_LEVELS
 from ..services.tasks import TASK_FILTER_STATES
 
 
@@ -25,7 +25,7 @@ class TokenRequest(StrictSchema):
 
 
 class ProjectRequest(StrictSchema):
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    code = fields.String(required=True, validate=validate.Regexp(CODE, error="1-64 letters, digits, '.', '_' or '-'"),
                          metadata={"description": "the project code (business key)"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     owner_unit = fields.String(load_default="", validate=validate.Length(max=200))

@@ -119,12 +119,12 @@ def claim_task(session: Session, task_id: int, actor: User) -> Task:
 
 def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
     task, instance = _locked_task(session, task_id, actor)
-    require(task.assignee_id == actor.id or can_assign(actor, task),
-            "only the assignee or a lead of the agency may release a task")
     if task.state != "claimed":
         raise Conflict(f"task {task.id} is {task.state}, not claimed")
+    require(task.assignee_id == actor.id or can_assign(actor, task),
+            "only the assignee or a lead of the agency may release a task")
     previous = task.assignee.username if task.assignee else None
-    task.assignee_id = None
+    task.assignee = None
     task.state = "open"
     task.claimed_at = None
     instance.updated_at = utcnow()
@@ -155,7 +155,6 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
 
 
 def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
-    task.assignee_id = user.id
     task.assignee = user
     task.state = "claimed"
     task.claimed_at = utcnow()
@@ -185,9 +184,9 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
     now = utcnow()
     task.state = "completed"
     task.completed_at = now
-    task.completed_by_id = actor.id
-    if task.assignee_id is None:
-        task.assignee_id = actor.id
+    task.completed_by = actor
+    if task.assignee is None:
+        task.assignee = actor
         task.claimed_at = now
     task.submitted_data = plain_json(data)
     task.outcome = outcome_of(schema, data)
