@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -17,11 +19,16 @@ from .services.errors import DomainError
 from .services.limits import Limits
 
 
-def open_database(settings: dict) -> Database:
+@contextmanager
+def open_database(settings: dict) -> Iterator[Database]:
     url = str(settings["DATABASE_URL"])
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return Database(url, {"limits": Limits.from_settings(settings)})
+    database = Database(url, {"limits": Limits.from_settings(settings)})
+    try:
+        yield database
+    finally:
+        database.dispose()
 
 
 @click.group()
@@ -46,10 +53,10 @@ def _fail(exc: DomainError) -> None:
 @click.pass_obj
 def init_db(settings: dict) -> None:
     """Create or upgrade the schema (Alembic) and load the agency directory."""
-    database = open_database(settings)
-    migrate.upgrade(database.url)
-    with database.session() as session:
-        loaded = agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
+    with open_database(settings) as database:
+        migrate.upgrade(database.url)
+        with database.session() as session:
+            loaded = agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
     click.echo(f"database ready; {len(loaded)} agencies loaded")
 
 
@@ -91,7 +98,9 @@ def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_na
 def deploy(settings: dict, paths: tuple[str, ...], forms_dir: Path | None, actor: str | None) -> None:
     """Publish BPMN files, with the forms they name from workflows/forms/."""
     forms_dir = forms_dir or Path(settings["WORKFLOWS_DIR"]) / "forms"
-    if deploy_files(open_database(settings), list(paths), forms_dir, actor):
+    with open_database(settings) as database:
+        failures = deploy_files(database, list(paths), forms_dir, actor)
+    if failures:
         sys.exit(1)
 
 
@@ -105,7 +114,7 @@ def deploy(settings: dict, paths: tuple[str, ...], forms_dir: Path | None, actor
 def create_user(settings: dict, username: str, password: str, agency_code: str, role: str, display_name: str) -> None:
     """Create a user of an agency."""
     try:
-        with open_database(settings).session() as session:
+        with open_database(settings) as database, database.session() as session:
             users.create_user(session, username=username, password=password, agency_code=agency_code, role=role,
                               display_name=display_name)
     except DomainError as exc:
@@ -118,7 +127,7 @@ def create_user(settings: dict, username: str, password: str, agency_code: str, 
 @click.pass_obj
 def token(settings: dict, username: str) -> None:
     """Print a new API token for a user."""
-    with open_database(settings).session() as session:
+    with open_database(settings) as database, database.session() as session:
         user = users.get_user(session, username)
         if user is None:
             click.echo(f"error: no user {username!r}", err=True)
@@ -133,14 +142,16 @@ def seed_demo(settings: dict) -> None:
     """Create the schema, agencies, demo users, the bundled models and demo projects (idempotent)."""
     from .demo import seed
 
-    database = open_database(settings)
-    migrate.upgrade(database.url)
-    with database.session() as session:
-        agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
-    deploy_files(database, [str(Path(settings["BPMN_DIR"]) / "*.bpmn")], Path(settings["WORKFLOWS_DIR"]) / "forms")
-    with database.session() as session:
-        for line in seed(session):
-            click.echo(line)
+    workflows = Path(settings["WORKFLOWS_DIR"])
+    with open_database(settings) as database:
+        migrate.upgrade(database.url)
+        with database.session() as session:
+            agencies.load_directory(session, workflows / "agencies.toml")
+        if deploy_files(database, [str(Path(settings["BPMN_DIR"]) / "*.bpmn")], workflows / "forms"):
+            sys.exit(1)
+        with database.session() as session:
+            for line in seed(session):
+                click.echo(line)
 
 
 @main.command()

@@ -1,0 +1,118 @@
+"""The command line, and a real `approvals serve` that is stopped and started again."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from click.testing import CliRunner
+
+from approvals.cli import main
+from tests.helpers import SUBMISSION
+
+
+def run(url: str, *args: str):
+    result = CliRunner().invoke(main, ["--database-url", url, *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_init_deploy_users_and_tokens(database_url, database):
+    code, out = run(database_url, "init-db")
+    assert code == 0 and "12 agencies" in out
+    code, out = run(database_url, "deploy", "bpmn/*.bpmn")
+    assert code == 0 and "sample_review version 1 published" in out
+    code, out = run(database_url, "deploy", "bpmn/sample_review.bpmn")
+    assert code == 0 and "version 1 unchanged" in out
+    code, out = run(database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "DRC",
+                    "--role", "staff")
+    assert code == 0
+    code, out = run(database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "NOPE",
+                    "--role", "staff")
+    assert code == 1 and "agency" in out
+    code, token = run(database_url, "token", "--username", "li")
+    assert code == 0 and len(token.strip()) >= 40
+    assert run(database_url, "token", "--username", "ghost")[0] == 1
+
+
+def test_deploy_reports_a_refused_model_and_fails(database_url, database, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_text(Path("bpmn/sample_review.bpmn").read_text().replace('name="WATER"', 'name="NOWHERE"'))
+    code, out = run(database_url, "deploy", str(bad))
+    assert code == 1 and "review_water" in out and "NOWHERE" in out
+
+
+def test_seed_demo_is_idempotent(database_url, database):
+    code, out = run(database_url, "seed-demo")
+    assert code == 0 and "SZ-FCC" in out
+    code, out = run(database_url, "seed-demo")
+    assert code == 0 and "project SZ-FCC exists" in out
+
+
+def http(method: str, url: str, **kwargs) -> requests.Response:
+    return requests.request(method, url, timeout=30, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(url: str):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "approvals.cli", "--database-url", url, "serve", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("the server did not start: " + process.stderr.read().decode()[-2000:])
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        process.stderr.close()
+
+
+def test_served_instances_survive_a_server_restart(database_url, database):
+    run(database_url, "deploy", "bpmn/sample_review.bpmn")
+    for name, agency in (("hq1", "HQ"), ("pnr1", "PNR"), ("water1", "WATER"), ("drc1", "DRC")):
+        run(database_url, "create-user", "--username", name, "--password", "pw-1234", "--agency", agency,
+            "--role", "staff")
+    auth = {name: {"Authorization": "Bearer " + run(database_url, "token", "--username", name)[1].strip()}
+            for name in ("hq1", "pnr1", "water1", "drc1")}
+
+    with serving(database_url) as base:
+        assert http("POST", base + "/api/projects", json={"code": "R-1", "name": "重启测试"},
+                             headers=auth["hq1"]).status_code == 201
+        instance = http("POST", base + "/api/projects/R-1/instances", json={"process_key": "sample_review"},
+                                 headers=auth["hq1"]).json()
+        submit = instance["open_tasks"][0]["id"]
+        assert http("POST", f"{base}/api/tasks/{submit}/complete", json={"data": SUBMISSION},
+                             headers=auth["hq1"]).status_code == 200
+
+    with serving(database_url) as base:
+        state = http("GET", f"{base}/api/instances/{instance['id']}", headers=auth["hq1"]).json()
+        assert sorted(t["bpmn_id"] for t in state["open_tasks"]) == ["review_planning", "review_water"]
+        for task in state["open_tasks"]:
+            user = "pnr1" if task["agency"] == "PNR" else "water1"
+            assert http("POST", f"{base}/api/tasks/{task['id']}/complete", json={"data": {"opinion": "agree"}},
+                                 headers=auth[user]).status_code == 200
+        decide = http("GET", base + "/api/tasks", headers=auth["drc1"]).json()["items"][0]
+        done = http("POST", f"{base}/api/tasks/{decide['id']}/complete",
+                             json={"data": {"decision": "approve", "approval_number": "深发改〔2026〕8号"}},
+                             headers=auth["drc1"])
+        assert done.json()["status"] == "completed"
