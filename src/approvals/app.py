@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, redirect
 
 from . import api, db
 from .config import load_settings
@@ -22,5 +22,10 @@ def create_app(config: dict | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    @app.get("/")
+    def home():
+        # Until the web pages land, the front door is the interactive API documentation.
+        return redirect("/api/docs")
 
     return app
