@@ -116,3 +116,18 @@ def test_served_instances_survive_a_server_restart(database_url, database):
                              json={"data": {"decision": "approve", "approval_number": "深发改〔2026〕8号"}},
                              headers=auth["drc1"])
         assert done.json()["status"] == "completed"
+
+
+def test_calendar_load_and_show(database_url, database, tmp_path):
+    good = tmp_path / "2027.toml"
+    good.write_text('year = 2027\nsource = "通知"\nrest_days = ["2027-01-01"]\nwork_days = []\n')
+    code, out = run(database_url, "calendar", "show", "2027")
+    assert code == 0 and "provisional" in out
+    code, out = run(database_url, "calendar", "load", str(good))
+    assert code == 0 and "2027: 1 rest days" in out
+    code, out = run(database_url, "calendar", "show", "2027")
+    assert "provisional" not in out and "2027-01-01" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('year = 2027\nwork_days = ["2027-01-04"]\n')
+    code, out = run(database_url, "calendar", "load", str(bad))
+    assert code == 1 and "work_days" in out

@@ -14,7 +14,7 @@ import click
 from . import migrate
 from .config import load_settings
 from .db import Database
-from .services import agencies, definitions, users
+from .services import agencies, calendar, definitions, users
 from .services.errors import DomainError
 from .services.limits import Limits
 
@@ -53,11 +53,13 @@ def _fail(exc: DomainError) -> None:
 @click.pass_obj
 def init_db(settings: dict) -> None:
     """Create or upgrade the schema (Alembic) and load the agency directory."""
+    workflows = Path(settings["WORKFLOWS_DIR"])
     with open_database(settings) as database:
         migrate.upgrade(database.url)
         with database.session() as session:
-            loaded = agencies.load_directory(session, Path(settings["WORKFLOWS_DIR"]) / "agencies.toml")
-    click.echo(f"database ready; {len(loaded)} agencies loaded")
+            loaded = agencies.load_directory(session, workflows / "agencies.toml")
+            years = calendar.load_directory(session, workflows / "calendar")
+    click.echo(f"database ready; {len(loaded)} agencies loaded; calendar years loaded: {years or 'none'}")
 
 
 def _forms_for(session, bpmn: bytes, forms_dir: Path) -> dict[str, bytes]:
@@ -136,6 +138,37 @@ def token(settings: dict, username: str) -> None:
     click.echo(value)
 
 
+@main.group("calendar")
+def calendar_group() -> None:
+    """The working-day calendar."""
+
+
+@calendar_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def calendar_load(settings: dict, path: Path) -> None:
+    """Load (or replace) a year's official holiday arrangement from a year file."""
+    try:
+        with open_database(settings) as database, database.session() as session:
+            row = calendar.load_year(session, path.read_text(encoding="utf-8"), None)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"{row.year}: {len(row.rest_days)} rest days, {len(row.work_days)} make-up working days loaded")
+
+
+@calendar_group.command("show")
+@click.argument("year", type=int)
+@click.pass_obj
+def calendar_show(settings: dict, year: int) -> None:
+    """Print a year's rest days on weekdays and its worked weekend days."""
+    with open_database(settings) as database, database.session(read_only=True) as session:
+        view = calendar.year_view(session, year)
+    if not view["official"]:
+        click.echo(f"{year}: no official arrangement; weekdays are assumed and due dates are provisional")
+    click.echo(f"rest days on weekdays: {', '.join(d.isoformat() for d in view['rest_days']) or 'none'}")
+    click.echo(f"weekend days worked:   {', '.join(d.isoformat() for d in view['work_days']) or 'none'}")
+
+
 @main.command("seed-demo")
 @click.pass_obj
 def seed_demo(settings: dict) -> None:
@@ -147,6 +180,7 @@ def seed_demo(settings: dict) -> None:
         migrate.upgrade(database.url)
         with database.session() as session:
             agencies.load_directory(session, workflows / "agencies.toml")
+            calendar.load_directory(session, workflows / "calendar")
         if deploy_files(database, [str(Path(settings["BPMN_DIR"]) / "*.bpmn")], workflows / "forms"):
             sys.exit(1)
         with database.session() as session:

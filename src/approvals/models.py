@@ -167,7 +167,9 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    time_limit: Mapped[str | None] = mapped_column(String(16))  # "20WD" or "7CD", from the model
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_provisional: Mapped[bool] = mapped_column(default=False)  # counted into a year without official data
     limit_workdays: Mapped[int | None]
     counted_workdays: Mapped[int | None]
     outcome: Mapped[str | None] = mapped_column(String(64))
@@ -177,6 +179,19 @@ class Task(Base):
     instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class CalendarYear(Base):
+    """A year's official holiday arrangement, loaded by an admin; overrides the bundled data."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    rest_days: Mapped[list[str]] = mapped_column(JSON)  # ISO dates of weekdays that are rest days
+    work_days: Mapped[list[str]] = mapped_column(JSON)  # ISO dates of weekend days worked in lieu
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    loaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class Event(Base):

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
+
+from ..db import get_session
 from ..models import Event, ProcessInstance, Task, utcnow
+from ..services.calendar import calendar_of, counted_workdays
+
+
+def _live_count(task: Task) -> int | None:
+    """Counted working days: stored when a step finishes, computed now while it is open."""
+    if task.state not in ("open", "claimed"):
+        return task.counted_workdays
+    if "calendar" not in g:
+        g.calendar = calendar_of(get_session())  # once per request
+    return counted_workdays(g.calendar, task, utcnow())
 
 
 def task_doc(task: Task) -> dict[str, Any]:
@@ -21,8 +34,10 @@ def task_doc(task: Task) -> dict[str, Any]:
         "claimed_at": task.claimed_at,
         "due_at": task.due_at,
         "overdue": bool(active and task.due_at is not None and task.due_at < utcnow()),
-        "counted_workdays": task.counted_workdays,
+        "counted_workdays": _live_count(task),
         "limit_workdays": task.limit_workdays,
+        "time_limit": task.time_limit,
+        "due_provisional": task.due_provisional,
         "completed_at": task.completed_at,
         "completed_by": task.completed_by.username if task.completed_by else None,
         "outcome": task.outcome,

@@ -68,6 +68,15 @@ class InboxQuery(PageQuery):
     overdue = fields.Boolean()
 
 
+class CalendarYearRequest(StrictSchema):
+    source = fields.String(load_default="", validate=validate.Length(max=500),
+                           metadata={"description": "the notice the arrangement comes from"})
+    rest_days = fields.List(fields.String(), load_default=list, metadata={
+        "description": "weekdays off: 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD'"})
+    work_days = fields.List(fields.String(), load_default=list, metadata={
+        "description": "weekend days worked in lieu (调休)"})
+
+
 # -- responses ------------------------------------------------------------------------------------
 
 
@@ -114,8 +123,12 @@ class TaskSchema(Schema):
     claimed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
-    counted_workdays = fields.Integer(allow_none=True)
+    counted_workdays = fields.Integer(allow_none=True, metadata={
+        "description": "working days with the agency so far (start day not counted)"})
     limit_workdays = fields.Integer(allow_none=True)
+    time_limit = fields.String(allow_none=True, metadata={"description": "the step's limit: '20WD' or '7CD'"})
+    due_provisional = fields.Boolean(metadata={
+        "description": "the due date was counted into a year without an official holiday arrangement"})
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
@@ -207,3 +220,12 @@ class StatusInstance(Schema):
 class StatusSchema(Schema):
     project = fields.Nested(ProjectSchema)
     instances = fields.List(fields.Nested(StatusInstance))
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer()
+    official = fields.Boolean(metadata={"description": "false: due dates into this year are provisional"})
+    source = fields.String()
+    loaded = fields.Boolean(metadata={"description": "an admin loaded this year's arrangement"})
+    rest_days = fields.List(fields.Date())
+    work_days = fields.List(fields.Date())

@@ -7,6 +7,7 @@ author wrote (lanes, forms, expressions, flows) and must run before anything is 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ UNSUPPORTED = {
 HUMAN_TASKS = ("userTask", "manualTask")
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway"}
 ROUTING_PROPERTY = "routing"
+TIME_LIMIT_PROPERTY = "time_limit"
+TIME_LIMIT = re.compile(r"^([1-9][0-9]{0,3})(WD|CD)$")  # working days or calendar days
 
 
 @dataclass
@@ -72,6 +75,7 @@ def lint_model(
     for process in processes:
         _check_lanes(process, lane_agencies, result, extra_functions)
         _check_forms_used(process, result)
+        _check_time_limits(process, result)
         _check_expressions(process, result, extra_functions)
         _check_merges(process, result)
     return result
@@ -144,6 +148,16 @@ def _check_lanes(process, lane_agencies, result: LintResult, extra_functions) ->
                     f"{_label(task)} is in lane {name or lane.get('id')!r}, which names no known agency "
                     "(use an agency code or alias from the directory, or give the lane a routing expression)",
                 )
+
+
+def _check_time_limits(process, result: LintResult) -> None:
+    for kind in HUMAN_TASKS:
+        for task in process.iterfind(f".//bpmn:{kind}", NS):
+            for prop in task.iterfind(
+                    "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+                if prop.get("name") == TIME_LIMIT_PROPERTY and not TIME_LIMIT.match(prop.get("value") or ""):
+                    result.add(task.get("id"), f"time_limit of {_label(task)} is {prop.get('value')!r}; "
+                                               "write working days as '20WD' or calendar days as '7CD'")
 
 
 def _check_forms_used(process, result: LintResult) -> None:

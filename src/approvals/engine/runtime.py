@@ -33,6 +33,7 @@ class ReadyStep:
     form: str | None
     documentation: str
     data: dict[str, Any]
+    properties: dict[str, str]
 
 
 class TaskNotReady(Exception):
@@ -89,6 +90,7 @@ class ModelRuntime:
                 form=extensions.get("formJsonSchemaFilename"),
                 documentation=spec.documentation or "",
                 data=dict(task.data),
+                properties=dict(extensions.get("properties") or {}),
             ))
         return steps
 

@@ -21,6 +21,7 @@ from ..models import ProcessInstance, Task, User, utcnow
 from . import events
 from .agencies import lane_agencies
 from .authz import can_manage_instances, can_manage_projects, require
+from .calendar import calendar_of, due_for, parse_time_limit
 from .definitions import latest, runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .projects import get_project
@@ -165,10 +166,17 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
             events.record(session, "task.cancelled", actor, instance=instance, task=row,
                           payload={"bpmn_id": row.bpmn_id, "reason": "no longer reachable"})
     created = []
+    calendar = calendar_of(session) if routed else None
     for step, agency in routed:
+        time_limit = step.properties.get("time_limit")
+        deadline = due_for(calendar, now, time_limit)
+        limit = parse_time_limit(time_limit)
         row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
                    lane=step.lane, agency_code=agency, form=step.form, documentation=step.documentation,
-                   state="open", created_at=now, input_data=plain_json(step.data))
+                   state="open", created_at=now, input_data=plain_json(step.data), time_limit=time_limit,
+                   due_at=deadline.end_of_day_utc() if deadline else None,
+                   due_provisional=bool(deadline and deadline.provisional),
+                   limit_workdays=limit[0] if limit and limit[1] == "WD" else None)
         session.add(row)
         created.append(row)
     session.flush()

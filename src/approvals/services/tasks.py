@@ -14,6 +14,7 @@ from ..engine.runtime import TaskNotReady
 from ..models import ProcessInstance, Project, Task, User, utcnow
 from . import events
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
+from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import outcome_of, validate_submission
@@ -190,6 +191,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
         task.claimed_at = now
     task.submitted_data = plain_json(data)
     task.outcome = outcome_of(schema, data)
+    task.counted_workdays = counted_workdays(calendar_of(session), task, now)
     events.record(session, "task.completed", actor, instance=instance, task=task,
                   payload={"bpmn_id": task.bpmn_id, "name": task.name, "outcome": task.outcome,
                            "data": task.submitted_data})

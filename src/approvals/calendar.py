@@ -1,0 +1,147 @@
+"""The Chinese working-day calendar and the civil-law rules for counting periods.
+
+Sources, in order: a year arrangement loaded by an admin (the State Council publishes next year's
+each November), then the official data of ``chinesecalendar`` (2004-2026), then, for a year with
+neither, plain weekdays: a date computed that way is *provisional* and says so.
+
+Periods follow 民法典 art. 201/203: the start day is not counted, and a period counted in calendar
+days whose last day is a rest day ends on the next working day.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+MAX_PERIOD_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """One year's official arrangement: weekdays that are rest days, weekend days that are worked."""
+
+    year: int
+    rest_days: frozenset[date]
+    work_days: frozenset[date]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    provisional: bool  # some day counted lies in a year without official data
+
+    def end_of_day_utc(self) -> datetime:
+        """The last moment of the due day in Shenzhen, as an aware UTC datetime."""
+        return datetime.combine(self.due, time(23, 59, 59), tzinfo=LOCAL).astimezone(ZoneInfo("UTC"))
+
+
+class ArrangementError(ValueError):
+    def __init__(self, field_name: str, message: str):
+        self.field = field_name
+        super().__init__(f"{field_name}: {message}")
+
+
+def _dates(values, year: int, field_name: str) -> set[date]:
+    """ISO dates or 'start..end' ranges, all inside ``year``."""
+    if not isinstance(values, list):
+        raise ArrangementError(field_name, "must be a list of dates or 'YYYY-MM-DD..YYYY-MM-DD' ranges")
+    days: set[date] = set()
+    for value in values:
+        try:
+            first, _, last = str(value).partition("..")
+            start = date.fromisoformat(first.strip())
+            end = date.fromisoformat(last.strip()) if last else start
+        except ValueError:
+            raise ArrangementError(field_name, f"{value!r} is not a date or a date range") from None
+        if end < start or start.year != year or end.year != year:
+            raise ArrangementError(field_name, f"{value!r} must be a forward range inside {year}")
+        days.update(start + timedelta(days=i) for i in range((end - start).days + 1))
+    return days
+
+
+def parse_arrangement(text: str) -> Arrangement:
+    """Read a year file (see workflows/calendar/README.md); raise ArrangementError naming the field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ArrangementError("file", f"not valid TOML: {exc}") from None
+    return arrangement_from_dict(data)
+
+
+def arrangement_from_dict(data: Mapping) -> Arrangement:
+    """Check a year's arrangement given as {year, source, rest_days, work_days}."""
+    year = data.get("year")
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise ArrangementError("year", "a year between 2000 and 2100 is required")
+    rest = _dates(data.get("rest_days", []), year, "rest_days")
+    work = _dates(data.get("work_days", []), year, "work_days")
+    if rest & work:
+        raise ArrangementError("work_days", f"{min(rest & work)} is also listed as a rest day")
+    if any(d.weekday() >= 5 for d in rest):
+        raise ArrangementError("rest_days", "list only weekdays; weekends are rest days unless in work_days")
+    if any(d.weekday() < 5 for d in work):
+        raise ArrangementError("work_days", "list only weekend days worked in lieu (调休)")
+    return Arrangement(year, frozenset(rest), frozenset(work), str(data.get("source", "")))
+
+
+@dataclass
+class WorkCalendar:
+    arrangements: Mapping[int, Arrangement] = field(default_factory=dict)
+
+    def is_official(self, year: int) -> bool:
+        if year in self.arrangements:
+            return True
+        try:
+            chinese_calendar.is_workday(date(year, 6, 1))
+        except NotImplementedError:
+            return False
+        return True
+
+    def is_workday(self, day: date) -> bool:
+        arrangement = self.arrangements.get(day.year)
+        if arrangement is not None:
+            if day in arrangement.work_days:
+                return True
+            return day.weekday() < 5 and day not in arrangement.rest_days
+        try:
+            return chinese_calendar.is_workday(day)
+        except NotImplementedError:
+            return day.weekday() < 5
+
+    def add_workdays(self, start: date, count: int) -> Deadline:
+        """The ``count``-th working day after ``start`` (the start day itself is not counted)."""
+        if not 0 <= count <= MAX_PERIOD_DAYS:
+            raise ValueError(f"a period of {count} working days is out of range")
+        day, provisional, counted = start, False, 0
+        while counted < count:
+            day += timedelta(days=1)
+            provisional |= not self.is_official(day.year)
+            counted += self.is_workday(day)
+        return Deadline(day, provisional)
+
+    def add_calendar_days(self, start: date, count: int) -> Deadline:
+        """``count`` calendar days after ``start``; a last day that is a rest day rolls forward."""
+        if not 0 <= count <= MAX_PERIOD_DAYS:
+            raise ValueError(f"a period of {count} days is out of range")
+        day = start + timedelta(days=count)
+        provisional = not self.is_official(day.year)
+        while not self.is_workday(day):
+            day += timedelta(days=1)
+            provisional |= not self.is_official(day.year)
+        return Deadline(day, provisional)
+
+    def workdays_between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+        return sum(self.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
+
+
+def local_date(moment: datetime) -> date:
+    """The Shenzhen calendar date of an aware datetime."""
+    return moment.astimezone(LOCAL).date()

@@ -1,0 +1,100 @@
+"""The working-day calendar as the service uses it: official data plus the years admins loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..calendar import (
+    Arrangement,
+    ArrangementError,
+    Deadline,
+    WorkCalendar,
+    arrangement_from_dict,
+    local_date,
+    parse_arrangement,
+)
+from ..models import CalendarYear, Task, User
+from . import events
+from .authz import require
+from .errors import InvalidInput
+
+
+def calendar_of(session: Session) -> WorkCalendar:
+    arrangements = {
+        row.year: Arrangement(row.year, frozenset(map(date.fromisoformat, row.rest_days)),
+                              frozenset(map(date.fromisoformat, row.work_days)), row.source)
+        for row in session.scalars(select(CalendarYear))
+    }
+    return WorkCalendar(arrangements)
+
+
+def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
+    """Load (or replace) one year's official arrangement: a year file's text, or the same as a mapping."""
+    if actor is not None:
+        require(actor.role == "admin", "only admins load calendar years")
+    try:
+        arrangement = parse_arrangement(source) if isinstance(source, str) else arrangement_from_dict(source)
+    except ArrangementError as exc:
+        raise InvalidInput(f"the calendar file is invalid: {exc}", {exc.field: [str(exc).split(": ", 1)[1]]}) from None
+    row = session.get(CalendarYear, arrangement.year) or CalendarYear(year=arrangement.year)
+    row.source = arrangement.source
+    row.rest_days = sorted(d.isoformat() for d in arrangement.rest_days)
+    row.work_days = sorted(d.isoformat() for d in arrangement.work_days)
+    row.loaded_by_id = actor.id if actor else None
+    session.add(row)
+    session.flush()
+    events.record(session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source})
+    return row
+
+
+def year_view(session: Session, year: int) -> dict[str, Any]:
+    """A year as people read it: weekdays off and weekend days worked, and whether it is official."""
+    work = calendar_of(session)
+    first = date(year, 1, 1)
+    days = [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
+    row = session.get(CalendarYear, year)
+    return {
+        "year": year,
+        "official": work.is_official(year),
+        "source": row.source if row else ("chinesecalendar" if work.is_official(year) else ""),
+        "loaded": row is not None,
+        "rest_days": [d for d in days if d.weekday() < 5 and not work.is_workday(d)],
+        "work_days": [d for d in days if d.weekday() >= 5 and work.is_workday(d)],
+    }
+
+
+def load_directory(session: Session, folder: Path) -> list[int]:
+    """Load every ``*.toml`` year file of a folder (workflows/calendar/)."""
+    return [load_year(session, path.read_text(encoding="utf-8"), None).year
+            for path in sorted(folder.glob("*.toml"))]
+
+
+# -- the statutory clock on steps ------------------------------------------------------------------
+
+
+def parse_time_limit(value: str | None) -> tuple[int, str] | None:
+    """'20WD' -> (20, 'WD'); '7CD' -> (7, 'CD'); None when the step has no limit."""
+    if not value:
+        return None
+    return int(value[:-2]), value[-2:]
+
+
+def due_for(calendar: WorkCalendar, created_at: datetime, time_limit: str | None) -> Deadline | None:
+    limit = parse_time_limit(time_limit)
+    if limit is None:
+        return None
+    count, unit = limit
+    start = local_date(created_at)
+    return calendar.add_workdays(start, count) if unit == "WD" else calendar.add_calendar_days(start, count)
+
+
+def counted_workdays(calendar: WorkCalendar, task: Task, now: datetime) -> int:
+    """Working days the step has been with its agency (the start day not counted)."""
+    end = task.completed_at if task.completed_at is not None else now
+    return calendar.workdays_between(local_date(task.created_at), local_date(end))
