@@ -39,7 +39,7 @@ seed: db  ## demo users, the bundled models and demo projects
 	$(BIN)/approvals seed-demo
 
 serve: install  ## serve on http://127.0.0.1:$(PORT)
-	$(BIN)/approvals serve --bind 127.0.0.1:$(PORT) --workers 2
+	$(BIN)/approvals serve --bind 127.0.0.1:$(PORT) --workers 2 --with-worker
 
 demo: install assets seed serve  ## everything, then serve the demo on SQLite
 

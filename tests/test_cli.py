@@ -131,3 +131,8 @@ def test_calendar_load_and_show(database_url, database, tmp_path):
     bad.write_text('year = 2027\nwork_days = ["2027-01-04"]\n')
     code, out = run(database_url, "calendar", "load", str(bad))
     assert code == 1 and "work_days" in out
+
+
+def test_worker_once_fires_nothing_on_an_empty_database(database_url, database):
+    code, out = run(database_url, "worker", "--once")
+    assert code == 0 and out == ""

@@ -189,12 +189,35 @@ def seed_demo(settings: dict) -> None:
 
 
 @main.command()
+@click.option("--interval", default=5.0, show_default=True, help="seconds between polls")
+@click.option("--once", is_flag=True, help="fire what is due now, then exit")
+@click.pass_obj
+def worker(settings: dict, interval: float, once: bool) -> None:
+    """Fire due BPMN timers. Several workers may run at once against PostgreSQL."""
+    import time
+
+    from .services import timers
+
+    with open_database(settings) as database:
+        while True:
+            handled = timers.run_due(database)
+            if handled:
+                click.echo(f"fired due timers of {handled} instance(s)")
+            if once:
+                return
+            time.sleep(interval)
+
+
+@main.command()
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 @click.option("--threads", default=4, show_default=True, help="threads per worker")
+@click.option("--with-worker", is_flag=True, help="also run the timer worker (the embedded demo)")
 @click.pass_obj
-def serve(settings: dict, bind: str, workers: int, threads: int) -> None:
+def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bool) -> None:
     """Serve the application with gunicorn."""
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
@@ -209,7 +232,16 @@ def serve(settings: dict, bind: str, workers: int, threads: int) -> None:
         def load(self):
             return create_app({"DATABASE_URL": settings["DATABASE_URL"]})
 
-    Server().run()
+    timer_worker = None
+    if with_worker:
+        timer_worker = subprocess.Popen(  # noqa: S603 - our own command with our own arguments
+            [sys.executable, "-m", "approvals.cli", "--database-url", str(settings["DATABASE_URL"]), "worker"])
+    try:
+        Server().run()
+    finally:
+        if timer_worker is not None:
+            timer_worker.terminate()
+            timer_worker.wait(timeout=30)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
@@ -127,6 +129,30 @@ class ModelRuntime:
     @staticmethod
     def is_completed(workflow: BpmnWorkflow) -> bool:
         return workflow.is_completed()
+
+    @staticmethod
+    def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+        """When the earliest waiting timer is due (UTC), for the worker's poll; None if none waits."""
+        due = []
+        for event in workflow.waiting_events():
+            value = event.value
+            if "Timer" not in event.event_type or value is None:
+                continue
+            if isinstance(value, dict):  # a cycle: its next firing
+                value = value.get("next")
+            try:
+                moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+            except ValueError:
+                moment = None
+            if moment is not None:
+                due.append(moment)
+        return min(due) if due else None
+
+    def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
+        """Fire every timer that is due now; returns the BPMN ids of the timer events that fired."""
+        waiting = workflow.get_tasks(state=TaskState.WAITING)
+        self.advance(workflow)
+        return sorted({task.task_spec.bpmn_id for task in waiting if task.state != TaskState.WAITING})
 
 
 def _element_of(exc: Exception) -> str | None:

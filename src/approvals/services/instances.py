@@ -122,11 +122,13 @@ def apply_engine_result(session: Session, instance: ProcessInstance, runtime: Mo
     instance.state = runtime.dump(workflow)
     instance.state_format = STATE_FORMAT
     instance.updated_at = utcnow()
+    instance.next_timer_at = runtime.next_timer_due(workflow)
     if failure is not None:
         _fail(session, instance, failure, actor)
     elif runtime.is_completed(workflow):
         instance.status = "completed"
         instance.ended_at = utcnow()
+        instance.next_timer_at = None
         events.record(session, "instance.completed", actor, instance=instance)
     session.flush()
     return created
@@ -225,6 +227,7 @@ def terminate_instance(session: Session, instance_id: int, actor: User, reason: 
         events.record(session, "task.cancelled", actor, instance=instance, task=row,
                       payload={"bpmn_id": row.bpmn_id, "reason": "instance terminated"})
     instance.status = "terminated"
+    instance.next_timer_at = None
     instance.ended_at = now
     instance.updated_at = now
     events.record(session, "instance.terminated", actor, instance=instance, payload={"reason": reason})

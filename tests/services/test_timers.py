@@ -1,0 +1,96 @@
+"""BPMN timers fired by the worker: on time, once, even with two workers at the same moment."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from approvals.services import definitions, instances, projects, tasks, timers, users
+
+MODEL = Path(__file__).parent.parent / "data" / "timer_followup.bpmn"
+START = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def waiting(database, people):
+    """Instances submitted at START, each now waiting on a two-day timer."""
+
+    def make(count: int) -> list[int]:
+        ids = []
+        with time_machine.travel(START, tick=False), database.session() as session:
+            definitions.publish(session, MODEL.read_bytes(), {}, None)
+            admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
+            projects.create_project(session, projects.NewProject(code="T-1", name="定时"), admin)
+            for _ in range(count):
+                instance = instances.start_instance(session, "T-1", "timer_followup", {}, admin)
+                tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
+                assert instance.next_timer_at == START + timedelta(days=2)
+                ids.append(instance.id)
+        return ids
+
+    return make
+
+
+def open_steps(database, instance_id):
+    with database.session() as session:
+        return [t.bpmn_id for t in instances.open_tasks(session, instance_id)]
+
+
+def fired_events(database, instance_id):
+    with database.session() as session:
+        return [e for e in instances.instance_events(session, instance_id) if e.type == "timer.fired"]
+
+
+def test_timer_waits_then_fires_when_due(database, waiting):
+    (iid,) = waiting(1)
+    assert open_steps(database, iid) == []
+    with time_machine.travel(START + timedelta(days=1), tick=False):
+        assert timers.run_due(database) == 0
+    assert open_steps(database, iid) == []
+    with time_machine.travel(START + timedelta(days=2, minutes=1), tick=False):
+        assert timers.run_due(database) == 1
+        assert timers.run_due(database) == 0  # nothing left due
+    assert open_steps(database, iid) == ["followup"]
+    assert [e.payload["bpmn_id"] for e in fired_events(database, iid)] == ["wait"]
+    with database.session() as session:
+        assert instances.get_instance(session, iid).next_timer_at is None
+
+
+def test_suspended_instances_keep_their_timers_until_resumed(database, waiting, people):
+    (iid,) = waiting(1)
+    with database.session() as session:
+        instances.suspend_instance(session, iid, users.get_user(session, "admin"))
+    with time_machine.travel(START + timedelta(days=3), tick=False):
+        assert timers.run_due(database) == 0
+        with database.session() as session:
+            instances.resume_instance(session, iid, users.get_user(session, "admin"))
+        assert timers.run_due(database) == 1
+    assert open_steps(database, iid) == ["followup"]
+
+
+def test_two_workers_at_once_never_fire_a_timer_twice(database, waiting):
+    ids = waiting(12)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            barrier.wait(timeout=30)
+            timers.run_due(database)
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    with time_machine.travel(START + timedelta(days=2, hours=1), tick=False):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert errors == []
+    for iid in ids:
+        assert len(fired_events(database, iid)) == 1, iid
+        assert open_steps(database, iid) == ["followup"]
