@@ -69,26 +69,30 @@ def _forms_for(session, bpmn: bytes, forms_dir: Path) -> dict[str, bytes]:
 
 
 def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_name: str | None = None) -> int:
-    failures = 0
+    """Publish BPMN and DMN files, callees first; returns how many were refused."""
+    files = {}
     for pattern in paths:
-        matches = sorted(glob.glob(pattern)) or [pattern]
-        for name in matches:
-            path = Path(name)
-            with database.session() as session:
-                actor = users.get_user(session, actor_name) if actor_name else None
-                bpmn = path.read_bytes()
-                try:
-                    definition, created = definitions.publish(session, bpmn, _forms_for(session, bpmn, forms_dir),
-                                                              actor, filename=path.name)
-                except DomainError as exc:
-                    click.echo(f"{path}: refused: {exc.message}", err=True)
-                    for problem in exc.errors.get("bpmn", []):
-                        click.echo(f"  {problem['element'] or 'file'}: {problem['message']}", err=True)
-                    failures += 1
-                    session.rollback()
-                    continue
-                state = "published" if created else "unchanged"
-                click.echo(f"{path}: {definition.key} version {definition.version} {state}")
+        for name in sorted(glob.glob(pattern)) or [pattern]:
+            files[name] = Path(name).read_bytes()
+    failures = 0
+    with database.session(read_only=True) as session:
+        order = definitions.publication_order(session, files)
+    for name in order:
+        with database.session() as session:
+            actor = users.get_user(session, actor_name) if actor_name else None
+            try:
+                forms = _forms_for(session, files[name], forms_dir)
+                definition, created = definitions.publish(session, files[name], forms, actor,
+                                                          filename=Path(name).name)
+            except DomainError as exc:
+                click.echo(f"{name}: refused: {exc.message}", err=True)
+                for problem in exc.errors.get("bpmn", []):
+                    click.echo(f"  {problem['element'] or 'file'}: {problem['message']}", err=True)
+                failures += 1
+                session.rollback()
+                continue
+            state = "published" if created else "unchanged"
+            click.echo(f"{name}: {definition.key} version {definition.version} {state}")
     return failures
 
 
@@ -98,7 +102,7 @@ def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_na
 @click.option("--as-user", "actor", help="record this user as the publisher")
 @click.pass_obj
 def deploy(settings: dict, paths: tuple[str, ...], forms_dir: Path | None, actor: str | None) -> None:
-    """Publish BPMN files, with the forms they name from workflows/forms/."""
+    """Publish BPMN and DMN files (callees first), with the forms they name from workflows/forms/."""
     forms_dir = forms_dir or Path(settings["WORKFLOWS_DIR"]) / "forms"
     with open_database(settings) as database:
         failures = deploy_files(database, list(paths), forms_dir, actor)
@@ -181,7 +185,8 @@ def seed_demo(settings: dict) -> None:
         with database.session() as session:
             agencies.load_directory(session, workflows / "agencies.toml")
             calendar.load_directory(session, workflows / "calendar")
-        if deploy_files(database, [str(Path(settings["BPMN_DIR"]) / "*.bpmn")], workflows / "forms"):
+        bundled = [str(Path(settings["BPMN_DIR"]) / "*.bpmn"), str(Path(settings["BPMN_DIR"]) / "*.dmn")]
+        if deploy_files(database, [p for p in bundled if glob.glob(p)], workflows / "forms"):
             sys.exit(1)
         with database.session() as session:
             for line in seed(session):

@@ -86,9 +86,10 @@ class ProcessDefinition(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), index=True)
     version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(8), default="bpmn", server_default="bpmn")  # "bpmn" or "dmn"
     name: Mapped[str] = mapped_column(String(300))
     # Large columns are deferred: lists and inboxes never load them.
-    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # the BPMN (or DMN) XML as published
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # filename -> JSON Schema
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # SpiffWorkflow spec, once per version
     lane_routes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)

@@ -245,3 +245,44 @@ def _check_merges(process, result: LintResult) -> None:
             )
     for sub in process.iterfind(".//bpmn:subProcess", NS):
         _check_merges(sub, result)
+
+
+def lane_routes(tree: etree._ElementTree) -> dict[str, str]:
+    """Lane name -> routing expression, for every routed lane of a model (callees included by callers)."""
+    routes = {}
+    for lane in tree.getroot().iterfind(".//bpmn:lane", NS):
+        expression = _routing_expression(lane)
+        if expression is not None:
+            routes[lane.get("name") or lane.get("id")] = expression
+    return routes
+
+
+def lint_decision(tree: etree._ElementTree) -> list[Problem]:
+    """Every expression of a DMN decision table must pass the sandbox's check."""
+    problems: list[Problem] = []
+    root = tree.getroot()
+    for table in root.iter("{*}decisionTable"):
+        for expr in table.iterfind("{*}input/{*}inputExpression/{*}text"):
+            _check_dmn(expr.text, table, "input expression", problems, as_test=False)
+        for rule in table.iterfind("{*}rule"):
+            for entry in rule.iterfind("{*}inputEntry/{*}text"):
+                _check_dmn(entry.text, rule, "input entry", problems, as_test=True)
+            for entry in rule.iterfind("{*}outputEntry/{*}text"):
+                _check_dmn(entry.text, rule, "output entry", problems, as_test=False)
+    return problems
+
+
+def _check_dmn(text: str | None, owner, what: str, problems: list[Problem], *, as_test: bool) -> None:
+    text = (text or "").strip()
+    if not text or text == "-":
+        return
+    # An input entry is a value ("'open'"), or a test that reads the input on its left ("< 4000000").
+    candidates = [text.replace("?", "v"), f"v {text}"] if as_test else [text]
+    errors = []
+    for candidate in candidates:
+        try:
+            check_expression(candidate)
+            return
+        except ExpressionError as exc:
+            errors.append(str(exc))
+    problems.append(Problem(owner.get("id"), f"{what} {text!r} is not allowed: {errors[-1]}"))

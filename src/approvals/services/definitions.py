@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..engine.errors import ModelRejected
+from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for
 from ..models import ProcessDefinition, User
@@ -26,11 +26,11 @@ def _checksum(bpmn: bytes, forms: Mapping[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def latest(session: Session, key: str) -> ProcessDefinition | None:
-    return session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    )
+def latest(session: Session, key: str, kind: str | None = None) -> ProcessDefinition | None:
+    stmt = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    if kind is not None:
+        stmt = stmt.where(ProcessDefinition.kind == kind)
+    return session.scalar(stmt.order_by(ProcessDefinition.version.desc()).limit(1))
 
 
 def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
@@ -69,11 +69,18 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
     try:
         outline = model_outline(bpmn, max_bytes=limits.max_bpmn_bytes)
         previous = latest(session, outline.key)
+        if previous is not None and previous.kind != outline.kind:
+            raise ModelRejected([Problem(None, f"key {outline.key!r} is already a published {previous.kind} model")])
         forms = _with_inherited_forms(forms, outline.form_names, previous)
         model = parse_model(bpmn, forms, lane_agencies(session), max_bytes=limits.max_bpmn_bytes,
-                            max_form_bytes=limits.max_form_bytes, filename=filename)
+                            max_form_bytes=limits.max_form_bytes, resolve=_resolver(session), filename=filename)
     except ModelRejected as exc:
         raise ModelInvalid(_summary(exc.problems), {"bpmn": [p.as_dict() for p in exc.problems]}) from None
+    for kind, key in model.callees:
+        # Steps of called processes run in our instances and are validated against our forms.
+        callee = latest(session, key, kind) if kind == "bpmn" else None
+        for name, schema in (callee.forms if callee else {}).items():
+            model.forms.setdefault(name, schema)
     stored_forms = {name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode()
                     for name, schema in model.forms.items()}
     checksum = _checksum(bpmn, stored_forms)
@@ -81,6 +88,7 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
         return previous, False
     definition = ProcessDefinition(
         key=model.key,
+        kind=model.kind,
         version=(previous.version + 1) if previous else 1,
         name=model.name,
         bpmn_xml=bpmn.decode("utf-8-sig"),
@@ -93,16 +101,55 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
     session.add(definition)
     session.flush()
     events.record(session, "definition.published", actor,
-                  payload={"key": definition.key, "version": definition.version, "checksum": checksum})
+                  payload={"key": definition.key, "kind": definition.kind, "version": definition.version,
+                           "checksum": checksum})
     return definition, True
+
+
+def _resolver(session: Session):
+    """Latest published XML of a called process ("bpmn") or decision table ("dmn")."""
+
+    def resolve(kind: str, key: str) -> bytes | None:
+        definition = latest(session, key, kind)
+        return definition.bpmn_xml.encode() if definition is not None else None
+
+    return resolve
 
 
 def referenced_forms(session: Session, bpmn: bytes) -> set[str]:
     """The form files a model names (empty when it cannot be read; publishing then says why)."""
     try:
-        return model_outline(bpmn, max_bytes=limits_of(session).max_bpmn_bytes).form_names
+        return set(model_outline(bpmn, max_bytes=limits_of(session).max_bpmn_bytes).form_names)
     except ModelRejected:
         return set()
+
+
+def publication_order(session: Session, files: dict[str, bytes]) -> list[str]:
+    """File names ordered so that decision tables and called processes are published before callers."""
+    limits = limits_of(session)
+    outlines = {}
+    for name, data in files.items():
+        try:
+            outlines[name] = model_outline(data, max_bytes=limits.max_bpmn_bytes)
+        except ModelRejected:
+            outlines[name] = None  # publishing reports the problem
+    provides = {(o.kind, o.key): name for name, o in outlines.items() if o is not None}
+    ordered: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in ordered or name in trail:
+            return
+        outline = outlines[name]
+        if outline is not None:
+            needs = [("bpmn", k) for k in outline.called_processes] + [("dmn", k) for k in outline.called_decisions]
+            for need in needs:
+                if need in provides:
+                    visit(provides[need], (*trail, name))
+        ordered.append(name)
+
+    for name in sorted(files):
+        visit(name, ())
+    return ordered
 
 
 def _with_inherited_forms(forms: Mapping[str, bytes], used: set[str],

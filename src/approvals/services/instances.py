@@ -73,7 +73,7 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
                    actor: User) -> ProcessInstance:
     require(can_manage_projects(actor), "only the coordinating agency or an admin starts processes")
     project = get_project(session, project_code)
-    definition = latest(session, process_key)
+    definition = latest(session, process_key, "bpmn")
     if definition is None:
         raise InvalidInput(f"no process definition {process_key!r}", {"process_key": ["unknown process"]})
     data = {} if data is None else data
