@@ -136,3 +136,14 @@ def test_calendar_load_and_show(database_url, database, tmp_path):
 def test_worker_once_fires_nothing_on_an_empty_database(database_url, database):
     code, out = run(database_url, "worker", "--once")
     assert code == 0 and out == ""
+
+
+def test_status_prints_open_and_finished_steps(database_url, database):
+    run(database_url, "seed-demo")
+    code, out = run(database_url, "status", "SZ-IEC")
+    assert code == 0
+    assert "SZ-IEC 深圳国际交流中心" in out and "of 85 committed working days used" in out
+    assert "审批决定" in out and "DRC" in out  # the open decision
+    assert "规划意见" in out and "agree" in out  # a finished review with its outcome
+    code, out = run(database_url, "status", "NOPE")
+    assert code == 1 and "not found" in out

@@ -173,6 +173,62 @@ def calendar_show(settings: dict, year: int) -> None:
     click.echo(f"weekend days worked:   {', '.join(d.isoformat() for d in view['work_days']) or 'none'}")
 
 
+@main.command("status")
+@click.argument("code")
+@click.pass_obj
+def status_command(settings: dict, code: str) -> None:
+    """Where a project stands: open steps, finished steps and the statutory clock, as tables."""
+    from .calendar import local_date
+    from .models import utcnow
+    from .services import status as project_status
+
+    with open_database(settings) as database, database.session(read_only=True) as session:
+        try:
+            project, instances = project_status.project_status(session, code)
+        except DomainError as exc:
+            _fail(exc)
+        work, now = calendar.calendar_of(session), utcnow()
+        counted = project_status.project_counted_workdays(work, instances, now)
+        click.echo(f"{project.code} {project.name}: {counted} of {project_status.COMMITMENT_WORKDAYS} "
+                   "committed working days used")
+        for entry in instances:
+            instance = entry.instance
+            click.echo(f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}")
+            rows = [("agency", "open step", "assignee", "since", "due", "WD used/limit", "")]
+            for task in entry.open_tasks:
+                due = "-"
+                if task.due_at is not None:  # "?" marks a provisional date (a year without official data)
+                    due = local_date(task.due_at).isoformat() + ("?" if task.due_provisional else "")
+                late = "OVERDUE" if task.due_at is not None and task.due_at < now else ""
+                used = calendar.counted_workdays(work, task, now)
+                rows.append((task.agency_code, task.name, task.assignee.username if task.assignee else "-",
+                             local_date(task.created_at).isoformat(), due,
+                             f"{used}/{task.limit_workdays or '-'}", late))
+            if len(rows) > 1:
+                _table(rows)
+            done = [("agency", "finished step", "by", "on", "outcome", "WD used")]
+            for task in entry.completed_tasks:
+                done.append((task.agency_code, task.name, task.completed_by.username if task.completed_by else "-",
+                             local_date(task.completed_at).isoformat(), task.outcome or "-",
+                             str(task.counted_workdays if task.counted_workdays is not None else "-")))
+            if len(done) > 1:
+                _table(done)
+            for clock in entry.agencies:
+                click.echo(f"  {clock.agency}: {clock.counted_workdays} of {clock.limit_workdays or '-'} working days"
+                           + (" - OVERDUE" if clock.overdue else ""))
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    import unicodedata
+
+    def width(text: str) -> int:  # CJK characters take two columns in a terminal
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  " + "  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
+
+
 @main.command("seed-demo")
 @click.pass_obj
 def seed_demo(settings: dict) -> None:

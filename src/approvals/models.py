@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -169,6 +169,9 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     time_limit: Mapped[str | None] = mapped_column(String(16))  # "20WD" or "7CD", from the model
+    # Counts toward the agencies' statutory clock: it has a limit and does not stop the clock
+    # (steps waiting on the applicant's 补正 or on experts stop it).
+    statutory: Mapped[bool] = mapped_column(default=False, server_default=false())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_provisional: Mapped[bool] = mapped_column(default=False)  # counted into a year without official data
     limit_workdays: Mapped[int | None]

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import g
 
+from ..calendar import local_date
 from ..db import get_session
 from ..models import Event, ProcessInstance, Task, utcnow
 from ..services.calendar import calendar_of, counted_workdays
@@ -37,6 +38,8 @@ def task_doc(task: Task) -> dict[str, Any]:
         "counted_workdays": _live_count(task),
         "limit_workdays": task.limit_workdays,
         "time_limit": task.time_limit,
+        "statutory": task.statutory,
+        "elapsed_days": (local_date(task.completed_at or utcnow()) - local_date(task.created_at)).days,
         "due_provisional": task.due_provisional,
         "completed_at": task.completed_at,
         "completed_by": task.completed_by.username if task.completed_by else None,

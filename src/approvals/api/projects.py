@@ -3,7 +3,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..db import get_session
+from ..models import utcnow
 from ..services import projects, status
+from ..services.calendar import calendar_of
 from ..services.instances import open_tasks, start_instance
 from .auth import SECURITY, authenticated, current_user
 from .present import instance_doc, task_doc
@@ -46,8 +48,14 @@ def project_status(code: str):
     """Where a project stands: each process instance with its open and completed steps."""
     session = get_session()
     project, instances = status.project_status(session, code)
+    counted = status.project_counted_workdays(calendar_of(session), instances, utcnow())
     return {
-        "project": status.project_summaries(session, [project])[0],
+        "project": {
+            **status.project_summaries(session, [project])[0],
+            "counted_workdays": counted,
+            "commitment_workdays": status.COMMITMENT_WORKDAYS,
+            "within_commitment": counted <= status.COMMITMENT_WORKDAYS,
+        },
         "instances": [
             {
                 "id": s.instance.id, "process_key": s.instance.definition.key,
@@ -55,6 +63,7 @@ def project_status(code: str):
                 "status": s.instance.status, "started_at": s.instance.started_at, "ended_at": s.instance.ended_at,
                 "open_tasks": [task_doc(t) for t in s.open_tasks],
                 "completed_tasks": [task_doc(t) for t in s.completed_tasks],
+                "agencies": [vars(clock) for clock in s.agencies],
             }
             for s in instances
         ],

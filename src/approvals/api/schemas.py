@@ -127,6 +127,8 @@ class TaskSchema(Schema):
         "description": "working days with the agency so far (start day not counted)"})
     limit_workdays = fields.Integer(allow_none=True)
     time_limit = fields.String(allow_none=True, metadata={"description": "the step's limit: '20WD' or '7CD'"})
+    statutory = fields.Boolean(metadata={"description": "counts toward the agency's statutory clock"})
+    elapsed_days = fields.Integer(metadata={"description": "calendar days since the step opened (or until done)"})
     due_provisional = fields.Boolean(metadata={
         "description": "the due date was counted into a year without an official holiday arrangement"})
     completed_at = fields.DateTime(allow_none=True)
@@ -205,6 +207,20 @@ class ProjectPage(Schema):
     page_size = fields.Integer()
 
 
+class AgencyClockSchema(Schema):
+    agency = fields.String()
+    counted_workdays = fields.Integer(metadata={"description": "working days the agency's statutory steps ran"})
+    limit_workdays = fields.Integer(allow_none=True, metadata={"description": "sum of those steps' limits"})
+    overdue = fields.Boolean()
+
+
+class StatusProject(ProjectSchema):
+    counted_workdays = fields.Integer(metadata={
+        "description": "working days on which any agency's statutory step ran (parallel steps once)"})
+    commitment_workdays = fields.Integer(metadata={"description": "Shenzhen's commitment: 85 working days"})
+    within_commitment = fields.Boolean()
+
+
 class StatusInstance(Schema):
     id = fields.Integer()
     process_key = fields.String()
@@ -215,10 +231,11 @@ class StatusInstance(Schema):
     ended_at = fields.DateTime(allow_none=True)
     open_tasks = fields.List(fields.Nested(TaskSchema))
     completed_tasks = fields.List(fields.Nested(TaskSchema))
+    agencies = fields.List(fields.Nested(AgencyClockSchema))
 
 
 class StatusSchema(Schema):
-    project = fields.Nested(ProjectSchema)
+    project = fields.Nested(StatusProject)
     instances = fields.List(fields.Nested(StatusInstance))
 
 

@@ -33,6 +33,7 @@ HUMAN_TASKS = ("userTask", "manualTask")
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway"}
 ROUTING_PROPERTY = "routing"
 TIME_LIMIT_PROPERTY = "time_limit"
+CLOCK_PROPERTY = "clock"
 TIME_LIMIT = re.compile(r"^([1-9][0-9]{0,3})(WD|CD)$")  # working days or calendar days
 
 
@@ -158,6 +159,9 @@ def _check_time_limits(process, result: LintResult) -> None:
                 if prop.get("name") == TIME_LIMIT_PROPERTY and not TIME_LIMIT.match(prop.get("value") or ""):
                     result.add(task.get("id"), f"time_limit of {_label(task)} is {prop.get('value')!r}; "
                                                "write working days as '20WD' or calendar days as '7CD'")
+                if prop.get("name") == CLOCK_PROPERTY and prop.get("value") != "stopped":
+                    result.add(task.get("id"), f"clock of {_label(task)} is {prop.get('value')!r}; the only "
+                                               "value is 'stopped' (the step waits on the applicant or experts)")
 
 
 def _check_forms_used(process, result: LintResult) -> None:

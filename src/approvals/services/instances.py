@@ -178,7 +178,8 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
                    state="open", created_at=now, input_data=plain_json(step.data), time_limit=time_limit,
                    due_at=deadline.end_of_day_utc() if deadline else None,
                    due_provisional=bool(deadline and deadline.provisional),
-                   limit_workdays=limit[0] if limit and limit[1] == "WD" else None)
+                   limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
+                   statutory=limit is not None and step.properties.get("clock") != "stopped")
         session.add(row)
         created.append(row)
     session.flush()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..calendar import WorkCalendar, local_date
 from ..models import ProcessDefinition, ProcessInstance, Project, Task, utcnow
+from .calendar import calendar_of
 from .instances import OPEN_STATES
 from .projects import get_project
 
@@ -47,11 +50,57 @@ def project_summaries(session: Session, projects: list[Project]) -> list[dict[st
     ]
 
 
+# Shenzhen's commitment for government-invested building projects ("Shenzhen 90" reform).
+COMMITMENT_WORKDAYS = 85
+
+
+@dataclass(frozen=True)
+class AgencyClock:
+    """One agency's statutory clock over its stage of an instance."""
+
+    agency: str
+    counted_workdays: int
+    limit_workdays: int | None
+    overdue: bool
+
+
 @dataclass(frozen=True)
 class InstanceStatus:
     instance: ProcessInstance
     open_tasks: list[Task]
     completed_tasks: list[Task]
+    agencies: list[AgencyClock]
+
+
+def _statutory_days(calendar: WorkCalendar, steps: list[Task], now: datetime) -> set[date]:
+    """The working days on which at least one of ``steps`` was with its agency (parallel steps once)."""
+    days: set[date] = set()
+    for step in steps:
+        start, end = local_date(step.created_at), local_date(step.completed_at or now)
+        days.update(d for d in (start + timedelta(days=i) for i in range(1, (end - start).days + 1))
+                    if calendar.is_workday(d))
+    return days
+
+
+def _agency_clocks(calendar: WorkCalendar, tasks: list[Task], now: datetime) -> list[AgencyClock]:
+    by_agency: dict[str, list[Task]] = {}
+    for task in tasks:
+        if task.statutory:
+            by_agency.setdefault(task.agency_code, []).append(task)
+    clocks = []
+    for agency, steps in sorted(by_agency.items()):
+        counted = len(_statutory_days(calendar, steps, now))
+        limits = [s.limit_workdays for s in steps]
+        limit = sum(limits) if all(v is not None for v in limits) else None
+        late = any(s.due_at is not None and (s.completed_at or now) > s.due_at for s in steps)
+        clocks.append(AgencyClock(agency, counted, limit, late or (limit is not None and counted > limit)))
+    return clocks
+
+
+def project_counted_workdays(calendar: WorkCalendar, statuses: list[InstanceStatus], now: datetime) -> int:
+    """Working days on which any agency's statutory step of the project was running."""
+    steps = [t for s in statuses for t in (*s.open_tasks, *s.completed_tasks) if t.statutory]
+    return len(_statutory_days(calendar, steps, now))
 
 
 def project_status(session: Session, code: str) -> tuple[Project, list[InstanceStatus]]:
@@ -67,12 +116,14 @@ def project_status(session: Session, code: str) -> tuple[Project, list[InstanceS
             .options(joinedload(Task.assignee), joinedload(Task.completed_by)).order_by(Task.id)
         ):
             tasks[task.instance_id].append(task)
+    calendar, now = calendar_of(session), utcnow()
     return project, [
         InstanceStatus(
             instance=i,
             open_tasks=[t for t in tasks[i.id] if t.state in OPEN_STATES],
             completed_tasks=sorted((t for t in tasks[i.id] if t.state == "completed"),
                                    key=lambda t: (t.completed_at, t.id)),
+            agencies=_agency_clocks(calendar, tasks[i.id], now),
         )
         for i in instances
     ]
