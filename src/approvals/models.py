@@ -127,6 +127,7 @@ class ProcessInstance(Base):
     state_format: Mapped[str] = mapped_column(String(64))
     lock_version: Mapped[int] = mapped_column(default=1)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    result: Mapped[str | None] = mapped_column(String(300))  # the end event reached, e.g. "可研已批复"
     error_message: Mapped[str | None] = mapped_column(Text)
     error_element: Mapped[str | None] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -60,7 +60,8 @@ def project_status(code: str):
             {
                 "id": s.instance.id, "process_key": s.instance.definition.key,
                 "process_name": s.instance.definition.name, "version": s.instance.definition.version,
-                "status": s.instance.status, "started_at": s.instance.started_at, "ended_at": s.instance.ended_at,
+                "status": s.instance.status, "result": s.instance.result,
+                "started_at": s.instance.started_at, "ended_at": s.instance.ended_at,
                 "open_tasks": [task_doc(t) for t in s.open_tasks],
                 "completed_tasks": [task_doc(t) for t in s.completed_tasks],
                 "agencies": [vars(clock) for clock in s.agencies],

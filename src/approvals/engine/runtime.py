@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -129,6 +130,15 @@ class ModelRuntime:
     @staticmethod
     def is_completed(workflow: BpmnWorkflow) -> bool:
         return workflow.is_completed()
+
+    @staticmethod
+    def reached_end(workflow: BpmnWorkflow) -> tuple[str, str] | None:
+        """(bpmn id, name) of the top-level end event the finished workflow reached."""
+        for task in workflow.tasks.values():  # the top level only, not called processes
+            spec = task.task_spec
+            if task.state == TaskState.COMPLETED and isinstance(spec, EndEvent):
+                return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
+        return None
 
     @staticmethod
     def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:

@@ -126,10 +126,13 @@ def apply_engine_result(session: Session, instance: ProcessInstance, runtime: Mo
     if failure is not None:
         _fail(session, instance, failure, actor)
     elif runtime.is_completed(workflow):
+        end = runtime.reached_end(workflow)
         instance.status = "completed"
+        instance.result = end[1] if end else None
         instance.ended_at = utcnow()
         instance.next_timer_at = None
-        events.record(session, "instance.completed", actor, instance=instance)
+        events.record(session, "instance.completed", actor, instance=instance,
+                      payload={"end_event": end[0] if end else None, "result": instance.result})
     session.flush()
     return created
 

@@ -1,0 +1,81 @@
+"""Drive a published model through the service layer, one step at a time, with the clock moved."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import time_machine
+
+from approvals.db import Database
+from approvals.models import Task
+from approvals.services import instances, projects, tasks, users
+
+SHENZHEN = ZoneInfo("Asia/Shanghai")
+
+
+def morning(day: date) -> datetime:
+    """10:00 in Shenzhen on ``day``."""
+    return datetime.combine(day, time(10), tzinfo=SHENZHEN).astimezone(UTC)
+
+
+def end_of(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=SHENZHEN).astimezone(UTC)
+
+
+class Scenario:
+    """One instance of ``process_key`` for a fresh project, worked by one staff member per agency."""
+
+    def __init__(self, database: Database, process_key: str, *, funding_level: str = "municipal",
+                 code: str = "S-1", data: dict | None = None, on: date = date(2026, 9, 21)):
+        self.database = database
+        self.today = on
+        with self._at(), database.session() as session:
+            admin = users.get_user(session, "scenario_admin") or users.create_user(
+                session, username="scenario_admin", password="pw-12345", agency_code="HQ", role="admin")
+            projects.create_project(session, projects.NewProject(code=code, name="场景项目",
+                                                                 funding_level=funding_level), admin)
+            self.instance_id = instances.start_instance(session, code, process_key, data or {}, admin).id
+
+    def _at(self):
+        return time_machine.travel(morning(self.today), tick=False)
+
+    def _worker(self, session, agency: str):
+        name = f"scenario_{agency.lower()}"
+        return users.get_user(session, name) or users.create_user(
+            session, username=name, password="pw-12345", agency_code=agency, role="staff")
+
+    def open_steps(self) -> list[tuple[str, str]]:
+        """(bpmn_id, agency) of every open step, sorted."""
+        with self.database.session() as session:
+            return sorted((t.bpmn_id, t.agency_code) for t in instances.open_tasks(session, self.instance_id))
+
+    def step(self, bpmn_id: str) -> Task:
+        with self.database.session() as session:
+            return next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
+
+    def do(self, bpmn_id: str, data: dict | None = None, *, on: date | None = None) -> None:
+        """Complete the open step ``bpmn_id`` on day ``on`` (default: the scenario's current day)."""
+        self.today = on or self.today
+        with self._at(), self.database.session() as session:
+            task = next((t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id), None)
+            assert task is not None, f"{bpmn_id} is not open; open: {self.open_steps()}"
+            tasks.complete_task(session, task.id, data or {}, self._worker(session, task.agency_code))
+
+    def finished(self) -> list[Task]:
+        with self.database.session() as session:
+            rows = session.query(Task).filter(Task.instance_id == self.instance_id, Task.state == "completed")
+            return sorted(rows, key=lambda t: t.id)
+
+    def status(self) -> str:
+        with self.database.session() as session:
+            return instances.get_instance(session, self.instance_id).status
+
+    def result(self) -> str | None:
+        """The end event the finished instance reached."""
+        with self.database.session() as session:
+            return instances.get_instance(session, self.instance_id).result
+
+
+def days(n: int) -> timedelta:
+    return timedelta(days=n)
