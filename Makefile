@@ -44,11 +44,11 @@ serve: install  ## serve on http://127.0.0.1:$(PORT)
 demo: install assets seed serve  ## everything, then serve the demo on SQLite
 
 test: install  ## lint, then every test (PostgreSQL too when APPROVALS_TEST_POSTGRES_URL is set)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests tools
 
 clean:  ## remove the virtual environment, demo database and build files
 	rm -rf $(VENV) var build

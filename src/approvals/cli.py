@@ -254,16 +254,19 @@ def seed_demo(settings: dict) -> None:
 @click.option("--once", is_flag=True, help="fire what is due now, then exit")
 @click.pass_obj
 def worker(settings: dict, interval: float, once: bool) -> None:
-    """Fire due BPMN timers. Several workers may run at once against PostgreSQL."""
+    """Fire due BPMN timers and escalate overdue steps. Several workers may run at once."""
     import time
 
-    from .services import timers
+    from .services import escalation, timers
 
     with open_database(settings) as database:
         while True:
             handled = timers.run_due(database)
             if handled:
                 click.echo(f"fired due timers of {handled} instance(s)")
+            escalated = escalation.escalate_overdue(database)
+            if escalated:
+                click.echo(f"escalated {escalated} overdue step(s) to their agencies' leads")
             if once:
                 return
             time.sleep(interval)

@@ -151,12 +151,17 @@ class Task(Base):
         Index("ix_task_agency_state", "agency_code", "state"),
         Index("ix_task_assignee_state", "assignee_id", "state"),
         Index("ix_task_instance_state", "instance_id", "state"),
+        Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         UniqueConstraint("spiff_task_id", name="uq_task_spiff_task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
-    spiff_task_id: Mapped[str] = mapped_column(String(36))
+    # "step": a human task of the model; "reminder": an overdue step escalated to the agency's lead.
+    kind: Mapped[str] = mapped_column(String(16), default="step", server_default="step")
+    reminder_for_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spiff_task_id: Mapped[str] = mapped_column(String(48))
     bpmn_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300))
     lane: Mapped[str | None] = mapped_column(String(128))

@@ -26,6 +26,8 @@ def task_doc(task: Task) -> dict[str, Any]:
     active = task.state in ("open", "claimed")
     return {
         "id": task.id,
+        "kind": task.kind,
+        "reminder_for": task.reminder_for_id,
         "bpmn_id": task.bpmn_id,
         "name": task.name,
         "agency": task.agency_code,
@@ -38,6 +40,7 @@ def task_doc(task: Task) -> dict[str, Any]:
         "counted_workdays": _live_count(task),
         "limit_workdays": task.limit_workdays,
         "time_limit": task.time_limit,
+        "escalated_at": task.escalated_at,
         "statutory": task.statutory,
         "elapsed_days": (local_date(task.completed_at or utcnow()) - local_date(task.created_at)).days,
         "due_provisional": task.due_provisional,

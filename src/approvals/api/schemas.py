@@ -114,6 +114,10 @@ class PublishResponse(Schema):
 
 class TaskSchema(Schema):
     id = fields.Integer()
+    kind = fields.String(validate=validate.OneOf(("step", "reminder")), metadata={
+        "description": "a step of the process, or a reminder to a lead about an overdue step"})
+    reminder_for = fields.Integer(allow_none=True, metadata={"description": "the overdue step a reminder is about"})
+    escalated_at = fields.DateTime(allow_none=True, metadata={"description": "when an overdue step was escalated"})
     bpmn_id = fields.String()
     name = fields.String()
     agency = fields.String()

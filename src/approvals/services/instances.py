@@ -52,10 +52,22 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def open_tasks(session: Session, instance_id: int) -> list[Task]:
-    return list(session.scalars(
-        select(Task).where(Task.instance_id == instance_id, Task.state.in_(OPEN_STATES)).order_by(Task.id)
-    ))
+def open_tasks(session: Session, instance_id: int, kind: str | None = None) -> list[Task]:
+    """The open work items of an instance: its steps and any reminders about them."""
+    stmt = select(Task).where(Task.instance_id == instance_id, Task.state.in_(OPEN_STATES))
+    if kind is not None:
+        stmt = stmt.where(Task.kind == kind)
+    return list(session.scalars(stmt.order_by(Task.id)))
+
+
+def close_reminders(session: Session, instance: ProcessInstance, step: Task, actor: User | None) -> None:
+    """A step that is done (or cancelled) needs no more reminding."""
+    for reminder in session.scalars(select(Task).where(Task.reminder_for_id == step.id,
+                                                        Task.state.in_(OPEN_STATES))):
+        reminder.state = "cancelled"
+        reminder.completed_at = utcnow()
+        events.record(session, "task.cancelled", actor, instance=instance, task=reminder,
+                      payload={"bpmn_id": reminder.bpmn_id, "reason": f"step {step.id} is {step.state}"})
 
 
 def project_facts(project) -> dict[str, Any]:
@@ -149,7 +161,7 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
                 actor: User | None) -> list[Task]:
     ready = runtime.ready_steps(workflow)
     ready_ids = {step.task_id for step in ready}
-    rows = open_tasks(session, instance.id)
+    rows = open_tasks(session, instance.id, kind="step")
     known = {row.spiff_task_id for row in rows}
     # Route every new step before changing anything, so a routing failure leaves no half-made rows.
     agencies = lane_agencies(session)
@@ -170,6 +182,7 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
             row.completed_at = now
             events.record(session, "task.cancelled", actor, instance=instance, task=row,
                           payload={"bpmn_id": row.bpmn_id, "reason": "no longer reachable"})
+            close_reminders(session, instance, row, actor)
     created = []
     calendar = calendar_of(session) if routed else None
     for step, agency in routed:

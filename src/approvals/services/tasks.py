@@ -18,7 +18,7 @@ from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import outcome_of, validate_submission
-from .instances import OPEN_STATES, apply_engine_result, lock_instance, open_tasks
+from .instances import OPEN_STATES, apply_engine_result, close_reminders, lock_instance, open_tasks
 from .users import get_user
 
 TASK_LOADS = (
@@ -172,6 +172,8 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
     errors = validate_submission(schema, data)
     if errors:
         raise InvalidInput("the form has errors", {"data": errors})
+    if task.kind == "reminder":
+        return _acknowledge(session, task, instance, actor)
 
     runtime = runtime_of(session, instance.definition)
     workflow = runtime.load(instance.state)
@@ -195,6 +197,21 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
     events.record(session, "task.completed", actor, instance=instance, task=task,
                   payload={"bpmn_id": task.bpmn_id, "name": task.name, "outcome": task.outcome,
                            "data": task.submitted_data})
+    close_reminders(session, instance, task, actor)
     apply_engine_result(session, instance, runtime, workflow, actor, failure)
+    return instance, open_tasks(session, instance.id)
+
+
+def _acknowledge(session: Session, reminder: Task, instance: ProcessInstance,
+                 actor: User) -> tuple[ProcessInstance, list[Task]]:
+    """A lead acknowledges a reminder; the overdue step itself stays where it is."""
+    reminder.state = "completed"
+    reminder.completed_at = utcnow()
+    reminder.completed_by = actor
+    reminder.assignee = reminder.assignee or actor
+    instance.updated_at = reminder.completed_at
+    events.record(session, "reminder.acknowledged", actor, instance=instance, task=reminder,
+                  payload={"step": reminder.reminder_for_id})
+    session.flush()
     return instance, open_tasks(session, instance.id)
 
