@@ -137,7 +137,15 @@ def layout(path: Path) -> None:
         if tx > sx:  # forward: out of the right side, across, into the left side
             start, end = (sx + sw, sy + sh // 2), (tx, ty + th // 2)
             mid = (start[0] + end[0]) // 2
-            points = [start, (mid, start[1]), (mid, end[1]), end] if start[1] != end[1] else [start, end]
+            skips = tx - (sx + sw) > COLUMN  # passes over the steps between: go round above them
+            if start[1] == end[1] and skips:
+                above = min(sy, ty) - 15
+                points = [start, (start[0] + 15, start[1]), (start[0] + 15, above), (end[0] - 15, above),
+                          (end[0] - 15, end[1]), end]
+            elif start[1] == end[1]:
+                points = [start, end]
+            else:
+                points = [start, (mid, start[1]), (mid, end[1]), end]
         else:  # a loop back: down under the lanes and back up
             start, end = (sx + sw // 2, sy + sh), (tx + tw // 2, ty + th)
             points = [start, (start[0], bottom), (end[0], bottom), end]
