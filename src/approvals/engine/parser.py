@@ -49,8 +49,10 @@ def _element_at_line(tree: etree._ElementTree, line: int | None) -> str | None:
     if not line:
         return None
     for el in tree.getroot().iter(etree.Element):
-        if el.sourceline == line and el.get("id"):
-            return el.get("id")
+        if el.sourceline == line:
+            while el is not None and not el.get("id"):  # the nearest element with an id names the place
+                el = el.getparent()
+            return el.get("id") if el is not None else None
     return None
 
 
