@@ -35,6 +35,13 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from .data import check_safe_data, from_jsonable, to_jsonable
 from .errors import ExpressionError, ScriptError, UnsafeData
 
+def days_between(start: str | date, end: str | date) -> int:
+    """Calendar days from ``start`` to ``end`` (ISO dates or dates), e.g. a bid deadline check."""
+    first = date.fromisoformat(start) if isinstance(start, str) else start
+    last = date.fromisoformat(end) if isinstance(end, str) else end
+    return (last - first).days
+
+
 # What expressions may call. Plain functions of their arguments only: nothing that reaches
 # the file system, the interpreter or object internals.
 FUNCTIONS: dict[str, Any] = {
@@ -53,6 +60,7 @@ FUNCTIONS: dict[str, Any] = {
     "sorted": sorted,
     "Decimal": Decimal,
     "date": date.fromisoformat,
+    "days_between": days_between,
 }
 
 # The expression node types simpleeval evaluates (statements excluded).
