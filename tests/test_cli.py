@@ -25,8 +25,9 @@ def run(url: str, *args: str):
 def test_init_deploy_users_and_tokens(database_url, database):
     code, out = run(database_url, "init-db")
     assert code == 0 and "12 agencies" in out
-    code, out = run(database_url, "deploy", "bpmn/*.bpmn")
+    code, out = run(database_url, "deploy", "bpmn/*.bpmn", "bpmn/*.dmn")
     assert code == 0 and "sample_review version 1 published" in out
+    assert "project_lifecycle version 1 published" in out and "tender_thresholds version 1 published" in out
     code, out = run(database_url, "deploy", "bpmn/sample_review.bpmn")
     assert code == 0 and "version 1 unchanged" in out
     code, out = run(database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "DRC",
@@ -38,6 +39,11 @@ def test_init_deploy_users_and_tokens(database_url, database):
     code, token = run(database_url, "token", "--username", "li")
     assert code == 0 and len(token.strip()) >= 40
     assert run(database_url, "token", "--username", "ghost")[0] == 1
+
+
+def test_deploy_without_the_decision_table_refuses_its_caller(database_url, database):
+    code, out = run(database_url, "deploy", "bpmn/tendering.bpmn")
+    assert code == 1 and "check_threshold" in out and "tender_thresholds" in out
 
 
 def test_deploy_reports_a_refused_model_and_fails(database_url, database, tmp_path):

@@ -56,7 +56,7 @@ def test_straight_through_with_parallel_opinions(permits):
     s.do("engineering_permit_decision", ISSUE)
     s.do("budget_estimate", {"budget_estimate": 108000})  # within 110 %
     assert s.open_steps() == [("budget_review", "DRC")]
-    s.do("budget_review", {"decision": "approve", "approval_number": "2", "approved_budget": 108000})
+    s.do("budget_review", {"budget_decision": "approve", "approval_number": "2", "approved_budget": 108000})
     assert s.result() == "一书两证及概算完成"
 
 

@@ -25,8 +25,8 @@ def tender(database):
     publish_file(database, "tendering.bpmn")
 
     def start(package_type="construction", estimate=500_000_000, **kwargs) -> Scenario:
-        return Scenario(database, "tendering", data={"package_name": "施工总承包", "package_type": package_type,
-                                                     "estimate": estimate}, **kwargs)
+        return Scenario(database, "tendering", data={"package": {"name": "施工总承包", "type": package_type,
+                                                                 "estimate": estimate}}, **kwargs)
 
     return start
 

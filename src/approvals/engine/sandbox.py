@@ -35,6 +35,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from .data import check_safe_data, from_jsonable, to_jsonable
 from .errors import ExpressionError, ScriptError, UnsafeData
 
+
 def days_between(start: str | date, end: str | date) -> int:
     """Calendar days from ``start`` to ``end`` (ISO dates or dates), e.g. a bid deadline check."""
     first = date.fromisoformat(start) if isinstance(start, str) else start
@@ -267,7 +268,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         check_expression(expression, tuple(self.functions))
-        names = {**(external_context or {}), **context}
+        # ``data`` names the whole process data, for fields that may be missing: data.get('x').
+        names = {"data": context, **(external_context or {}), **context}
         return evaluate(expression, names, self.functions)
 
     def execute(self, script, context, external_context=None):
