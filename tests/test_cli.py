@@ -149,7 +149,7 @@ def test_status_prints_open_and_finished_steps(database_url, database):
     code, out = run(database_url, "status", "SZ-IEC")
     assert code == 0
     assert "SZ-IEC 深圳国际交流中心" in out and "of 85 committed working days used" in out
-    assert "审批决定" in out and "DRC" in out  # the open decision
-    assert "规划意见" in out and "agree" in out  # a finished review with its outcome
+    assert "开标" in out and "TRADING" in out  # open bid openings, one per package over the threshold
+    assert "审批决定并出具批复" in out and "approve" in out  # the finished feasibility decision
     code, out = run(database_url, "status", "NOPE")
     assert code == 1 and "not found" in out

@@ -1,6 +1,7 @@
 """Demo data: users for every agency and the projects of the source report at different stages.
 
-Every demo user's password is ``demo``; this module is only used by ``approvals seed-demo``.
+Every demo user's password is ``demo``; this module is used by ``approvals seed-demo`` and its
+answers by the lifecycle test.
 """
 
 from __future__ import annotations
@@ -15,10 +16,63 @@ from .services import instances, projects, tasks, users
 
 DEMO_PASSWORD = "demo"
 
+ISSUE = {"permit_decision": "issue", "document_number": "证-001"}
+AGREE = {"opinion": "agree"}
+DONE = {"done_on": "2026-12-01"}
+# What each step's agency fills in, by BPMN id: the demo's (and the lifecycle test's) answers.
+ANSWERS = {
+    "prepare_report": {"proposal_approval_number": "深发改〔2025〕88号", "construction_scale": "约12万平方米",
+                       "estimated_investment": 350000, "funding_source": "municipal_budget"},
+    "check_prerequisites": {"site_book_status": "in_progress"},
+    "submit_report": {"submitted_on": "2026-09-21"},
+    "acceptance_check": {"acceptance_decision": "accept", "acceptance_number": "受理-1"},
+    "assess_need": {"evaluation_needed": False},
+    "decide": {"decision": "approve", "approval_number": "深发改〔2026〕512号", "approved_investment": 348000,
+               "tender_scope": "施工、监理", "tender_method": "open", "tender_organisation": "agent"},
+    "apply_site_book": {"site": "福田区", "land_area": 20000},
+    "site_book_decision": ISSUE, "land_permit_decision": ISSUE, "engineering_permit_decision": ISSUE,
+    "record_feasibility": {"feasibility_approval_number": "深发改〔2026〕512号", "approved_investment": 348000},
+    "design_scheme": {"scheme_summary": "方案"},
+    "traffic_opinion": AGREE, "water_opinion": AGREE, "fire_review": AGREE,
+    "budget_estimate": {"budget_estimate": 360000},
+    "budget_review": {"budget_decision": "approve", "approval_number": "概算-1", "approved_budget": 360000},
+    "prepare_announcement": {"tender_method": "open", "issued_on": "2026-10-01", "bid_deadline": "2026-10-30"},
+    "publish_announcement": {"notice_number": "GG-1", "published_on": "2026-10-01", "sale_days": 5},
+    "clarifications": {"clarifications_issued": 0, "objections_received": 0},
+    "bid_opening": {"opened_on": "2026-10-30", "bids_received": 4},
+    "evaluation": {"committee_size": 5, "expert_members": 4, "candidates": ["甲", "乙", "丙"]},
+    "award_decision": {"award_rule": "first_ranked", "winner": "甲"},
+    "publicity": {"publicity_start": "2026-11-02", "publicity_days": 3, "objection_received": False},
+    "award_notice": {"winner": "甲", "notice_on": "2026-11-06"},
+    "sign_contract": {"contract_number": "HT-1", "signed_on": "2026-11-20", "amount": 100000000},
+    "contract_filing": {"filing_number": "BA-1"},
+    "other_procurement": {"procurement_method": "direct", "supplier": "某围挡公司"},
+    "land_handover": DONE, "site_leveling": DONE, "hoarding": DONE,
+    "drainage_permit": ISSUE, "traffic_permit": ISSUE,
+    "apply_construction_permit": {"contractor": "甲", "supervisor": "乙", "funding_confirmed": True,
+                                  "drawings_ready": True, "safety_measures_ready": True},
+    "construction_permit": ISSUE,
+    "ceremony_decision": {"ceremony": "collective"},
+    "record_start": {"started_on": "2027-01-15"},
+}
+
+# Contract packages of the source report (the hoarding package is below the tender threshold).
+PACKAGES = [
+    {"name": "基坑支护设计", "type": "design", "estimate": 3_000_000},
+    {"name": "施工图设计", "type": "design", "estimate": 45_000_000},
+    {"name": "工程监理", "type": "supervision", "estimate": 12_000_000},
+    {"name": "施工围挡", "type": "construction", "estimate": 900_000},
+    {"name": "施工总承包", "type": "construction", "estimate": 1_800_000_000},
+]
+
+# Each project is worked until every open step is one of these: where the demo leaves it.
 PROJECTS = [
-    projects.NewProject(code="SZ-FCC", name="深圳金融文化中心", owner_unit="市建筑工务署", funding_level="municipal"),
-    projects.NewProject(code="SZ-IPAC", name="深圳国际演艺中心", owner_unit="市建筑工务署", funding_level="municipal"),
-    projects.NewProject(code="SZ-IEC", name="深圳国际交流中心", owner_unit="市建筑工务署", funding_level="municipal"),
+    (projects.NewProject(code="SZ-FCC", name="深圳金融文化中心", owner_unit="市建筑工务署"),
+     {"acceptance_check", "site_book_decision"}),
+    (projects.NewProject(code="SZ-IPAC", name="深圳国际演艺中心", owner_unit="市建筑工务署"),
+     {"traffic_opinion", "water_opinion", "fire_review"}),
+    (projects.NewProject(code="SZ-IEC", name="深圳国际交流中心", owner_unit="市建筑工务署"),
+     {"bid_opening", "other_procurement"}),
 ]
 
 
@@ -28,6 +82,17 @@ def _ensure_user(session: Session, username: str, agency: str, role: str, name: 
         user = users.create_user(session, username=username, password=DEMO_PASSWORD, agency_code=agency,
                                  role=role, display_name=name)
     return user
+
+
+def work_until(session: Session, instance_id: int, stop_at: set[str], limit: int = 200) -> None:
+    """Complete open steps with the demo answers, as each agency's staff, until only ``stop_at`` remain."""
+    for _ in range(limit):
+        pending = [t for t in instances.open_tasks(session, instance_id, kind="step") if t.bpmn_id not in stop_at]
+        if not pending:
+            return
+        for task in pending:
+            worker = users.get_user(session, f"{task.agency_code.lower()}_staff")
+            tasks.complete_task(session, task.id, ANSWERS[task.bpmn_id], worker)
 
 
 def seed(session: Session) -> Iterator[str]:
@@ -40,20 +105,12 @@ def seed(session: Session) -> Iterator[str]:
     _ensure_user(session, "observer", "HQ", "observer", "项目观察员")
     yield f"demo users ready (password {DEMO_PASSWORD!r}): <agency>_staff, <agency>_lead, admin, owner, observer"
 
-    hq = users.get_user(session, "hq_staff")
-    for index, new in enumerate(PROJECTS):
+    for new, stop_at in PROJECTS:
         if session.scalar(select(Project).where(Project.code == new.code)) is not None:
             yield f"project {new.code} exists"
             continue
         projects.create_project(session, new, admin)
-        instance = instances.start_instance(session, new.code, "sample_review", {}, admin)
-        # Bring projects to different points: submitted and under parallel review, or decided.
-        if index >= 1:
-            submit = instances.open_tasks(session, instance.id)[0]
-            tasks.complete_task(session, submit.id, {"application_title": f"{new.name} 联合审查申请",
-                                                     "estimated_investment": 100000}, hq)
-        if index >= 2:
-            for step in instances.open_tasks(session, instance.id):
-                reviewer = users.get_user(session, f"{step.agency_code.lower()}_staff")
-                tasks.complete_task(session, step.id, {"opinion": "agree"}, reviewer)
-        yield f"project {new.code} {new.name}: instance {instance.id} started"
+        instance = instances.start_instance(session, new.code, "project_lifecycle", {"packages": PACKAGES}, admin)
+        work_until(session, instance.id, stop_at)
+        waiting = sorted({f"{t.name} ({t.agency_code})" for t in instances.open_tasks(session, instance.id)})
+        yield f"project {new.code} {new.name}: instance {instance.id}, waiting on {', '.join(waiting)}"

@@ -2,49 +2,11 @@
 
 from __future__ import annotations
 
+from approvals.demo import ANSWERS
 from approvals.services import users
 from tests.conftest import BPMN_DIR, read_forms
 from tests.helpers import post_files
 
-ISSUE = {"permit_decision": "issue", "document_number": "证-001"}
-AGREE = {"opinion": "agree"}
-DONE = {"done_on": "2026-12-01"}
-# What each step's agency fills in, by BPMN id.
-ANSWERS = {
-    "prepare_report": {"proposal_approval_number": "深发改〔2025〕88号", "construction_scale": "约12万平方米",
-                       "estimated_investment": 350000, "funding_source": "municipal_budget"},
-    "check_prerequisites": {"site_book_status": "in_progress"},
-    "submit_report": {"submitted_on": "2026-09-21"},
-    "acceptance_check": {"acceptance_decision": "accept", "acceptance_number": "受理-1"},
-    "assess_need": {"evaluation_needed": False},
-    "decide": {"decision": "approve", "approval_number": "深发改〔2026〕512号", "approved_investment": 348000,
-               "tender_scope": "施工、监理", "tender_method": "open", "tender_organisation": "agent"},
-    "apply_site_book": {"site": "福田区", "land_area": 20000},
-    "site_book_decision": ISSUE, "land_permit_decision": ISSUE, "engineering_permit_decision": ISSUE,
-    "record_feasibility": {"feasibility_approval_number": "深发改〔2026〕512号", "approved_investment": 348000},
-    "design_scheme": {"scheme_summary": "方案"},
-    "traffic_opinion": AGREE, "water_opinion": AGREE, "fire_review": AGREE,
-    "budget_estimate": {"budget_estimate": 360000},
-    "budget_review": {"budget_decision": "approve", "approval_number": "概算-1", "approved_budget": 360000},
-    "prepare_announcement": {"tender_method": "open", "issued_on": "2026-10-01", "bid_deadline": "2026-10-30"},
-    "publish_announcement": {"notice_number": "GG-1", "published_on": "2026-10-01", "sale_days": 5},
-    "clarifications": {"clarifications_issued": 0, "objections_received": 0},
-    "bid_opening": {"opened_on": "2026-10-30", "bids_received": 4},
-    "evaluation": {"committee_size": 5, "expert_members": 4, "candidates": ["甲", "乙", "丙"]},
-    "award_decision": {"award_rule": "first_ranked", "winner": "甲"},
-    "publicity": {"publicity_start": "2026-11-02", "publicity_days": 3, "objection_received": False},
-    "award_notice": {"winner": "甲", "notice_on": "2026-11-06"},
-    "sign_contract": {"contract_number": "HT-1", "signed_on": "2026-11-20", "amount": 100000000},
-    "contract_filing": {"filing_number": "BA-1"},
-    "other_procurement": {"procurement_method": "direct", "supplier": "某围挡公司"},
-    "land_handover": DONE, "site_leveling": DONE, "hoarding": DONE,
-    "drainage_permit": ISSUE, "traffic_permit": ISSUE,
-    "apply_construction_permit": {"contractor": "甲", "supervisor": "乙", "funding_confirmed": True,
-                                  "drawings_ready": True, "safety_measures_ready": True},
-    "construction_permit": ISSUE,
-    "ceremony_decision": {"ceremony": "collective"},
-    "record_start": {"started_on": "2027-01-15"},
-}
 PACKAGES = [{"name": "施工总承包", "type": "construction", "estimate": 500_000_000},
             {"name": "监理", "type": "supervision", "estimate": 6_000_000},
             {"name": "围挡", "type": "construction", "estimate": 800_000}]

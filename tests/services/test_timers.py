@@ -94,3 +94,21 @@ def test_two_workers_at_once_never_fire_a_timer_twice(database, waiting):
     for iid in ids:
         assert len(fired_events(database, iid)) == 1, iid
         assert open_steps(database, iid) == ["followup"]
+
+
+def test_a_timer_can_wait_a_number_of_working_days(database, people):
+    """workdays_after(3) from Wednesday 2026-09-23 skips the Sep 25-27 break: due at the end of Sep 29."""
+    wednesday = datetime(2026, 9, 23, 2, 0, tzinfo=UTC)
+    with time_machine.travel(wednesday, tick=False), database.session() as session:
+        definitions.publish(session, (MODEL.parent / "workday_timer.bpmn").read_bytes(), {}, None)
+        admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
+        projects.create_project(session, projects.NewProject(code="W-1", name="工作日"), admin)
+        instance = instances.start_instance(session, "W-1", "workday_timer", {}, admin)
+        tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
+        assert (instance.status, instance.error_message) == ("running", None)
+        assert instance.next_timer_at == datetime(2026, 9, 29, 15, 59, 59, tzinfo=UTC)
+    with time_machine.travel(datetime(2026, 9, 29, 12, 0, tzinfo=UTC), tick=False):
+        assert timers.run_due(database) == 0
+    with time_machine.travel(datetime(2026, 9, 29, 16, 0, 30, tzinfo=UTC), tick=False):
+        assert timers.run_due(database) == 1
+    assert open_steps(database, instance.id) == ["followup"]

@@ -21,7 +21,7 @@ from SpiffWorkflow.task import TaskState
 
 from .data import check_safe_data
 from .errors import EngineFailure, ExpressionError
-from .sandbox import SandboxEnvironment, check_expression, evaluate
+from .sandbox import CALENDAR, SandboxEnvironment, check_expression, evaluate
 from .serializer import specs_from_json, workflow_from_json, workflow_to_json
 
 
@@ -37,6 +37,9 @@ class ReadyStep:
     documentation: str
     data: dict[str, Any]
     properties: dict[str, str]
+
+
+TIMER_EVENTS = frozenset({"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"})
 
 
 class TaskNotReady(Exception):
@@ -146,7 +149,7 @@ class ModelRuntime:
         due = []
         for event in workflow.waiting_events():
             value = event.value
-            if "Timer" not in event.event_type or value is None:
+            if event.event_type not in TIMER_EVENTS or value is None:
                 continue
             if isinstance(value, dict):  # a cycle: its next firing
                 value = value.get("next")
@@ -173,6 +176,11 @@ def _element_of(exc: Exception) -> str | None:
 def _describe(exc: Exception) -> str:
     notes = getattr(exc, "notes", None) or []
     return " ".join([str(exc), *notes]).strip()
+
+
+def use_calendar(calendar) -> None:
+    """Count working days in expressions (workdays_after) with this calendar, in this context."""
+    CALENDAR.set(calendar)
 
 
 _CACHE: dict[tuple[str, float, int], ModelRuntime] = {}

@@ -16,7 +16,8 @@ import select
 import signal
 import time
 import warnings
-from datetime import date
+from contextvars import ContextVar
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,8 +33,20 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from ..calendar import WorkCalendar, local_date
 from .data import check_safe_data, from_jsonable, to_jsonable
 from .errors import ExpressionError, ScriptError, UnsafeData
+
+# The working-day calendar the current engine call counts with (set by the service per request,
+# since admins load new years into the database); the bundled official data when unset.
+CALENDAR: ContextVar[WorkCalendar | None] = ContextVar("approvals_calendar", default=None)
+
+
+def workdays_after(count: int) -> str:
+    """The end of the ``count``-th working day after today in Shenzhen, as an ISO timestamp (timers)."""
+    now = datetime.now(UTC)
+    deadline = (CALENDAR.get() or WorkCalendar()).add_workdays(local_date(now), int(count))
+    return deadline.end_of_day_utc().isoformat()
 
 
 def days_between(start: str | date, end: str | date) -> int:
@@ -62,6 +75,7 @@ FUNCTIONS: dict[str, Any] = {
     "Decimal": Decimal,
     "date": date.fromisoformat,
     "days_between": days_between,
+    "workdays_after": workdays_after,
 }
 
 # The expression node types simpleeval evaluates (statements excluded).

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import model_outline, parse_model
-from ..engine.runtime import ModelRuntime, runtime_for
+from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..models import ProcessDefinition, User
 from . import events
 from .agencies import lane_agencies
@@ -169,6 +169,10 @@ def _summary(problems) -> str:
 
 
 def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
+    """The engine for a definition, with this session's calendar for workdays_after() in timers."""
+    from .calendar import calendar_of
+
+    use_calendar(calendar_of(session))
     limits = limits_of(session)
     return runtime_for(
         definition.checksum,
