@@ -70,3 +70,14 @@ def sample_with_script(script: str) -> str:
                             '<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="calc" />' + task)
     return sample.replace("<bpmn:incoming>flow_start</bpmn:incoming>\n      <bpmn:incoming>flow_return",
                           "<bpmn:incoming>flow_calc</bpmn:incoming>\n      <bpmn:incoming>flow_return")
+
+
+def submitted_sample(client, people, code="P-1"):
+    """A sample instance whose submission HQ completed: PNR and WATER reviews are open."""
+    client.post("/api/projects", json={"code": code, "name": "项目"}, headers=people.auth("hq"))
+    started = client.post(f"/api/projects/{code}/instances", json={"process_key": "sample_review"},
+                          headers=people.auth("hq")).json
+    done = client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
+                       headers=people.auth("hq"))
+    assert done.status_code == 200, done.json
+    return started

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import time_machine
 
 from approvals.services import calendar, instances, projects, tasks, users
-from tests.helpers import SUBMISSION
+from tests.helpers import SUBMISSION, submitted_sample
 
 # 10:00 in Shenzhen on Monday 2026-09-21.
 MONDAY_MORNING = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
@@ -38,11 +38,7 @@ def test_due_dates_follow_the_step_limits_and_2026_holidays(database, people, sa
 
 def test_open_steps_count_live_and_go_overdue(client, people, sample):
     with time_machine.travel(MONDAY_MORNING, tick=False):
-        client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
-        started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
-                              headers=people.auth("hq")).json
-        client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
-                    headers=people.auth("hq"))
+        submitted_sample(client, people)
     with time_machine.travel(datetime(2026, 10, 12, 3, 0, tzinfo=UTC), tick=False):
         (planning,) = client.get("/api/tasks", headers=people.auth("pnr")).json["items"]
         assert planning["counted_workdays"] == 10 and planning["overdue"] is False  # + Oct 10 (Sat, worked), Oct 12

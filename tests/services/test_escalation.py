@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from tests.helpers import SUBMISSION
+from tests.helpers import submitted_sample
 
 SUBMITTED_AT = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)  # planning due 2026-10-26, water 2026-10-19
 AFTER_WATER_DUE = datetime(2026, 10, 20, 2, 0, tzinfo=UTC)
@@ -16,11 +16,7 @@ def test_overdue_step_raises_one_reminder_for_the_lead(client, people, sample, d
     from approvals.services import escalation
 
     with time_machine.travel(SUBMITTED_AT, tick=False):
-        client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
-        started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
-                              headers=people.auth("hq")).json
-        client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
-                    headers=people.auth("hq"))
+        started = submitted_sample(client, people)
         assert escalation.escalate_overdue(database) == 0
     with time_machine.travel(AFTER_WATER_DUE, tick=False):
         assert escalation.escalate_overdue(database) == 1  # water is late; planning is not yet
@@ -47,11 +43,7 @@ def test_a_lead_acknowledges_a_reminder_without_moving_the_process(client, peopl
     from approvals.services import escalation
 
     with time_machine.travel(SUBMITTED_AT, tick=False):
-        client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
-        started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
-                              headers=people.auth("hq")).json
-        client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
-                    headers=people.auth("hq"))
+        submitted_sample(client, people)
     with time_machine.travel(datetime(2026, 10, 27, 2, 0, tzinfo=UTC), tick=False):
         assert escalation.escalate_overdue(database) == 2
         mine = client.get("/api/tasks?assignee=me", headers=people.auth("pnr_lead")).json["items"]

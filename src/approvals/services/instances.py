@@ -208,28 +208,29 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
 # -- lifecycle -----------------------------------------------------------------------------------
 
 
-def suspend_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
-    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may suspend")
+def _change_status(session: Session, instance_id: int, actor: User, *, action: str, from_status: str,
+                   to_status: str) -> ProcessInstance:
+    require(can_manage_instances(actor), f"only a lead of the coordinating agency or an admin may {action}")
     instance = lock_instance(session, instance_id)
-    if instance.status != "running":
-        raise Conflict(f"the instance is {instance.status}; only a running instance can be suspended")
-    instance.status = "suspended"
+    if instance.status != from_status:
+        raise Conflict(f"the instance is {instance.status}; only a {from_status} instance can be {to_status}")
+    instance.status = to_status
     instance.updated_at = utcnow()
-    events.record(session, "instance.suspended", actor, instance=instance)
+    events.record(session, f"instance.{'suspended' if to_status == 'suspended' else 'resumed'}", actor,
+                  instance=instance)
     session.flush()
     return instance
+
+
+def suspend_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
+    """No step can be claimed or completed, and no timer fires, until it is resumed."""
+    return _change_status(session, instance_id, actor, action="suspend", from_status="running",
+                          to_status="suspended")
 
 
 def resume_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
-    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may resume")
-    instance = lock_instance(session, instance_id)
-    if instance.status != "suspended":
-        raise Conflict(f"the instance is {instance.status}; only a suspended instance can be resumed")
-    instance.status = "running"
-    instance.updated_at = utcnow()
-    events.record(session, "instance.resumed", actor, instance=instance)
-    session.flush()
-    return instance
+    return _change_status(session, instance_id, actor, action="resume", from_status="suspended",
+                          to_status="running")
 
 
 def terminate_instance(session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:
