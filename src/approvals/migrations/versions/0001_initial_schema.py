@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 01:55:47.434140
+Create Date: 2026-11-29
 """
 
 import sqlalchemy as sa
@@ -52,10 +52,21 @@ def upgrade() -> None:
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
 
+    op.create_table('calendar_year',
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('source', sa.String(length=500), nullable=False),
+    sa.Column('rest_days', sa.JSON(), nullable=False),
+    sa.Column('work_days', sa.JSON(), nullable=False),
+    sa.Column('loaded_at', approvals.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('loaded_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['loaded_by_id'], ['user_account.id'], name=op.f('fk_calendar_year_loaded_by_id_user_account')),
+    sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
+    )
     op.create_table('process_definition',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=128), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), server_default='bpmn', nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('bpmn_xml', sa.Text(), nullable=False),
     sa.Column('forms', sa.JSON(), nullable=False),
@@ -93,6 +104,7 @@ def upgrade() -> None:
     sa.Column('state_format', sa.String(length=64), nullable=False),
     sa.Column('lock_version', sa.Integer(), nullable=False),
     sa.Column('next_timer_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('result', sa.String(length=300), nullable=True),
     sa.Column('error_message', sa.Text(), nullable=True),
     sa.Column('error_element', sa.String(length=128), nullable=True),
     sa.Column('started_at', approvals.models.UTCDateTime(timezone=True), nullable=False),
@@ -113,7 +125,10 @@ def upgrade() -> None:
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('instance_id', sa.Integer(), nullable=False),
-    sa.Column('spiff_task_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=16), server_default='step', nullable=False),
+    sa.Column('reminder_for_id', sa.Integer(), nullable=True),
+    sa.Column('escalated_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('spiff_task_id', sa.String(length=48), nullable=False),
     sa.Column('bpmn_id', sa.String(length=128), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('lane', sa.String(length=128), nullable=True),
@@ -126,7 +141,10 @@ def upgrade() -> None:
     sa.Column('claimed_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_by_id', sa.Integer(), nullable=True),
+    sa.Column('time_limit', sa.String(length=16), nullable=True),
+    sa.Column('statutory', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('due_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_provisional', sa.Boolean(), nullable=False),
     sa.Column('limit_workdays', sa.Integer(), nullable=True),
     sa.Column('counted_workdays', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.String(length=64), nullable=True),
@@ -136,6 +154,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['assignee_id'], ['user_account.id'], name=op.f('fk_task_assignee_id_user_account')),
     sa.ForeignKeyConstraint(['completed_by_id'], ['user_account.id'], name=op.f('fk_task_completed_by_id_user_account')),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_task_instance_id_process_instance')),
+    sa.ForeignKeyConstraint(['reminder_for_id'], ['task.id'], name=op.f('fk_task_reminder_for_id_task')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task')),
     sa.UniqueConstraint('spiff_task_id', name='uq_task_spiff_task_id')
     )
@@ -143,6 +162,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_task_agency_state', ['agency_code', 'state'], unique=False)
         batch_op.create_index('ix_task_assignee_state', ['assignee_id', 'state'], unique=False)
         batch_op.create_index('ix_task_instance_state', ['instance_id', 'state'], unique=False)
+        batch_op.create_index('ix_task_state_due', ['state', 'due_at'], unique=False)
 
     op.create_table('event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -175,6 +195,7 @@ def downgrade() -> None:
 
     op.drop_table('event')
     with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_state_due')
         batch_op.drop_index('ix_task_instance_state')
         batch_op.drop_index('ix_task_assignee_state')
         batch_op.drop_index('ix_task_agency_state')
@@ -192,6 +213,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_process_definition_key'))
 
     op.drop_table('process_definition')
+    op.drop_table('calendar_year')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
