@@ -193,7 +193,10 @@ def status_command(settings: dict, code: str) -> None:
                    "committed working days used")
         for entry in instances:
             instance = entry.instance
-            click.echo(f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}")
+            stages = sorted({t.stage for t in entry.open_tasks if t.stage})
+            click.echo(f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}"
+                       + (f" - now in {', '.join(stages)}" if stages else "")
+                       + (f" - {instance.result}" if instance.result else ""))
             rows = [("agency", "open step", "assignee", "since", "due", "WD used/limit", "")]
             for task in entry.open_tasks:
                 due = "-"

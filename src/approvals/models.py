@@ -164,6 +164,7 @@ class Task(Base):
     spiff_task_id: Mapped[str] = mapped_column(String(48))
     bpmn_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300))
+    stage: Mapped[str] = mapped_column(String(300), default="")  # the (called) process it belongs to
     lane: Mapped[str | None] = mapped_column(String(128))
     agency_code: Mapped[str] = mapped_column(ForeignKey("agency.code"))
     form: Mapped[str | None] = mapped_column(String(200))

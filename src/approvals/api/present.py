@@ -30,6 +30,7 @@ def task_doc(task: Task) -> dict[str, Any]:
         "reminder_for": task.reminder_for_id,
         "bpmn_id": task.bpmn_id,
         "name": task.name,
+        "stage": task.stage,
         "agency": task.agency_code,
         "assignee": task.assignee.username if task.assignee else None,
         "state": task.state,

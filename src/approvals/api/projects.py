@@ -62,6 +62,7 @@ def project_status(code: str):
                 "process_name": s.instance.definition.name, "version": s.instance.definition.version,
                 "status": s.instance.status, "result": s.instance.result,
                 "started_at": s.instance.started_at, "ended_at": s.instance.ended_at,
+                "stages": sorted({t.stage for t in s.open_tasks if t.stage}),
                 "open_tasks": [task_doc(t) for t in s.open_tasks],
                 "completed_tasks": [task_doc(t) for t in s.completed_tasks],
                 "agencies": [vars(clock) for clock in s.agencies],

@@ -37,6 +37,7 @@ class ReadyStep:
     documentation: str
     data: dict[str, Any]
     properties: dict[str, str]
+    stage: str  # the (called) process the step belongs to, e.g. "一书两证"
 
 
 TIMER_EVENTS = frozenset({"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"})
@@ -97,6 +98,7 @@ class ModelRuntime:
                 documentation=spec.documentation or "",
                 data=dict(task.data),
                 properties=dict(extensions.get("properties") or {}),
+                stage=task.workflow.spec.description or task.workflow.spec.name,
             ))
         return steps
 

@@ -43,7 +43,7 @@ def escalate(session: Session, task_id: int, now: datetime | None = None) -> Tas
     step.escalated_at = now
     reminder = Task(
         instance_id=instance.id, kind="reminder", reminder_for_id=step.id, spiff_task_id=f"reminder-{step.id}",
-        bpmn_id=step.bpmn_id, name=f"催办：{step.name}", lane=step.lane, agency_code=step.agency_code,
+        bpmn_id=step.bpmn_id, name=f"催办：{step.name}", stage=step.stage, lane=step.lane, agency_code=step.agency_code,
         documentation=f"The step “{step.name}” passed its due date; follow it up with its assignee.",
         state="claimed" if lead else "open", assignee=lead, claimed_at=now if lead else None,
         created_at=now, due_at=None, input_data={},

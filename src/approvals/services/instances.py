@@ -190,8 +190,9 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
         deadline = due_for(calendar, now, time_limit)
         limit = parse_time_limit(time_limit)
         row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
-                   lane=step.lane, agency_code=agency, form=step.form, documentation=step.documentation,
-                   state="open", created_at=now, input_data=plain_json(step.data), time_limit=time_limit,
+                   stage=step.stage, lane=step.lane, agency_code=agency, form=step.form,
+                   documentation=step.documentation, state="open", created_at=now,
+                   input_data=plain_json(step.data), time_limit=time_limit,
                    due_at=deadline.end_of_day_utc() if deadline else None,
                    due_provisional=bool(deadline and deadline.provisional),
                    limit_workdays=limit[0] if limit and limit[1] == "WD" else None,

@@ -131,6 +131,7 @@ def upgrade() -> None:
     sa.Column('spiff_task_id', sa.String(length=48), nullable=False),
     sa.Column('bpmn_id', sa.String(length=128), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
+    sa.Column('stage', sa.String(length=300), nullable=False),
     sa.Column('lane', sa.String(length=128), nullable=True),
     sa.Column('agency_code', sa.String(length=32), nullable=False),
     sa.Column('form', sa.String(length=200), nullable=True),
