@@ -8,6 +8,7 @@ from ..services import projects, status
 from ..services.calendar import calendar_of
 from ..services.instances import open_tasks, start_instance
 from .auth import SECURITY, authenticated, current_user
+from .idempotency import DOC, idempotent
 from .present import instance_doc, task_doc
 from .schemas import InstanceSchema, PageQuery, ProjectPage, ProjectRequest, ProjectSchema, StartRequest, StatusSchema
 
@@ -73,7 +74,8 @@ def project_status(code: str):
 
 
 @blp.post("/<string:code>/instances")
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, **DOC)
+@idempotent
 @blp.arguments(StartRequest)
 @blp.response(201, InstanceSchema)
 @authenticated

@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from ..db import get_session
 from ..services import tasks
 from .auth import SECURITY, authenticated, current_user
+from .idempotency import DOC, idempotent
 from .present import task_detail_doc, task_doc
 from .schemas import (
     AssignRequest,
@@ -45,7 +46,8 @@ def get_task(task_id: int):
 
 
 @blp.post("/<int:task_id>/claim")
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, **DOC)
+@idempotent
 @blp.response(200, TaskSchema)
 @blp.alt_response(409, description="claimed by someone else, or no longer open")
 @authenticated
@@ -74,7 +76,8 @@ def assign(body, task_id: int):
 
 
 @blp.post("/<int:task_id>/complete")
-@blp.doc(security=SECURITY)
+@blp.doc(security=SECURITY, **DOC)
+@idempotent
 @blp.arguments(CompleteRequest)
 @blp.response(200, CompleteResponse)
 @blp.alt_response(409, description="no longer open, claimed by someone else, or the instance is not running")

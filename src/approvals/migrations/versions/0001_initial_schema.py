@@ -62,6 +62,18 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['loaded_by_id'], ['user_account.id'], name=op.f('fk_calendar_year_loaded_by_id_user_account')),
     sa.PrimaryKeyConstraint('year', name=op.f('pk_calendar_year'))
     )
+    op.create_table('idempotency_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=True),
+    sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('created_at', approvals.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_idempotency_key_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_key')),
+    sa.UniqueConstraint('user_id', 'key', name='uq_idempotency_key_user_id_key')
+    )
     op.create_table('process_definition',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=128), nullable=False),
@@ -214,6 +226,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_process_definition_key'))
 
     op.drop_table('process_definition')
+    op.drop_table('idempotency_key')
     op.drop_table('calendar_year')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
