@@ -26,12 +26,18 @@ from .errors import InvalidInput
 
 
 def calendar_of(session: Session) -> WorkCalendar:
+    """The calendar with every loaded year; read once per session (a request), as engine calls,
+    due dates and counted days all need it."""
+    cached = session.info.get("calendar")
+    if cached is not None:
+        return cached
     arrangements = {
         row.year: Arrangement(row.year, frozenset(map(date.fromisoformat, row.rest_days)),
                               frozenset(map(date.fromisoformat, row.work_days)), row.source)
         for row in session.scalars(select(CalendarYear))
     }
-    return WorkCalendar(arrangements)
+    session.info["calendar"] = WorkCalendar(arrangements)
+    return session.info["calendar"]
 
 
 def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
@@ -49,6 +55,7 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
     row.loaded_by_id = actor.id if actor else None
     session.add(row)
     session.flush()
+    session.info.pop("calendar", None)  # the next reader sees the new year
     events.record(session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source})
     return row
 
