@@ -179,6 +179,8 @@ class Task(Base):
     # Counts toward the agencies' statutory clock: it has a limit and does not stop the clock
     # (steps waiting on the applicant's 补正 or on experts stop it).
     statutory: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Four eyes: whoever completed one of these earlier steps (BPMN ids) may not claim or complete this one.
+    excluded_steps: Mapped[list[str]] = mapped_column(JSON, default=list)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_provisional: Mapped[bool] = mapped_column(default=False)  # counted into a year without official data
     limit_workdays: Mapped[int | None]
@@ -233,4 +235,15 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path and body
     status_code: Mapped[int | None]
     response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted to slow down password guessing (see services/users.py)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_username_at", "username", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -130,3 +130,20 @@ def test_unknown_process_and_bad_project_input(client, people, started):
     assert response.status_code == 403
     projects = client.get("/api/projects", headers=people.auth("hq")).json
     assert [p["code"] for p in projects["items"]] == ["P-001"]
+
+
+def test_password_guessing_is_slowed_down(client, people, started):
+    from tests.conftest import PASSWORD
+
+    for _ in range(5):
+        assert client.post("/api/tokens", json={"username": "drc", "password": "guess"}).status_code == 401
+    refused = client.post("/api/tokens", json={"username": "drc", "password": PASSWORD})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    # Other names are not affected, and the window passes.
+    assert client.post("/api/tokens", json={"username": "pnr", "password": PASSWORD}).status_code == 201
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16), tick=False):
+        assert client.post("/api/tokens", json={"username": "drc", "password": PASSWORD}).status_code == 201

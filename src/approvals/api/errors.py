@@ -18,6 +18,7 @@ STATUS = {
     domain.Conflict: 409,
     domain.InvalidInput: 422,
     domain.ModelInvalid: 422,
+    domain.TooManyAttempts: 429,
 }
 
 
@@ -39,7 +40,10 @@ def init_app(app: Flask) -> None:
         errors = exc.errors
         if isinstance(exc, domain.InvalidInput) and errors:
             errors = {"json": errors}  # same location-keyed shape as request-schema errors
-        return error_response(status, exc.message, errors)
+        response = error_response(status, exc.message, errors)
+        if isinstance(exc, domain.TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(StaleDataError)
     def _stale(_exc):

@@ -34,6 +34,7 @@ GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBas
 ROUTING_PROPERTY = "routing"
 TIME_LIMIT_PROPERTY = "time_limit"
 CLOCK_PROPERTY = "clock"
+FOUR_EYES_PROPERTY = "four_eyes"  # comma-separated ids of earlier steps whose completer is excluded
 TIME_LIMIT = re.compile(r"^([1-9][0-9]{0,3})(WD|CD)$")  # working days or calendar days
 
 
@@ -159,9 +160,19 @@ def _check_time_limits(process, result: LintResult) -> None:
                 if prop.get("name") == TIME_LIMIT_PROPERTY and not TIME_LIMIT.match(prop.get("value") or ""):
                     result.add(task.get("id"), f"time_limit of {_label(task)} is {prop.get('value')!r}; "
                                                "write working days as '20WD' or calendar days as '7CD'")
+                if prop.get("name") == FOUR_EYES_PROPERTY:
+                    ids = {el.get("id") for el in process.iter(etree.Element) if el.get("id")}
+                    for ref in four_eyes_steps(prop.get("value")):
+                        if ref not in ids:
+                            result.add(task.get("id"), f"four_eyes of {_label(task)} names {ref!r}, "
+                                                       "which is not a step of this process")
                 if prop.get("name") == CLOCK_PROPERTY and prop.get("value") != "stopped":
                     result.add(task.get("id"), f"clock of {_label(task)} is {prop.get('value')!r}; the only "
                                                "value is 'stopped' (the step waits on the applicant or experts)")
+
+
+def four_eyes_steps(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def _check_forms_used(process, result: LintResult) -> None:

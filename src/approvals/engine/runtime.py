@@ -21,6 +21,7 @@ from SpiffWorkflow.task import TaskState
 
 from .data import check_safe_data
 from .errors import EngineFailure, ExpressionError
+from .lint import FOUR_EYES_PROPERTY, four_eyes_steps
 from .sandbox import CALENDAR, SandboxEnvironment, check_expression, evaluate
 from .serializer import specs_from_json, workflow_from_json, workflow_to_json
 
@@ -38,6 +39,11 @@ class ReadyStep:
     data: dict[str, Any]
     properties: dict[str, str]
     stage: str  # the (called) process the step belongs to, e.g. "一书两证"
+
+    @property
+    def excluded_steps(self) -> list[str]:
+        """Four eyes: earlier steps whose completer may not do this one."""
+        return four_eyes_steps(self.properties.get(FOUR_EYES_PROPERTY))
 
 
 TIMER_EVENTS = frozenset({"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"})

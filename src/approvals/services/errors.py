@@ -34,3 +34,11 @@ class InvalidInput(DomainError):
 
 class ModelInvalid(DomainError):
     """A process model cannot be published; ``errors['bpmn']`` lists elements and messages."""
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins for a user name; ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

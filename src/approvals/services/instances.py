@@ -196,7 +196,8 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
                    due_at=deadline.end_of_day_utc() if deadline else None,
                    due_provisional=bool(deadline and deadline.provisional),
                    limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
-                   statutory=limit is not None and step.properties.get("clock") != "stopped")
+                   statutory=limit is not None and step.properties.get("clock") != "stopped",
+                   excluded_steps=step.excluded_steps)
         session.add(row)
         created.append(row)
     session.flush()

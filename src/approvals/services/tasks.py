@@ -16,7 +16,7 @@ from . import events
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
 from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import outcome_of, validate_submission
 from .instances import OPEN_STATES, apply_engine_result, close_reminders, lock_instance, open_tasks
 from .users import get_user
@@ -97,17 +97,29 @@ def _locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, Pro
     return task, instance
 
 
-def _require_workable(task: Task, instance: ProcessInstance, actor: User) -> None:
+def _require_workable(session: Session, task: Task, instance: ProcessInstance, actor: User) -> None:
     require(can_work_on(actor, task), f"only staff of agency {task.agency_code} may work on this task")
     if task.state not in OPEN_STATES:
         raise Conflict(f"task {task.id} is {task.state}")
     if instance.status != "running":
         raise Conflict(f"the process instance is {instance.status}")
+    _require_other_eyes(session, task, actor)
+
+
+def _require_other_eyes(session: Session, task: Task, user: User) -> None:
+    """Four eyes: the person who completed an excluded earlier step may not do this one."""
+    if not task.excluded_steps:
+        return
+    done = session.scalar(select(Task.name).where(
+        Task.instance_id == task.instance_id, Task.bpmn_id.in_(task.excluded_steps),
+        Task.state == "completed", Task.completed_by_id == user.id).limit(1))
+    if done is not None:
+        raise Forbidden(f"four eyes: {user.username} completed “{done}” and may not also do “{task.name}”")
 
 
 def claim_task(session: Session, task_id: int, actor: User) -> Task:
     task, instance = _locked_task(session, task_id, actor)
-    _require_workable(task, instance, actor)
+    _require_workable(session, task, instance, actor)
     if task.assignee_id == actor.id:
         return task
     if task.assignee_id is not None:
@@ -147,6 +159,10 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
     if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
         raise InvalidInput(f"{username} cannot work on tasks of agency {task.agency_code}",
                            {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
+    try:
+        _require_other_eyes(session, task, target)
+    except Forbidden as exc:
+        raise InvalidInput(exc.message, {"username": [exc.message]}) from None
     previous = task.assignee.username if task.assignee else None
     _assign(task, instance, target)
     events.record(session, "task.assigned", actor, instance=instance, task=task,
@@ -165,7 +181,7 @@ def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
 def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tuple[ProcessInstance, list[Task]]:
     """Complete a step with form data; returns the instance and its open tasks afterwards."""
     task, instance = _locked_task(session, task_id, actor)
-    _require_workable(task, instance, actor)
+    _require_workable(session, task, instance, actor)
     if task.assignee_id not in (None, actor.id):
         raise Conflict(f"task {task.id} is claimed by {task.assignee.username}")
     schema = instance.definition.forms.get(task.form) if task.form else None

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import ROLES, Agency, ApiToken, User, utcnow
-from .errors import Conflict, InvalidInput, NotAuthenticated
+from ..models import ROLES, Agency, ApiToken, LoginFailure, User, utcnow
+from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 4
@@ -40,6 +40,28 @@ def create_user(session: Session, *, username: str, password: str, agency_code: 
     session.add(user)
     session.flush()
     return user
+
+
+# Failed sign-ins allowed per user name within the window before further attempts are refused.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def check_attempts(session: Session, username: str) -> None:
+    """Refuse a sign-in while the name has too many recent failures (password guessing)."""
+    since = utcnow() - FAILURE_WINDOW
+    recent = list(session.scalars(
+        select(LoginFailure.created_at).where(LoginFailure.username == username, LoginFailure.created_at > since)
+        .order_by(LoginFailure.created_at.desc()).limit(MAX_FAILURES)))
+    if len(recent) >= MAX_FAILURES:
+        wait = int((recent[-1] + FAILURE_WINDOW - utcnow()).total_seconds()) + 1
+        raise TooManyAttempts(f"too many failed sign-ins for {username}; try again in {wait // 60 + 1} minutes",
+                              retry_after=wait)
+
+
+def record_failure(session: Session, username: str) -> None:
+    session.add(LoginFailure(username=username[:64]))
+    session.flush()
 
 
 def authenticate(session: Session, username: str, password: str) -> User:

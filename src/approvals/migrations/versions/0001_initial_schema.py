@@ -25,6 +25,15 @@ def upgrade() -> None:
     sa.Column('aliases', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_agency'))
     )
+    op.create_table('login_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('created_at', approvals.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failure'))
+    )
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.create_index('ix_login_failure_username_at', ['username', 'created_at'], unique=False)
+
     op.create_table('user_account',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -156,6 +165,7 @@ def upgrade() -> None:
     sa.Column('completed_by_id', sa.Integer(), nullable=True),
     sa.Column('time_limit', sa.String(length=16), nullable=True),
     sa.Column('statutory', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('excluded_steps', sa.JSON(), nullable=False),
     sa.Column('due_at', approvals.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('due_provisional', sa.Boolean(), nullable=False),
     sa.Column('limit_workdays', sa.Integer(), nullable=True),
@@ -233,5 +243,9 @@ def downgrade() -> None:
 
     op.drop_table('api_token')
     op.drop_table('user_account')
+    with op.batch_alter_table('login_failure', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_failure_username_at')
+
+    op.drop_table('login_failure')
     op.drop_table('agency')
     # ### end Alembic commands ###
