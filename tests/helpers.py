@@ -35,8 +35,9 @@ def open_task(client, people, username, bpmn_id, instance_id=None):
     return matches[0]
 
 
-def complete(client, people, username, task_id, data):
-    return client.post(f"/api/tasks/{task_id}/complete", json={"data": data}, headers=people.auth(username))
+def complete(client, people, username, task_id, data, opinion=None):
+    body = {"data": data} if opinion is None else {"data": data, "opinion": opinion}
+    return client.post(f"/api/tasks/{task_id}/complete", json=body, headers=people.auth(username))
 
 
 def submit_and_review(client, people, instance_id):

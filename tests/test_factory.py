@@ -26,6 +26,11 @@ CONTRACT = [
     ("/api/tasks/{task_id}/unclaim", "post"),
     ("/api/tasks/{task_id}/assign", "post"),
     ("/api/tasks/{task_id}/complete", "post"),
+    # additions
+    ("/api/tokens/current", "delete"),
+    ("/api/instances/{instance_id}/comments", "post"),
+    ("/api/calendar/years/{year}", "get"),
+    ("/api/calendar/years/{year}", "put"),
 ]
 
 

@@ -186,6 +186,7 @@ class Task(Base):
     limit_workdays: Mapped[int | None]
     counted_workdays: Mapped[int | None]
     outcome: Mapped[str | None] = mapped_column(String(64))
+    opinion: Mapped[str | None] = mapped_column(Text)  # the written opinion (审查意见) given on completion
     input_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # data when it became ready
     submitted_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -71,17 +71,40 @@ def test_return_for_correction_loops_back_to_hq(client, people, sample):
     create_project(client, people)
     instance = start_sample(client, people)
     decide = submit_and_review(client, people, instance["id"])
-    back = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"})
+    unexplained = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"})
+    assert unexplained.status_code == 422 and "opinion" in unexplained.json["errors"]["json"]
+    back = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"},
+                    opinion="请补充用地预审意见后重新报送。")
     assert back.status_code == 200
     assert [(t["bpmn_id"], t["agency"]) for t in back.json["open_tasks"]] == [("submit", "HQ")]
     # Second round runs through again and can be refused.
     decide = submit_and_review(client, people, instance["id"])
-    refused = complete(client, people, "drc", decide["id"], {"decision": "refuse", "reason": "不符合规划"})
+    refused = complete(client, people, "drc", decide["id"], {"decision": "refuse", "reason": "不符合规划"},
+                       opinion="项目选址不符合国土空间规划，不予批准。")
     assert refused.json["status"] == "completed"
     status = client.get("/api/projects/P-001/status", headers=people.auth("observer")).json
     steps = [(t["bpmn_id"], t["outcome"]) for t in status["instances"][0]["completed_tasks"]]
     assert steps.count(("submit", None)) == 2
     assert steps[-1] == ("decide", "refuse")
+    assert status["instances"][0]["completed_tasks"][-1]["opinion"] == "项目选址不符合国土空间规划，不予批准。"
+    trail = client.get(f"/api/instances/{instance['id']}/events", headers=people.auth("observer")).json
+    opinions = [e["payload"]["opinion"] for e in trail if e["type"] == "task.completed" and e["payload"]["opinion"]]
+    assert opinions == ["请补充用地预审意见后重新报送。", "项目选址不符合国土空间规划，不予批准。"]
+
+
+def test_comments_join_the_history(client, people, sample):
+    create_project(client, people)
+    instance = start_sample(client, people)
+    path = f"/api/instances/{instance['id']}/comments"
+    added = client.post(path, json={"text": "请水务局优先审查。"}, headers=people.auth("hq_lead"))
+    assert added.status_code == 201 and added.json["type"] == "comment.added"
+    assert client.post(path, json={"text": ""}, headers=people.auth("hq")).status_code == 422
+    assert client.post(path, json={"text": "x"}, headers=people.auth("observer")).status_code == 403
+    missing = client.post("/api/instances/999999/comments", json={"text": "x"}, headers=people.auth("hq"))
+    assert missing.status_code == 404
+    trail = client.get(f"/api/instances/{instance['id']}/events", headers=people.auth("observer")).json
+    assert [(e["actor"], e["payload"]["text"]) for e in trail if e["type"] == "comment.added"] == [
+        ("hq_lead", "请水务局优先审查。")]
 
 
 def test_project_status_shape(client, people, sample):

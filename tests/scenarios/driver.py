@@ -54,13 +54,15 @@ class Scenario:
         with self.database.session() as session:
             return next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
 
-    def do(self, bpmn_id: str, data: dict | None = None, *, on: date | None = None) -> None:
-        """Complete the open step ``bpmn_id`` on day ``on`` (default: the scenario's current day)."""
+    def do(self, bpmn_id: str, data: dict | None = None, *, on: date | None = None,
+           opinion: str | None = "经审查，意见如表。") -> None:
+        """Complete the open step ``bpmn_id`` on day ``on`` (default: the scenario's current day),
+        with a written opinion as a reviewer gives one (required to return or refuse)."""
         self.today = on or self.today
         with self._at(), self.database.session() as session:
             task = next((t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id), None)
             assert task is not None, f"{bpmn_id} is not open; open: {self.open_steps()}"
-            tasks.complete_task(session, task.id, data or {}, self._worker(session, task.agency_code))
+            tasks.complete_task(session, task.id, data or {}, self._worker(session, task.agency_code), opinion=opinion)
 
     def finished(self) -> list[Task]:
         with self.database.session() as session:

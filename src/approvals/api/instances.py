@@ -6,7 +6,7 @@ from ..db import get_session
 from ..services import instances
 from .auth import SECURITY, authenticated, current_user
 from .present import event_doc, instance_doc
-from .schemas import EventSchema, InstanceSchema, TerminateRequest
+from .schemas import CommentRequest, EventSchema, InstanceSchema, TerminateRequest
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
 
@@ -32,6 +32,16 @@ def get_instance(instance_id: int):
 def events(instance_id: int):
     """The instance's audit trail, oldest first."""
     return [event_doc(e) for e in instances.instance_events(get_session(), instance_id)]
+
+
+@blp.post("/<int:instance_id>/comments")
+@blp.doc(security=SECURITY)
+@blp.arguments(CommentRequest)
+@blp.response(201, EventSchema)
+@authenticated
+def comment(body, instance_id: int):
+    """Add a free comment to an instance's history."""
+    return event_doc(instances.add_comment(get_session(), instance_id, body["text"], current_user()))
 
 
 @blp.post("/<int:instance_id>/suspend")

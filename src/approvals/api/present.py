@@ -48,6 +48,7 @@ def task_doc(task: Task) -> dict[str, Any]:
         "completed_at": task.completed_at,
         "completed_by": task.completed_by.username if task.completed_by else None,
         "outcome": task.outcome,
+        "opinion": task.opinion,
         "form": task.form,
         "instance_id": task.instance_id,
         "project": instance.project.code,

@@ -43,6 +43,12 @@ class StartRequest(StrictSchema):
 class CompleteRequest(StrictSchema):
     data = fields.Dict(keys=fields.String(), required=True,
                        metadata={"description": "the form data, validated against the step's JSON Schema"})
+    opinion = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000), metadata={
+        "description": "the written opinion (审查意见); required when the outcome returns or refuses"})
+
+
+class CommentRequest(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class AssignRequest(StrictSchema):
@@ -139,6 +145,7 @@ class TaskSchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
     outcome = fields.String(allow_none=True)
+    opinion = fields.String(allow_none=True, metadata={"description": "the written opinion given on completion"})
     form = fields.String(allow_none=True)
     instance_id = fields.Integer()
     project = fields.String()

@@ -84,5 +84,6 @@ def assign(body, task_id: int):
 @authenticated
 def complete(body, task_id: int):
     """Complete a step with its form data; returns the instance's open steps afterwards."""
-    instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user())
+    instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user(),
+                                              opinion=body.get("opinion"))
     return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}

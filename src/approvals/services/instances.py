@@ -260,3 +260,18 @@ def instance_events(session: Session, instance_id: int):
 
     get_instance(session, instance_id)
     return list(session.scalars(select(Event).where(Event.instance_id == instance_id).order_by(Event.id)))
+
+
+MAX_COMMENT = 4000
+
+
+def add_comment(session: Session, instance_id: int, text: str, actor: User):
+    """A free comment on an instance, kept in its history."""
+    require(actor.role != "observer", "observers read; they do not comment")
+    instance = get_instance(session, instance_id)
+    text = (text or "").strip()
+    if not text or len(text) > MAX_COMMENT:
+        raise InvalidInput("invalid comment", {"text": [f"1-{MAX_COMMENT} characters"]})
+    event = events.record(session, "comment.added", actor, instance=instance, payload={"text": text})
+    session.flush()
+    return event

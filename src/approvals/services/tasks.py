@@ -178,8 +178,15 @@ def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
     instance.updated_at = task.claimed_at
 
 
-def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tuple[ProcessInstance, list[Task]]:
-    """Complete a step with form data; returns the instance and its open tasks afterwards."""
+# Outcomes that send a file back or turn it down: these need a written opinion (审查意见).
+NEGATIVE_OUTCOMES = frozenset({"return", "correct", "refuse", "reject", "revise", "disagree"})
+MAX_OPINION = 8000
+
+
+def complete_task(session: Session, task_id: int, data: Any, actor: User,
+                  opinion: str | None = None) -> tuple[ProcessInstance, list[Task]]:
+    """Complete a step with form data and an optional written opinion (required to return or refuse);
+    returns the instance and its open tasks afterwards."""
     task, instance = _locked_task(session, task_id, actor)
     _require_workable(session, task, instance, actor)
     if task.assignee_id not in (None, actor.id):
@@ -188,6 +195,12 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
     errors = validate_submission(schema, data)
     if errors:
         raise InvalidInput("the form has errors", {"data": errors})
+    opinion = (opinion or "").strip() or None
+    if opinion is not None and len(opinion) > MAX_OPINION:
+        raise InvalidInput("the opinion is too long", {"opinion": [f"at most {MAX_OPINION} characters"]})
+    if opinion is None and outcome_of(schema, data) in NEGATIVE_OUTCOMES:
+        raise InvalidInput("returning or refusing needs a written opinion",
+                           {"opinion": ["required when the outcome returns or refuses (审查意见)"]})
     if task.kind == "reminder":
         return _acknowledge(session, task, instance, actor)
 
@@ -209,10 +222,11 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User) -> tup
         task.claimed_at = now
     task.submitted_data = plain_json(data)
     task.outcome = outcome_of(schema, data)
+    task.opinion = opinion
     task.counted_workdays = counted_workdays(calendar_of(session), task, now)
     events.record(session, "task.completed", actor, instance=instance, task=task,
                   payload={"bpmn_id": task.bpmn_id, "name": task.name, "outcome": task.outcome,
-                           "data": task.submitted_data})
+                           "opinion": opinion, "data": task.submitted_data})
     close_reminders(session, instance, task, actor)
     apply_engine_result(session, instance, runtime, workflow, actor, failure)
     return instance, open_tasks(session, instance.id)

@@ -171,6 +171,7 @@ def upgrade() -> None:
     sa.Column('limit_workdays', sa.Integer(), nullable=True),
     sa.Column('counted_workdays', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.String(length=64), nullable=True),
+    sa.Column('opinion', sa.Text(), nullable=True),
     sa.Column('input_data', sa.JSON(), nullable=False),
     sa.Column('submitted_data', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['agency_code'], ['agency.code'], name=op.f('fk_task_agency_code_agency')),
