@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g
-
 from ..calendar import local_date
 from ..db import get_session
 from ..models import Event, ProcessInstance, Task, utcnow
@@ -16,9 +14,7 @@ def _live_count(task: Task) -> int | None:
     """Counted working days: stored when a step finishes, computed now while it is open."""
     if task.state not in ("open", "claimed"):
         return task.counted_workdays
-    if "calendar" not in g:
-        g.calendar = calendar_of(get_session())  # once per request
-    return counted_workdays(g.calendar, task, utcnow())
+    return counted_workdays(calendar_of(get_session()), task, utcnow())  # calendar_of caches per session
 
 
 def task_doc(task: Task) -> dict[str, Any]:

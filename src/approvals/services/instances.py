@@ -211,15 +211,14 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
 
 
 def _change_status(session: Session, instance_id: int, actor: User, *, action: str, from_status: str,
-                   to_status: str) -> ProcessInstance:
+                   to_status: str, event: str) -> ProcessInstance:
     require(can_manage_instances(actor), f"only a lead of the coordinating agency or an admin may {action}")
     instance = lock_instance(session, instance_id)
     if instance.status != from_status:
         raise Conflict(f"the instance is {instance.status}; only a {from_status} instance can be {to_status}")
     instance.status = to_status
     instance.updated_at = utcnow()
-    events.record(session, f"instance.{'suspended' if to_status == 'suspended' else 'resumed'}", actor,
-                  instance=instance)
+    events.record(session, event, actor, instance=instance)
     session.flush()
     return instance
 
@@ -227,12 +226,12 @@ def _change_status(session: Session, instance_id: int, actor: User, *, action: s
 def suspend_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
     """No step can be claimed or completed, and no timer fires, until it is resumed."""
     return _change_status(session, instance_id, actor, action="suspend", from_status="running",
-                          to_status="suspended")
+                          to_status="suspended", event="instance.suspended")
 
 
 def resume_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
     return _change_status(session, instance_id, actor, action="resume", from_status="suspended",
-                          to_status="running")
+                          to_status="running", event="instance.resumed")
 
 
 def terminate_instance(session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:

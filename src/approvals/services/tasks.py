@@ -198,7 +198,8 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
     opinion = (opinion or "").strip() or None
     if opinion is not None and len(opinion) > MAX_OPINION:
         raise InvalidInput("the opinion is too long", {"opinion": [f"at most {MAX_OPINION} characters"]})
-    if opinion is None and outcome_of(schema, data) in NEGATIVE_OUTCOMES:
+    outcome = outcome_of(schema, data)
+    if opinion is None and outcome in NEGATIVE_OUTCOMES:
         raise InvalidInput("returning or refusing needs a written opinion",
                            {"opinion": ["required when the outcome returns or refuses (审查意见)"]})
     if task.kind == "reminder":
@@ -221,7 +222,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
         task.assignee = actor
         task.claimed_at = now
     task.submitted_data = plain_json(data)
-    task.outcome = outcome_of(schema, data)
+    task.outcome = outcome
     task.opinion = opinion
     task.counted_workdays = counted_workdays(calendar_of(session), task, now)
     events.record(session, "task.completed", actor, instance=instance, task=task,
