@@ -76,8 +76,14 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
-def database(database_url) -> Iterator[Database]:
-    db = Database(database_url, {"limits": Limits()})
+def data_dir(tmp_path) -> Path:
+    """Where this test's uploaded materials are stored."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def database(database_url, data_dir) -> Iterator[Database]:
+    db = Database(database_url, {"limits": Limits(data_dir=str(data_dir))})
     with db.session() as session:
         agencies.load_directory(session, AGENCIES)
     yield db
@@ -85,8 +91,8 @@ def database(database_url) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(database, database_url):
-    application = create_app({"DATABASE_URL": database_url, "TESTING": True})
+def app(database, database_url, data_dir):
+    application = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True})
     yield application
     application.extensions["approvals_db"].dispose()
 

@@ -31,6 +31,17 @@ CONTRACT = [
     ("/api/instances/{instance_id}/comments", "post"),
     ("/api/calendar/years/{year}", "get"),
     ("/api/calendar/years/{year}", "put"),
+    ("/api/tasks/{task_id}/materials", "post"),
+    ("/api/instances/{instance_id}/materials", "get"),
+    ("/api/projects/{code}/materials", "get"),
+    ("/api/materials/{material_id}", "get"),
+    ("/api/materials/{material_id}", "delete"),
+    ("/api/tasks/{task_id}/send-back", "post"),
+    ("/api/tasks/{task_id}/delegate", "post"),
+    ("/api/tasks/{task_id}/recall", "post"),
+    ("/api/substitutions", "get"),
+    ("/api/substitutions", "post"),
+    ("/api/substitutions/{substitution_id}", "delete"),
 ]
 
 

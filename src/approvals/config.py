@@ -13,6 +13,10 @@ DEFAULTS: dict[str, object] = {
     "SECRET_KEY": "dev-only-secret-change-me",
     "WORKFLOWS_DIR": str(PROJECT_ROOT / "workflows"),
     "BPMN_DIR": str(PROJECT_ROOT / "bpmn"),
+    # Uploaded materials, stored once per content under <DATA_DIR>/materials/ by SHA-256.
+    "DATA_DIR": str(PROJECT_ROOT / "var" / "data"),
+    "MAX_MATERIAL_BYTES": 50 * 1024 * 1024,  # one file
+    "MAX_TASK_MATERIAL_BYTES": 200 * 1024 * 1024,  # all files of one step
     # Upload limits: a BPMN file, one form schema, and a whole request.
     "MAX_BPMN_BYTES": 2 * 1024 * 1024,
     "MAX_FORM_BYTES": 256 * 1024,

@@ -6,13 +6,14 @@ answers by the lifecycle test.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import Agency, Project
-from .services import instances, projects, tasks, users
+from .services import instances, materials, projects, tasks, users
 
 DEMO_PASSWORD = "demo"
 
@@ -84,6 +85,39 @@ def _ensure_user(session: Session, username: str, agency: str, role: str, name: 
     return user
 
 
+def sample_pdf(title: str) -> bytes:
+    """A small valid one-page PDF standing in for a real document."""
+    text = title.encode("ascii", "replace")
+    stream = b"BT /F1 18 Tf 72 720 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def attach_sample_materials(session: Session, task, worker, answer: dict) -> None:
+    """Attach a sample PDF for every material field of the step's form (a document the step issues
+    carries the number its answer gives)."""
+    for field in materials.material_fields(tasks.form_of(task)):
+        number = answer.get("approval_number") or answer.get("document_number")
+        tasks.attach_material(session, task.id, worker, name=f"{task.bpmn_id}-{field}.pdf",
+                              stream=io.BytesIO(sample_pdf(f"{task.bpmn_id} {field}")), field=field,
+                              document_number=number)
+
+
 def work_until(session: Session, instance_id: int, stop_at: set[str], limit: int = 200) -> None:
     """Complete open steps with the demo answers, as each agency's staff, until only ``stop_at`` remain."""
     for _ in range(limit):
@@ -92,6 +126,7 @@ def work_until(session: Session, instance_id: int, stop_at: set[str], limit: int
             return
         for task in pending:
             worker = users.get_user(session, f"{task.agency_code.lower()}_staff")
+            attach_sample_materials(session, task, worker, ANSWERS[task.bpmn_id])
             tasks.complete_task(session, task.id, ANSWERS[task.bpmn_id], worker)
 
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -152,7 +164,8 @@ class Task(Base):
         Index("ix_task_assignee_state", "assignee_id", "state"),
         Index("ix_task_instance_state", "instance_id", "state"),
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
-        UniqueConstraint("spiff_task_id", name="uq_task_spiff_task_id"),
+        # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
+        Index("ix_task_spiff_task_id", "spiff_task_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,6 +188,10 @@ class Task(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Who the step was done for, when a substitute or a delegate did it ("A for B").
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The holder who delegated this claimed step to its current assignee, and may recall it.
+    delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     time_limit: Mapped[str | None] = mapped_column(String(16))  # "20WD" or "7CD", from the model
     # Counts toward the agencies' statutory clock: it has a limit and does not stop the clock
     # (steps waiting on the applicant's 补正 or on experts stop it).
@@ -193,6 +210,53 @@ class Task(Base):
     instance: Mapped[ProcessInstance] = relationship(back_populates="tasks")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
+    delegated_by: Mapped[User | None] = relationship(foreign_keys=[delegated_by_id])
+
+
+class Material(Base):
+    """A file attached to a step (材料), or a document a step issued (批复, permit) with its number.
+
+    The bytes live once per content in the material store (``services/material_store.py``),
+    named by their SHA-256; this row is the metadata and who may see it follows from its instance."""
+
+    __tablename__ = "material"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"), index=True)
+    field: Mapped[str | None] = mapped_column(String(128))  # the form field it satisfies, if any
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # the detected type: pdf, docx, dwg, ...
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    document_number: Mapped[str | None] = mapped_column(String(128))  # 文号 of an issued document
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # removed before the step completed
+
+    task: Mapped[Task] = relationship()
+    uploaded_by: Mapped[User] = relationship()
+
+
+class Substitution(Base):
+    """Out of office: ``substitute`` acts for ``user`` on the local dates ``starts_on``..``ends_on``."""
+
+    __tablename__ = "substitution"
+    __table_args__ = (Index("ix_substitution_substitute_dates", "substitute_id", "starts_on", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])
 
 
 class CalendarYear(Base):

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 
 from approvals.db import Database
+from approvals.demo import attach_sample_materials
 from approvals.models import Task
 from approvals.services import instances, projects, tasks, users
 
@@ -62,7 +63,9 @@ class Scenario:
         with self._at(), self.database.session() as session:
             task = next((t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id), None)
             assert task is not None, f"{bpmn_id} is not open; open: {self.open_steps()}"
-            tasks.complete_task(session, task.id, data or {}, self._worker(session, task.agency_code), opinion=opinion)
+            worker = self._worker(session, task.agency_code)
+            attach_sample_materials(session, task, worker, data or {})
+            tasks.complete_task(session, task.id, data or {}, worker, opinion=opinion)
 
     def finished(self) -> list[Task]:
         with self.database.session() as session:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from approvals.demo import ANSWERS
+import io
+
+from approvals.demo import ANSWERS, sample_pdf
 from approvals.services import users
 from tests.conftest import BPMN_DIR, read_forms
 from tests.helpers import post_files
@@ -47,6 +49,7 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
         assert entry["stages"] == sorted({t["stage"] for t in open_steps})
         stages_seen.update(entry["stages"])
         for task in open_steps:
+            attach_documents(client, task["id"], tokens[task["agency"]])
             response = client.post(f"/api/tasks/{task['id']}/complete", json={"data": ANSWERS[task["bpmn_id"]]},
                                    headers=tokens[task["agency"]])
             assert response.status_code == 200, (task["bpmn_id"], response.json)
@@ -63,3 +66,19 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
     assert seen.count(("other_procurement", "PWB")) == 1  # the hoarding package is below the threshold
     assert stages_seen == {"可行性研究报告审批", "一书两证", "招标投标（标段）", "开工准备"}
     assert status["project"]["commitment_workdays"] == 85
+    # The documents the steps asked for are on the project, the issued ones with their numbers.
+    files = client.get("/api/projects/SZ-FCC/materials", headers=people.auth("observer")).json
+    assert {f["field"] for f in files} == {"report", "attachments", "approval_document", "permit_document"}
+    (approval,) = [f for f in files if f["field"] == "approval_document"]
+    assert approval["document_number"] == "深发改〔2026〕512号" and approval["kind"] == "pdf"
+
+
+def attach_documents(client, task_id, headers):
+    """Upload a PDF for every material field of the step's form, as its agency's staff would."""
+    detail = client.get(f"/api/tasks/{task_id}", headers=headers).json
+    for name, prop in ((detail["form_schema"] or {}).get("properties") or {}).items():
+        if "x-material" in prop:
+            upload = {"file": (io.BytesIO(sample_pdf(name)), f"{name}.pdf"), "field": name,
+                      "document_number": ANSWERS[detail["bpmn_id"]].get("approval_number", "")}
+            response = client.post(f"/api/tasks/{task_id}/materials", data=upload, headers=headers)
+            assert response.status_code == 201, response.json

@@ -23,8 +23,8 @@ def init_app(app: Flask) -> None:
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
 
-    from . import agencies, calendar, definitions, instances, projects, tasks, tokens
+    from . import agencies, calendar, definitions, instances, materials, projects, substitutions, tasks, tokens
 
-    for module in (tokens, agencies, definitions, projects, instances, tasks, calendar):
+    for module in (tokens, agencies, definitions, projects, instances, tasks, materials, substitutions, calendar):
         api.register_blueprint(module.blp)
     errors.init_app(app)

@@ -17,6 +17,8 @@ STATUS = {
     domain.NotFound: 404,
     domain.Conflict: 409,
     domain.InvalidInput: 422,
+    domain.PayloadTooLarge: 413,
+    domain.UnsupportedType: 415,
     domain.ModelInvalid: 422,
     domain.TooManyAttempts: 429,
 }
@@ -39,7 +41,7 @@ def init_app(app: Flask) -> None:
         status = next(code for cls, code in STATUS.items() if isinstance(exc, cls))
         errors = exc.errors
         if isinstance(exc, domain.InvalidInput) and errors:
-            errors = {"json": errors}  # same location-keyed shape as request-schema errors
+            errors = {exc.location: errors}  # same location-keyed shape as request-schema errors
         response = error_response(status, exc.message, errors)
         if isinstance(exc, domain.TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)

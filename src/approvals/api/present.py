@@ -6,7 +6,7 @@ from typing import Any
 
 from ..calendar import local_date
 from ..db import get_session
-from ..models import Event, ProcessInstance, Task, utcnow
+from ..models import Event, Material, ProcessInstance, Substitution, Task, utcnow
 from ..services.calendar import calendar_of, counted_workdays
 
 
@@ -43,6 +43,8 @@ def task_doc(task: Task) -> dict[str, Any]:
         "due_provisional": task.due_provisional,
         "completed_at": task.completed_at,
         "completed_by": task.completed_by.username if task.completed_by else None,
+        "on_behalf_of": task.on_behalf_of.username if task.on_behalf_of else None,
+        "delegated_by": task.delegated_by.username if task.delegated_by else None,
         "outcome": task.outcome,
         "opinion": task.opinion,
         "form": task.form,
@@ -53,10 +55,11 @@ def task_doc(task: Task) -> dict[str, Any]:
     }
 
 
-def task_detail_doc(task: Task, form_schema: dict | None) -> dict[str, Any]:
+def task_detail_doc(task: Task, form_schema: dict | None, materials: list[Material]) -> dict[str, Any]:
     return {
         **task_doc(task),
         "documentation": task.documentation,
+        "materials": [material_doc(m) for m in materials],
         "form_schema": form_schema,
         "data": task.input_data,
         "submitted_data": task.submitted_data,
@@ -90,4 +93,36 @@ def event_doc(event: Event) -> dict[str, Any]:
         "actor": event.actor_name,
         "task_id": event.task_id,
         "payload": event.payload,
+    }
+
+
+def material_doc(material: Material) -> dict[str, Any]:
+    return {
+        "id": material.id,
+        "name": material.name,
+        "size": material.size,
+        "sha256": material.sha256,
+        "content_type": material.content_type,
+        "kind": material.kind,
+        "field": material.field,
+        "document_number": material.document_number,
+        "instance_id": material.instance_id,
+        "task_id": material.task_id,
+        "step": material.task.name,
+        "uploaded_by": material.uploaded_by.username,
+        "uploaded_at": material.uploaded_at,
+        "withdrawn_at": material.withdrawn_at,
+        "url": f"/api/materials/{material.id}",
+    }
+
+
+def substitution_doc(row: Substitution, today) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "user": row.user.username,
+        "substitute": row.substitute.username,
+        "starts_on": row.starts_on,
+        "ends_on": row.ends_on,
+        "active": row.revoked_at is None and row.starts_on <= today <= row.ends_on,
+        "revoked_at": row.revoked_at,
     }

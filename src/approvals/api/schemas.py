@@ -55,6 +55,25 @@ class AssignRequest(StrictSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class SendBackRequest(StrictSchema):
+    to_bpmn_id = fields.String(required=True, validate=validate.Length(min=1, max=128), metadata={
+        "description": "the BPMN id of an earlier completed step on the path to this one"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=8000),
+                           metadata={"description": "why it goes back (退回理由); kept in the history"})
+
+
+class SubstitutionRequest(StrictSchema):
+    user = fields.String(load_default=None, validate=validate.Length(min=1, max=64), metadata={
+        "description": "the absent user (default: you; leads and admins may name one for others)"})
+    substitute = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    starts_on = fields.Date(required=True, metadata={"description": "first day of absence (Shenzhen date)"})
+    ends_on = fields.Date(required=True, metadata={"description": "last day of absence, inclusive"})
+
+
+class SubstitutionQuery(StrictSchema):
+    user = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
 class TerminateRequest(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -144,7 +163,12 @@ class TaskSchema(Schema):
         "description": "the due date was counted into a year without an official holiday arrangement"})
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
-    outcome = fields.String(allow_none=True)
+    on_behalf_of = fields.String(allow_none=True, metadata={
+        "description": "whom the step was done for, when a substitute or delegate did it (A for B)"})
+    delegated_by = fields.String(allow_none=True, metadata={
+        "description": "the holder who delegated this claimed step to its assignee"})
+    outcome = fields.String(allow_none=True, metadata={
+        "description": "the decision given; `sent_back` when the holder sent the instance back (退回)"})
     opinion = fields.String(allow_none=True, metadata={"description": "the written opinion given on completion"})
     form = fields.String(allow_none=True)
     instance_id = fields.Integer()
@@ -153,8 +177,28 @@ class TaskSchema(Schema):
     process_version = fields.Integer()
 
 
+class MaterialSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    size = fields.Integer(metadata={"description": "bytes"})
+    sha256 = fields.String()
+    content_type = fields.String(metadata={"description": "detected from the content"})
+    kind = fields.String(metadata={"description": "pdf, jpg, png, tif, doc, docx, xls, xlsx, ppt, pptx, dwg, dxf, zip"})
+    field = fields.String(allow_none=True, metadata={"description": "the form field it was attached for"})
+    document_number = fields.String(allow_none=True, metadata={"description": "文号 of a document the step issued"})
+    instance_id = fields.Integer()
+    task_id = fields.Integer()
+    step = fields.String(metadata={"description": "the name of the step it was attached to"})
+    uploaded_by = fields.String()
+    uploaded_at = fields.DateTime()
+    withdrawn_at = fields.DateTime(allow_none=True)
+    url = fields.String(metadata={"description": "where to download it"})
+
+
 class TaskDetailSchema(TaskSchema):
     documentation = fields.String()
+    materials = fields.List(fields.Nested(MaterialSchema), metadata={
+        "description": "the instance's materials so far, this step's and earlier steps'"})
     form_schema = fields.Dict(allow_none=True, metadata={"description": "the step's JSON Schema"})
     data = fields.Dict(metadata={"description": "the process data the step was given"})
     submitted_data = fields.Dict(allow_none=True)
@@ -261,3 +305,13 @@ class CalendarYearSchema(Schema):
     loaded = fields.Boolean(metadata={"description": "an admin loaded this year's arrangement"})
     rest_days = fields.List(fields.Date())
     work_days = fields.List(fields.Date())
+
+
+class SubstitutionSchema(Schema):
+    id = fields.Integer()
+    user = fields.String()
+    substitute = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+    active = fields.Boolean(metadata={"description": "in force today"})
+    revoked_at = fields.DateTime(allow_none=True)

@@ -1,21 +1,29 @@
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint
 
 from ..db import get_session
-from ..services import tasks
+from ..services import materials, send_back, tasks
+from ..services.errors import InvalidInput
+from ..services.limits import limits_of
 from .auth import SECURITY, authenticated, current_user
 from .idempotency import DOC, idempotent
-from .present import task_detail_doc, task_doc
+from .present import material_doc, task_detail_doc, task_doc
 from .schemas import (
     AssignRequest,
     CompleteRequest,
     CompleteResponse,
     InboxQuery,
+    MaterialSchema,
+    SendBackRequest,
     TaskDetailSchema,
     TaskPage,
     TaskSchema,
 )
+
+# Room for the multipart envelope and the small text fields around one file.
+MULTIPART_OVERHEAD = 64 * 1024
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Work items: the inbox and its steps")
 
@@ -41,8 +49,11 @@ def inbox(query):
 @authenticated
 def get_task(task_id: int):
     """A step with its form (JSON Schema) and the data it was given."""
-    task = tasks.get_task(get_session(), task_id, current_user())
-    return task_detail_doc(task, tasks.form_of(task))
+    session, user = get_session(), current_user()
+    task = tasks.get_task(session, task_id, user)
+    readable = materials.can_read_materials(session, user, task.instance_id)
+    shown = materials.instance_materials(session, task.instance_id, user) if readable else []
+    return task_detail_doc(task, tasks.form_of(task), shown)
 
 
 @blp.post("/<int:task_id>/claim")
@@ -87,3 +98,65 @@ def complete(body, task_id: int):
     instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user(),
                                               opinion=body.get("opinion"))
     return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}
+
+
+@blp.post("/<int:task_id>/send-back")
+@blp.doc(security=SECURITY)
+@blp.arguments(SendBackRequest)
+@blp.response(200, CompleteResponse)
+@blp.alt_response(422, description="no reason, or the target is not an earlier step on the path taken")
+@authenticated
+def send_back_task(body, task_id: int):
+    """Send the instance back (退回) to an earlier step on the path already taken, with a reason.
+
+    The steps in between are cancelled; this step's agency clock stops until the file returns."""
+    instance, open_rows = send_back.send_back(get_session(), task_id, body["to_bpmn_id"], body["reason"],
+                                              current_user())
+    return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}
+
+
+@blp.post("/<int:task_id>/delegate")
+@blp.doc(security=SECURITY)
+@blp.arguments(AssignRequest)
+@blp.response(200, TaskSchema)
+@authenticated
+def delegate(body, task_id: int):
+    """Hand a step you hold to a colleague of your agency; you can recall it."""
+    return task_doc(tasks.delegate_task(get_session(), task_id, body["username"], current_user()))
+
+
+@blp.post("/<int:task_id>/recall")
+@blp.doc(security=SECURITY)
+@blp.response(200, TaskSchema)
+@authenticated
+def recall(task_id: int):
+    """End a delegation: the delegator takes the step back (or the delegate hands it back)."""
+    return task_doc(tasks.recall_task(get_session(), task_id, current_user()))
+
+
+@blp.post("/<int:task_id>/materials")
+@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "PDF, image, Office document, DWG/DXF drawing or ZIP; the type is read from "
+                                "the content and must match the name"},
+        "field": {"type": "string", "description": "the form field (marked x-material) it is attached for"},
+        "document_number": {"type": "string", "description": "文号 when this is a document the step issues"},
+    }}}}})
+@blp.response(201, MaterialSchema)
+@blp.alt_response(413, description="the file, or the step's materials together, exceed the limit")
+@blp.alt_response(415, description="the content is not an allowed type, or does not match the name")
+@blp.alt_response(422, description="no file, an empty file, or an unknown field")
+@authenticated
+def upload_material(task_id: int):
+    """Attach a file to an open step you may work on; every later step sees it."""
+    session = get_session()
+    request.max_content_length = limits_of(session).max_material_bytes + MULTIPART_OVERHEAD
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("a file is required", {"file": ["send the file as multipart field 'file'"]}, "files")
+    material = tasks.attach_material(session, task_id, current_user(), name=upload.filename or "",
+                                     stream=upload.stream, field=request.form.get("field") or None,
+                                     document_number=request.form.get("document_number"))
+    return material_doc(material)

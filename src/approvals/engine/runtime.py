@@ -53,6 +53,10 @@ class TaskNotReady(Exception):
     """The task does not exist in the workflow, or is not a READY human task."""
 
 
+class NotOnPath(Exception):
+    """The step to send back to is not a completed human step on the path to the current one."""
+
+
 class ModelRuntime:
     def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float,
                  script_memory_bytes: int):
@@ -114,10 +118,7 @@ class ModelRuntime:
         SpiffWorkflow's ``task.run()`` runs a task in any state, so the state is checked here.
         """
         check_safe_data(data)
-        try:
-            task = workflow.get_task_from_id(UUID(task_id))
-        except (ValueError, SpiffWorkflowException):
-            task = None
+        task = _find(workflow, task_id)
         if task is None or task.state != TaskState.READY or not task.task_spec.manual:
             raise TaskNotReady(task_id)
         task.data.update(data)
@@ -126,6 +127,25 @@ class ModelRuntime:
         except SpiffWorkflowException as exc:
             raise EngineFailure(_describe(exc), _element_of(exc)) from None
         self.advance(workflow)
+
+    def send_back(self, workflow: BpmnWorkflow, from_task_id: str, to_task_id: str) -> BpmnWorkflow:
+        """Move the token from a READY human task back to an earlier completed one on its path (退回);
+        returns the workflow to continue with. The steps in between are dropped from the tree."""
+        current, target = _find(workflow, from_task_id), _find(workflow, to_task_id)
+        if current is None or current.state != TaskState.READY or not current.task_spec.manual:
+            raise TaskNotReady(from_task_id)
+        if target is None or target.state != TaskState.COMPLETED or not target.task_spec.manual \
+                or not _leads_to(target, current):
+            raise NotOnPath(to_task_id)
+        try:
+            workflow.reset_from_task_id(target.id)
+        except SpiffWorkflowException as exc:
+            raise EngineFailure(_describe(exc), _element_of(exc)) from None
+        # A reset leaves the dropped branches' timers in the workflow's event list; a save and
+        # reload rebuilds it from the tasks that are left.
+        workflow = self.load(self.dump(workflow))
+        self.advance(workflow)
+        return workflow
 
     def route(self, lane: str | None, data: dict[str, Any]) -> str | None:
         """The lane's routing expression evaluated on the task data, or the lane name itself."""
@@ -174,6 +194,27 @@ class ModelRuntime:
         waiting = workflow.get_tasks(state=TaskState.WAITING)
         self.advance(workflow)
         return sorted({task.task_spec.bpmn_id for task in waiting if task.state != TaskState.WAITING})
+
+
+def _find(workflow: BpmnWorkflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (ValueError, SpiffWorkflowException):
+        return None
+
+
+def _leads_to(earlier, later) -> bool:
+    """Whether ``earlier`` is an ancestor of ``later``, following called processes up to the
+    call activity that started them (an earlier step in another branch does not count)."""
+    task = later.parent
+    while task is not None:
+        if task is earlier:
+            return True
+        if task.parent is None and task.workflow.parent_task_id is not None:
+            task = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
+        else:
+            task = task.parent
+    return False
 
 
 def _element_of(exc: Exception) -> str | None:

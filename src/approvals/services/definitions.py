@@ -17,6 +17,7 @@ from . import events
 from .agencies import lane_agencies
 from .errors import ModelInvalid, NotFound
 from .limits import limits_of
+from .material_types import field_problems
 
 
 def _checksum(bpmn: bytes, forms: Mapping[str, bytes]) -> str:
@@ -57,6 +58,13 @@ def list_latest(session: Session) -> list[tuple[ProcessDefinition, int]]:
     return [(definition, versions) for definition, versions in rows]
 
 
+def _check_material_fields(forms: Mapping[str, dict]) -> None:
+    problems = [Problem(f"form:{name}", message) for name, schema in sorted(forms.items())
+                for message in field_problems(schema)]
+    if problems:
+        raise ModelRejected(problems)
+
+
 def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None,
             filename: str = "model.bpmn") -> tuple[ProcessDefinition, bool]:
     """Check and store a new version; returns (definition, created).
@@ -74,6 +82,7 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
         forms = _with_inherited_forms(forms, outline.form_names, previous)
         model = parse_model(bpmn, forms, lane_agencies(session), max_bytes=limits.max_bpmn_bytes,
                             max_form_bytes=limits.max_form_bytes, resolve=_resolver(session), filename=filename)
+        _check_material_fields(model.forms)
     except ModelRejected as exc:
         raise ModelInvalid(_summary(exc.problems), {"bpmn": [p.as_dict() for p in exc.problems]}) from None
     for kind, key in model.callees:

@@ -29,7 +29,20 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    """The request's data is wrong; ``errors`` maps each field to its messages."""
+    """The request's data is wrong; ``errors`` maps each field to its messages, found in
+    ``location`` of the request (``json`` body, or ``form`` for a multipart upload)."""
+
+    def __init__(self, message: str, errors: dict | None = None, location: str = "json"):
+        super().__init__(message, errors)
+        self.location = location
+
+
+class UnsupportedType(DomainError):
+    """An uploaded file's content is not an allowed type, or does not match its name."""
+
+
+class PayloadTooLarge(DomainError):
+    """An upload exceeds a size limit."""
 
 
 class ModelInvalid(DomainError):

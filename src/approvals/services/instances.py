@@ -123,12 +123,13 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
 
 
 def apply_engine_result(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
-                        actor: User | None, failure: EngineFailure | None = None) -> list[Task]:
+                        actor: User | None, failure: EngineFailure | None = None,
+                        cancel_reason: str = "no longer reachable") -> list[Task]:
     """Save the workflow, bring task rows in line with its READY human tasks; returns new rows."""
     created: list[Task] = []
     if failure is None:
         try:
-            created = _sync_tasks(session, instance, runtime, workflow, actor)
+            created = _sync_tasks(session, instance, runtime, workflow, actor, cancel_reason)
         except EngineFailure as exc:
             failure = exc
     instance.state = runtime.dump(workflow)
@@ -158,7 +159,7 @@ def _fail(session: Session, instance: ProcessInstance, failure: EngineFailure, a
 
 
 def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
-                actor: User | None) -> list[Task]:
+                actor: User | None, cancel_reason: str) -> list[Task]:
     ready = runtime.ready_steps(workflow)
     ready_ids = {step.task_id for step in ready}
     rows = open_tasks(session, instance.id, kind="step")
@@ -181,14 +182,16 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
             row.state = "cancelled"
             row.completed_at = now
             events.record(session, "task.cancelled", actor, instance=instance, task=row,
-                          payload={"bpmn_id": row.bpmn_id, "reason": "no longer reachable"})
+                          payload={"bpmn_id": row.bpmn_id, "reason": cancel_reason})
             close_reminders(session, instance, row, actor)
     created = []
     calendar = calendar_of(session) if routed else None
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
-        deadline = due_for(calendar, now, time_limit)
         limit = parse_time_limit(time_limit)
+        if limit and limit[1] == "WD":  # a step sent back earlier resumes its clock
+            limit = (max(limit[0] - _used_before_send_back(session, instance.id, step.bpmn_id), 0), "WD")
+        deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit)
         row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
                    stage=step.stage, lane=step.lane, agency_code=agency, form=step.form,
                    documentation=step.documentation, state="open", created_at=now,
@@ -205,6 +208,20 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
         events.record(session, "task.created", actor, instance=instance, task=row,
                       payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
     return created
+
+
+def _used_before_send_back(session: Session, instance_id: int, bpmn_id: str) -> int:
+    """Working days a step already used in runs that ended by sending the instance back."""
+    used = 0
+    for outcome, counted in session.execute(
+        select(Task.outcome, Task.counted_workdays).where(
+            Task.instance_id == instance_id, Task.bpmn_id == bpmn_id, Task.state == "completed")
+        .order_by(Task.id.desc())
+    ):
+        if outcome != "sent_back":  # a run that finished normally: the step starts afresh after it
+            break
+        used += counted or 0
+    return used
 
 
 # -- lifecycle -----------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 from ..engine.data import plain_json
 from ..engine.errors import EngineFailure
 from ..engine.runtime import TaskNotReady
-from ..models import ProcessInstance, Project, Task, User, utcnow
-from . import events
+from ..models import Material, ProcessInstance, Project, Task, User, utcnow
+from . import events, materials, substitutes
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
 from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
@@ -65,8 +65,8 @@ def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task],
     stmt = select(Task)
     if agency is not None:
         stmt = stmt.where(Task.agency_code == agency)
-    if query.assignee_me:
-        stmt = stmt.where(Task.assignee_id == actor.id)
+    if query.assignee_me:  # mine, and those of colleagues I stand in for today
+        stmt = stmt.where(Task.assignee_id.in_([actor.id, *substitutes.absent_users_for(session, actor)]))
     if query.state == "active":
         stmt = stmt.where(Task.state.in_(OPEN_STATES))
     elif query.state != "all":
@@ -86,7 +86,7 @@ def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task],
     return list(rows.unique()), total
 
 
-def _locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, ProcessInstance]:
+def locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, ProcessInstance]:
     """Find the task, check the caller may see it, lock its instance, and re-read the task."""
     task = session.get(Task, task_id)
     if task is None:
@@ -97,7 +97,19 @@ def _locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, Pro
     return task, instance
 
 
-def _require_workable(session: Session, task: Task, instance: ProcessInstance, actor: User) -> None:
+def acting_for(session: Session, task: Task, actor: User) -> User | None:
+    """Check that ``actor`` may act on the step now that it may be claimed; returns whom they act
+    for: the holder who delegated it to them, or the absent assignee they stand in for."""
+    if task.assignee_id is None:
+        return None
+    if task.assignee_id == actor.id:
+        return task.delegated_by
+    if substitutes.stands_in_for(session, actor, task.assignee_id):
+        return task.assignee
+    raise Conflict(f"task {task.id} is claimed by {task.assignee.username}")
+
+
+def require_workable(session: Session, task: Task, instance: ProcessInstance, actor: User) -> None:
     require(can_work_on(actor, task), f"only staff of agency {task.agency_code} may work on this task")
     if task.state not in OPEN_STATES:
         raise Conflict(f"task {task.id} is {task.state}")
@@ -112,14 +124,15 @@ def _require_other_eyes(session: Session, task: Task, user: User) -> None:
         return
     done = session.scalar(select(Task.name).where(
         Task.instance_id == task.instance_id, Task.bpmn_id.in_(task.excluded_steps),
-        Task.state == "completed", Task.completed_by_id == user.id).limit(1))
+        Task.state == "completed", Task.outcome.is_distinct_from(SENT_BACK),
+        Task.completed_by_id == user.id).limit(1))
     if done is not None:
         raise Forbidden(f"four eyes: {user.username} completed “{done}” and may not also do “{task.name}”")
 
 
 def claim_task(session: Session, task_id: int, actor: User) -> Task:
-    task, instance = _locked_task(session, task_id, actor)
-    _require_workable(session, task, instance, actor)
+    task, instance = locked_task(session, task_id, actor)
+    require_workable(session, task, instance, actor)
     if task.assignee_id == actor.id:
         return task
     if task.assignee_id is not None:
@@ -131,13 +144,15 @@ def claim_task(session: Session, task_id: int, actor: User) -> Task:
 
 
 def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
-    task, instance = _locked_task(session, task_id, actor)
+    task, instance = locked_task(session, task_id, actor)
     if task.state != "claimed":
         raise Conflict(f"task {task.id} is {task.state}, not claimed")
-    require(task.assignee_id == actor.id or can_assign(actor, task),
-            "only the assignee or a lead of the agency may release a task")
+    require(task.assignee_id == actor.id or can_assign(actor, task)
+            or substitutes.stands_in_for(session, actor, task.assignee_id),
+            "only the assignee, their substitute or a lead of the agency may release a task")
     previous = task.assignee.username if task.assignee else None
     task.assignee = None
+    task.delegated_by = None
     task.state = "open"
     task.claimed_at = None
     instance.updated_at = utcnow()
@@ -147,7 +162,7 @@ def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
 
 
 def assign_task(session: Session, task_id: int, username: str, actor: User) -> Task:
-    task, instance = _locked_task(session, task_id, actor)
+    task, instance = locked_task(session, task_id, actor)
     require(can_assign(actor, task), "only a lead of the task's agency may assign it")
     if task.state not in OPEN_STATES:
         raise Conflict(f"task {task.id} is {task.state}")
@@ -165,10 +180,74 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
         raise InvalidInput(exc.message, {"username": [exc.message]}) from None
     previous = task.assignee.username if task.assignee else None
     _assign(task, instance, target)
+    task.delegated_by = None
     events.record(session, "task.assigned", actor, instance=instance, task=task,
                   payload={"from": previous, "to": target.username})
     session.flush()
     return task
+
+
+def delegate_task(session: Session, task_id: int, username: str, actor: User) -> Task:
+    """The holder of a claimed step hands it to a colleague of the agency, and may recall it."""
+    task, instance = locked_task(session, task_id, actor)
+    require_workable(session, task, instance, actor)
+    if task.assignee_id != actor.id:
+        raise Conflict(f"only the holder of task {task.id} may delegate it; claim it first")
+    if task.delegated_by_id is not None:
+        raise Conflict(f"task {task.id} was delegated to you by {task.delegated_by.username}; "
+                       "hand it back instead of passing it on")
+    target = get_user(session, username or "")
+    if target is None or not target.active or target.id == actor.id:
+        raise InvalidInput(f"no colleague {username!r} to delegate to", {"username": ["unknown user, or yourself"]})
+    if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
+        raise InvalidInput(f"{username} cannot work on tasks of agency {task.agency_code}",
+                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
+    try:
+        _require_other_eyes(session, task, target)
+    except Forbidden as exc:
+        raise InvalidInput(exc.message, {"username": [exc.message]}) from None
+    _assign(task, instance, target)
+    task.delegated_by = actor
+    events.record(session, "task.delegated", actor, instance=instance, task=task,
+                  payload={"from": actor.username, "to": target.username})
+    session.flush()
+    return task
+
+
+def recall_task(session: Session, task_id: int, actor: User) -> Task:
+    """End a delegation: the delegator takes the step back (or the delegate hands it back)."""
+    task, instance = locked_task(session, task_id, actor)
+    if task.state != "claimed" or task.delegated_by_id is None:
+        raise Conflict(f"task {task.id} is not delegated")
+    if actor.id not in (task.delegated_by_id, task.assignee_id):
+        raise Forbidden("only the delegator or the delegate may end a delegation")
+    holder, delegate = task.delegated_by, task.assignee
+    _assign(task, instance, holder)
+    task.delegated_by = None
+    events.record(session, "task.recalled", actor, instance=instance, task=task,
+                  payload={"from": delegate.username, "to": holder.username})
+    session.flush()
+    return task
+
+
+def attach_material(session: Session, task_id: int, actor: User, **upload) -> Material:
+    """Upload a file to an open step the caller may work on (see services/materials.py)."""
+    task, instance = locked_task(session, task_id, actor)
+    require_workable(session, task, instance, actor)
+    acting_for(session, task, actor)
+    if task.kind != "step":
+        raise Conflict("a reminder takes no materials; attach them to the step itself")
+    return materials.upload(session, task, actor, **upload)
+
+
+def withdraw_material(session: Session, material_id: int, actor: User) -> Material:
+    """Take back a file from an open step the caller may work on."""
+    material = materials.get_material(session, material_id, actor)
+    task, instance = locked_task(session, material.task_id, actor)
+    require_workable(session, task, instance, actor)
+    acting_for(session, task, actor)
+    materials.withdraw(session, material, actor)
+    return material
 
 
 def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
@@ -180,6 +259,7 @@ def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
 
 # Outcomes that send a file back or turn it down: these need a written opinion (审查意见).
 NEGATIVE_OUTCOMES = frozenset({"return", "correct", "refuse", "reject", "revise", "disagree"})
+SENT_BACK = "sent_back"  # the outcome of a step whose holder sent the instance back (退回)
 MAX_OPINION = 8000
 
 
@@ -187,13 +267,16 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
                   opinion: str | None = None) -> tuple[ProcessInstance, list[Task]]:
     """Complete a step with form data and an optional written opinion (required to return or refuse);
     returns the instance and its open tasks afterwards."""
-    task, instance = _locked_task(session, task_id, actor)
-    _require_workable(session, task, instance, actor)
-    if task.assignee_id not in (None, actor.id):
-        raise Conflict(f"task {task.id} is claimed by {task.assignee.username}")
+    task, instance = locked_task(session, task_id, actor)
+    require_workable(session, task, instance, actor)
+    on_behalf_of = acting_for(session, task, actor)
     schema = instance.definition.forms.get(task.form) if task.form else None
+    data, hints = materials.fill_material_fields(session, task, schema, data)
     errors = validate_submission(schema, data)
     if errors:
+        for field, hint in hints.items():
+            if field in errors:
+                errors[field] = [hint]
         raise InvalidInput("the form has errors", {"data": errors})
     opinion = (opinion or "").strip() or None
     if opinion is not None and len(opinion) > MAX_OPINION:
@@ -218,6 +301,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
     task.state = "completed"
     task.completed_at = now
     task.completed_by = actor
+    task.on_behalf_of = on_behalf_of
     if task.assignee is None:
         task.assignee = actor
         task.claimed_at = now
@@ -227,7 +311,8 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
     task.counted_workdays = counted_workdays(calendar_of(session), task, now)
     events.record(session, "task.completed", actor, instance=instance, task=task,
                   payload={"bpmn_id": task.bpmn_id, "name": task.name, "outcome": task.outcome,
-                           "opinion": opinion, "data": task.submitted_data})
+                           "opinion": opinion, "data": task.submitted_data,
+                           "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
     close_reminders(session, instance, task, actor)
     apply_engine_result(session, instance, runtime, workflow, actor, failure)
     return instance, open_tasks(session, instance.id)

@@ -1,0 +1,175 @@
+"""Materials (材料): files attached to steps, and documents a step issues (批复, permits).
+
+A material belongs to the step it was uploaded to and is visible to every later step of the
+instance. Who may read an instance's materials: the agencies that hold or held a step in it, the
+coordinating agency, and the read-all roles. Uploading is for whoever may work on the open step.
+
+A form property marked ``"x-material": {"types": [...]}`` (an array of material ids) is filled by
+the service from the step's materials at completion, so a required one is refused with a field
+error until a matching file is attached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from ..models import Material, ProcessInstance, Task, User, utcnow
+from . import events
+from .authz import COORDINATOR, READ_ALL_ROLES, require
+from .errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedType
+from .limits import limits_of
+from .material_store import MaterialStore, TooLarge
+from .material_types import SNIFF_BYTES, RefusedFile, accepts, classify
+from .projects import get_project
+
+MATERIAL_KEY = "x-material"
+MAX_NAME = 255
+MAX_DOCUMENT_NUMBER = 128
+
+
+def store_of(session: Session) -> MaterialStore:
+    return MaterialStore(limits_of(session).data_dir)
+
+
+def material_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Form properties that are filled with attached materials: name -> their ``x-material``."""
+    properties = (schema or {}).get("properties") or {}
+    return {name: prop[MATERIAL_KEY] for name, prop in properties.items()
+            if isinstance(prop, dict) and isinstance(prop.get(MATERIAL_KEY), dict)}
+
+
+def can_read_materials(session: Session, user: User, instance_id: int) -> bool:
+    if user.role in READ_ALL_ROLES or user.agency_code == COORDINATOR:
+        return True
+    held = session.scalar(select(Task.id).where(Task.instance_id == instance_id,
+                                                Task.agency_code == user.agency_code).limit(1))
+    return held is not None
+
+
+def upload(session: Session, task: Task, actor: User, *, name: str, stream: BinaryIO,
+           field: str | None = None, document_number: str | None = None) -> Material:
+    """Store a file for an open step the caller may work on (checked by the caller, under the lock)."""
+    name = Path((name or "").replace("\\", "/")).name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput("the file needs a name", {"file": [f"a file name of 1-{MAX_NAME} characters"]}, "files")
+    document_number = (document_number or "").strip() or None
+    if document_number is not None and len(document_number) > MAX_DOCUMENT_NUMBER:
+        raise InvalidInput("the document number is too long",
+                           {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]}, "form")
+    wanted = None
+    if field is not None:
+        fields = material_fields(task.instance.definition.forms.get(task.form) if task.form else None)
+        if field not in fields:
+            raise InvalidInput(f"step “{task.name}” has no material field {field!r}",
+                               {"field": [f"one of: {', '.join(sorted(fields)) or 'none'}"]}, "form")
+        wanted = fields[field].get("types")
+
+    limits = limits_of(session)
+    used = session.scalar(select(func.coalesce(func.sum(Material.size), 0)).where(
+        Material.task_id == task.id, Material.withdrawn_at.is_(None))) or 0
+    room = min(limits.max_material_bytes, limits.max_task_material_bytes - used)
+    store = store_of(session)
+    try:
+        received = store.receive(stream, max(room, 0), SNIFF_BYTES)
+    except TooLarge:
+        if room < limits.max_material_bytes:
+            raise PayloadTooLarge(f"{name}: the step's materials would exceed "
+                                  f"{limits.max_task_material_bytes} bytes") from None
+        raise PayloadTooLarge(f"{name}: a file may have at most {limits.max_material_bytes} bytes") from None
+    try:
+        if received.size == 0:
+            raise InvalidInput(f"{name} is empty", {"file": ["the file is empty"]}, "files")
+        try:
+            kind = classify(name, received.head)
+        except RefusedFile as exc:
+            raise UnsupportedType(str(exc), {"file": [str(exc)]}) from None
+        if not accepts(wanted, kind):
+            message = f"{name}: field {field!r} takes {', '.join(wanted)}, not {kind.code}"
+            raise UnsupportedType(message, {"file": [message]})
+        store.keep(received)
+    finally:
+        store.discard(received)
+
+    material = Material(instance_id=task.instance_id, task_id=task.id, field=field, name=name, kind=kind.code,
+                        content_type=kind.content_type, size=received.size, sha256=received.sha256,
+                        document_number=document_number, uploaded_by_id=actor.id, uploaded_at=utcnow())
+    session.add(material)
+    session.flush()
+    events.record(session, "material.uploaded", actor, instance=task.instance, task=task, payload={
+        "material": material.id, "name": name, "size": received.size, "sha256": received.sha256,
+        "kind": kind.code, "field": field, "document_number": document_number})
+    return material
+
+
+def withdraw(session: Session, material: Material, actor: User) -> None:
+    """Take back a file attached by mistake, while its step is still open; the record stays."""
+    if material.withdrawn_at is not None:
+        raise Conflict(f"material {material.id} is already withdrawn")
+    if material.task.state not in ("open", "claimed"):
+        raise Conflict(f"step “{material.task.name}” is {material.task.state}; its materials are final")
+    material.withdrawn_at = utcnow()
+    events.record(session, "material.withdrawn", actor, instance=material.task.instance, task=material.task,
+                  payload={"material": material.id, "name": material.name})
+    session.flush()
+
+
+def get_material(session: Session, material_id: int, actor: User) -> Material:
+    material = session.scalar(select(Material).where(Material.id == material_id).options(
+        joinedload(Material.task), joinedload(Material.uploaded_by)))
+    if material is None:
+        raise NotFound(f"material {material_id} not found")
+    require(can_read_materials(session, actor, material.instance_id),
+            f"your agency has no step in the process of material {material_id}")
+    return material
+
+
+def instance_materials(session: Session, instance_id: int, actor: User,
+                       include_withdrawn: bool = False) -> list[Material]:
+    if session.get(ProcessInstance, instance_id) is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    require(can_read_materials(session, actor, instance_id),
+            f"your agency has no step in process instance {instance_id}")
+    stmt = select(Material).where(Material.instance_id == instance_id)
+    if not include_withdrawn:
+        stmt = stmt.where(Material.withdrawn_at.is_(None))
+    return list(session.scalars(stmt.options(joinedload(Material.task), joinedload(Material.uploaded_by))
+                                .order_by(Material.id)))
+
+
+def project_materials(session: Session, code: str, actor: User) -> list[Material]:
+    """The materials of every instance of a project the caller may read."""
+    project = get_project(session, code)
+    instance_ids = session.scalars(select(ProcessInstance.id).where(ProcessInstance.project_id == project.id))
+    readable = [i for i in instance_ids if can_read_materials(session, actor, i)]
+    if not readable:
+        return []
+    return list(session.scalars(
+        select(Material).where(Material.instance_id.in_(readable), Material.withdrawn_at.is_(None))
+        .options(joinedload(Material.task), joinedload(Material.uploaded_by)).order_by(Material.id)))
+
+
+def fill_material_fields(session: Session, task: Task, schema: dict[str, Any] | None,
+                         data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``data`` with each material field set to the ids of the step's files for it (absent when
+    none, so ``required`` reports it), and a hint per material field for its error message."""
+    fields = material_fields(schema)
+    if not fields or not isinstance(data, dict):
+        return data, {}
+    attached: dict[str, list[int]] = {}
+    for material_id, field in session.execute(
+        select(Material.id, Material.field).where(Material.task_id == task.id, Material.withdrawn_at.is_(None),
+                                                  Material.field.in_(fields)).order_by(Material.id)
+    ):
+        attached.setdefault(field, []).append(material_id)
+    filled = {k: v for k, v in data.items() if k not in fields}
+    filled.update(attached)
+    hints = {}
+    for name, spec in fields.items():
+        title = ((schema or {}).get("properties") or {}).get(name, {}).get("title") or name
+        types = spec.get("types")
+        hints[name] = f"attach {title}" + (f" ({', '.join(types)})" if types else "") + " first"
+    return filled, hints

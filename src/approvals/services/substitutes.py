@@ -1,0 +1,101 @@
+"""Out of office: a user names a colleague who acts for them over a range of (Shenzhen) dates.
+
+During the range the substitute sees the absent user's claimed steps in their own inbox and may
+complete, send back or release them; the history then says "substitute for absent user". After the
+range, or once revoked, the right is gone.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ..calendar import local_date
+from ..models import Substitution, User, utcnow
+from . import events
+from .authz import WORK_ROLES, require
+from .errors import Conflict, InvalidInput, NotFound
+from .users import get_user
+
+MAX_DAYS = 366
+
+
+def today() -> date:
+    return local_date(utcnow())
+
+
+def may_manage(actor: User, user: User) -> bool:
+    """The user themselves, a lead of their agency, or an admin."""
+    return actor.id == user.id or actor.role == "admin" or (
+        actor.role == "lead" and actor.agency_code == user.agency_code)
+
+
+def create_substitution(session: Session, actor: User, *, substitute: str, starts_on: date, ends_on: date,
+                        username: str | None = None) -> Substitution:
+    user = actor if username in (None, actor.username) else get_user(session, username or "")
+    if user is None:
+        raise InvalidInput(f"no user {username!r}", {"user": ["unknown user"]})
+    require(may_manage(actor, user), f"only {user.username}, a lead of {user.agency_code} or an admin "
+                                     f"may name a substitute for {user.username}")
+    errors: dict[str, list[str]] = {}
+    stand_in = get_user(session, substitute or "")
+    if stand_in is None or not stand_in.active:
+        errors["substitute"] = ["unknown user"]
+    elif stand_in.id == user.id:
+        errors["substitute"] = ["cannot stand in for themselves"]
+    elif stand_in.agency_code != user.agency_code or stand_in.role not in WORK_ROLES:
+        errors["substitute"] = [f"must be staff or a lead of agency {user.agency_code}"]
+    if ends_on < starts_on:
+        errors["ends_on"] = ["must not be before starts_on"]
+    elif (ends_on - starts_on).days >= MAX_DAYS:
+        errors["ends_on"] = [f"a substitution lasts at most {MAX_DAYS} days"]
+    elif ends_on < today():
+        errors["ends_on"] = ["is in the past"]
+    if errors:
+        raise InvalidInput("invalid substitution", errors)
+    row = Substitution(user_id=user.id, substitute_id=stand_in.id, starts_on=starts_on, ends_on=ends_on,
+                       created_by_id=actor.id)
+    session.add(row)
+    session.flush()
+    events.record(session, "substitution.created", actor, payload={
+        "substitution": row.id, "user": user.username, "substitute": stand_in.username,
+        "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
+    return row
+
+
+def list_substitutions(session: Session, actor: User, username: str | None = None) -> list[Substitution]:
+    """Substitutions for a user (default: the caller), and those where the caller stands in."""
+    user = actor if username in (None, actor.username) else get_user(session, username or "")
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    require(may_manage(actor, user), f"you may not read the substitutions of {user.username}")
+    stmt = select(Substitution).where((Substitution.user_id == user.id) | (Substitution.substitute_id == user.id))
+    return list(session.scalars(stmt.options(joinedload(Substitution.user), joinedload(Substitution.substitute))
+                                .order_by(Substitution.starts_on, Substitution.id)))
+
+
+def revoke_substitution(session: Session, substitution_id: int, actor: User) -> Substitution:
+    row = session.get(Substitution, substitution_id)
+    if row is None:
+        raise NotFound(f"substitution {substitution_id} not found")
+    require(may_manage(actor, row.user), "only the absent user, a lead of their agency or an admin may revoke it")
+    if row.revoked_at is not None:
+        raise Conflict(f"substitution {substitution_id} is already revoked")
+    row.revoked_at = utcnow()
+    events.record(session, "substitution.revoked", actor, payload={"substitution": row.id})
+    session.flush()
+    return row
+
+
+def absent_users_for(session: Session, substitute: User, on: date | None = None) -> list[int]:
+    """Ids of the users ``substitute`` stands in for on ``on`` (default: today in Shenzhen)."""
+    on = on or today()
+    return list(session.scalars(select(Substitution.user_id).where(
+        Substitution.substitute_id == substitute.id, Substitution.revoked_at.is_(None),
+        Substitution.starts_on <= on, Substitution.ends_on >= on)))
+
+
+def stands_in_for(session: Session, substitute: User, user_id: int | None) -> bool:
+    return user_id is not None and user_id in absent_users_for(session, substitute)
