@@ -10,7 +10,7 @@ import time_machine
 from approvals.db import Database
 from approvals.demo import attach_sample_materials
 from approvals.models import Task
-from approvals.services import instances, projects, tasks, users
+from approvals.services import instances, projects, send_back, tasks, users
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")
 
@@ -66,6 +66,13 @@ class Scenario:
             worker = self._worker(session, task.agency_code)
             attach_sample_materials(session, task, worker, data or {})
             tasks.complete_task(session, task.id, data or {}, worker, opinion=opinion)
+
+    def send_back(self, bpmn_id: str, to: str, reason: str = "材料不齐，退回补充", *, on: date | None = None) -> None:
+        """The agency holding the open step ``bpmn_id`` sends the instance back to step ``to`` (退回)."""
+        self.today = on or self.today
+        with self._at(), self.database.session() as session:
+            task = next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
+            send_back.send_back(session, task.id, to, reason, self._worker(session, task.agency_code))
 
     def finished(self) -> list[Task]:
         with self.database.session() as session:

@@ -50,6 +50,26 @@ def test_straight_approval_without_evaluation(feasibility):
     assert finished["decide"].completed_at <= finished["decide"].due_at
 
 
+def test_decision_sent_back_to_the_submission_resumes_the_drc_clock(feasibility):
+    s = feasibility()
+    s.do("submit_report", SUBMITTED, on=date(2026, 9, 21))
+    s.do("acceptance_check", {"acceptance_decision": "accept", "acceptance_number": "受理〔2026〕1号"})
+    s.do("assess_need", {"evaluation_needed": False})
+    # Thursday: DRC finds the report's figures inconsistent and sends it back to HQ's submission.
+    s.send_back("decide", "submit_report", on=date(2026, 9, 24))
+    assert s.open_steps() == [("submit_report", "HQ")]
+    s.do("submit_report", SUBMITTED, on=date(2026, 10, 12))
+    s.do("acceptance_check", {"acceptance_decision": "accept", "acceptance_number": "受理〔2026〕2号"})
+    s.do("assess_need", {"evaluation_needed": False})
+    decide = s.step("decide")
+    # 3 of the 20 working days were used before the send back: 17 remain from Monday 2026-10-12.
+    assert (decide.limit_workdays, decide.due_at) == (17, end_of(date(2026, 11, 4)))
+    s.do("decide", APPROVED, on=date(2026, 10, 14))
+    assert s.status() == "completed" and s.result() == "可研已批复"
+    runs = [(t.outcome, t.counted_workdays) for t in s.finished() if t.bpmn_id == "decide"]
+    assert runs == [("sent_back", 3), ("approve", 2)]
+
+
 def test_district_projects_go_to_the_district_drc(feasibility):
     s = feasibility(funding_level="district")
     s.do("submit_report", SUBMITTED)
