@@ -13,6 +13,8 @@ from lxml import etree
 from .errors import ModelRejected, Problem
 
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# XInclude is never processed here, but a file carrying it is refused so that no later tool does.
+_XINCLUDE_NS = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
 _DECLARED_ENCODING = re.compile(r"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -49,4 +51,9 @@ def parse_xml(data: bytes, *, max_bytes: int, what: str = "BPMN file") -> etree.
         raise ModelRejected([Problem(None, f"{what} is not well-formed XML: {exc.msg} (line {exc.lineno})")]) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise ModelRejected([Problem(None, f"{what} contains a DOCTYPE, which is not allowed")])
+    for namespace in _XINCLUDE_NS:
+        found = tree.getroot().find(f".//{{{namespace}}}*")
+        if found is not None:
+            message = f"{what} contains XInclude (line {found.sourceline}), which is not allowed"
+            raise ModelRejected([Problem(None, message)])
     return tree
