@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 
-from . import errors
+from . import auth, errors
 
 
 def init_app(app: Flask) -> None:
@@ -27,4 +27,10 @@ def init_app(app: Flask) -> None:
 
     for module in (tokens, agencies, definitions, projects, instances, tasks, materials, substitutions, calendar):
         api.register_blueprint(module.blp)
+
+    @app.before_request
+    def _require_token():
+        # Signing in and reading the API documentation are the only things done without a token.
+        if request.blueprint not in (None, tokens.blp.name, "api-docs") and request.path.startswith("/api/"):
+            auth.authenticate()
     errors.init_app(app)

@@ -22,11 +22,12 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def authenticated(view):
-    """Resolve the caller from the bearer token into ``g.user``, or answer 401."""
+def authenticate() -> User:
+    """Resolve the caller from the bearer token into ``g.user`` (once per request), or raise 401.
 
-    @wraps(view)
-    def wrapper(*args, **kwargs):
+    Blueprints call this before anything reads the request, so an anonymous caller learns nothing
+    from validation errors; ``authenticated`` marks each view that needs it."""
+    if "user" not in g:
         token = bearer_token()
         if token is None:
             raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from POST /api/tokens")
@@ -34,6 +35,15 @@ def authenticated(view):
         if user is None:
             raise NotAuthenticated("the token is unknown, expired or revoked")
         g.user = user
+    return g.user
+
+
+def authenticated(view):
+    """The view needs a signed-in caller (see ``authenticate``)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        authenticate()
         return view(*args, **kwargs)
 
     return wrapper

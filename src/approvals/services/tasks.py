@@ -217,10 +217,10 @@ def delegate_task(session: Session, task_id: int, username: str, actor: User) ->
 def recall_task(session: Session, task_id: int, actor: User) -> Task:
     """End a delegation: the delegator takes the step back (or the delegate hands it back)."""
     task, instance = locked_task(session, task_id, actor)
-    if task.state != "claimed" or task.delegated_by_id is None:
-        raise Conflict(f"task {task.id} is not delegated")
     if actor.id not in (task.delegated_by_id, task.assignee_id):
         raise Forbidden("only the delegator or the delegate may end a delegation")
+    if task.state != "claimed" or task.delegated_by_id is None:
+        raise Conflict(f"task {task.id} is not delegated")
     holder, delegate = task.delegated_by, task.assignee
     _assign(task, instance, holder)
     task.delegated_by = None
