@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..services import materials, tasks
+from ..services.material_types import ALLOWED
 from .auth import SECURITY, authenticated, current_user
 from .present import material_doc
 from .schemas import MaterialSchema
@@ -31,8 +32,8 @@ def project_materials(code: str):
 
 
 @blp.get("/materials/<int:material_id>")
-@blp.doc(security=SECURITY, responses={"200": {"description": "the file's bytes, as an attachment",
-                                               "content": {"application/octet-stream": {}}}})
+@blp.doc(security=SECURITY, responses={"200": {"description": "the file's bytes, as an attachment", "content": {
+    kind.content_type: {"schema": {"type": "string", "format": "binary"}} for kind in ALLOWED.values()}}})
 @authenticated
 def download(material_id: int):
     """One file's bytes, for agencies with a step in its process, the coordinator and readers."""

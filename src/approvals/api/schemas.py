@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..models import ROLES
 from ..services.projects import CODE, FUNDING_LEVELS
 from ..services.tasks import TASK_FILTER_STATES
+
+# Decimals travel as strings ("348000.00"), so no rounding happens on the way; say so in the document.
+DECIMAL = {"type": "string", "format": "decimal"}
+
+
+def _not_negative(value) -> None:
+    if value < 0:
+        raise ValidationError("must not be negative")
 
 
 class StrictSchema(Schema):
@@ -30,8 +38,10 @@ class ProjectRequest(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     owner_unit = fields.String(load_default="", validate=validate.Length(max=200))
     funding_level = fields.String(load_default="municipal", validate=validate.OneOf(FUNDING_LEVELS))
+    # Validated by a function, not Range: apispec would document a Range on a string-typed decimal
+    # as a string "minimum", which is not valid OpenAPI.
     investment = fields.Decimal(load_default=None, allow_none=True, as_string=True, allow_nan=False,
-                                validate=validate.Range(min=0), metadata={"description": "万元"})
+                                validate=_not_negative, metadata={**DECIMAL, "description": "万元, not negative"})
 
 
 class StartRequest(StrictSchema):
@@ -250,7 +260,7 @@ class ProjectSchema(Schema):
     name = fields.String()
     owner_unit = fields.String()
     funding_level = fields.String()
-    investment = fields.Decimal(as_string=True, allow_none=True)
+    investment = fields.Decimal(as_string=True, allow_none=True, metadata={**DECIMAL, "description": "万元"})
     created_at = fields.DateTime()
     stage = fields.List(fields.String(), metadata={"description": "names of the running processes"})
     open_tasks = fields.Integer()
