@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -15,6 +9,7 @@ from click.testing import CliRunner
 
 from approvals.cli import main
 from tests.helpers import SUBMISSION
+from tests.processes import serving
 
 
 def run(url: str, *args: str):
@@ -62,35 +57,6 @@ def test_seed_demo_is_idempotent(database_url, database):
 
 def http(method: str, url: str, **kwargs) -> requests.Response:
     return requests.request(method, url, timeout=30, **kwargs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(url: str):
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "approvals.cli", "--database-url", url, "serve", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the server did not start: " + process.stderr.read().decode()[-2000:])
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        process.stderr.close()
 
 
 def test_served_instances_survive_a_server_restart(database_url, database):
