@@ -147,3 +147,25 @@ def test_password_guessing_is_slowed_down(client, people, started):
 
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16), tick=False):
         assert client.post("/api/tokens", json={"username": "drc", "password": PASSWORD}).status_code == 201
+
+
+def test_text_a_database_cannot_keep_is_refused_naming_the_field(client, people, sample):
+    """NUL characters (PostgreSQL cannot store them) and unpaired surrogates get 422, not a 500."""
+    signin = client.post("/api/tokens", data='{"username": "a\\u0000b", "password": "x"}',
+                         content_type="application/json")
+    assert signin.status_code == 422 and "username" in signin.json["errors"]["json"]
+    project = client.post("/api/projects", data='{"code": "P-9", "name": "\\ud83c"}', content_type="application/json",
+                          headers=people.auth("hq"))
+    assert project.status_code == 422 and "name" in project.json["errors"]["json"]
+    inbox = client.get("/api/tasks?project=%00", headers=people.auth("hq"))
+    assert inbox.status_code == 422 and "project" in inbox.json["errors"]["query"]
+    assert client.get("/api/projects/a%00b/status", headers=people.auth("hq")).status_code == 404
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
+                          headers=people.auth("hq")).json
+    bad_form = client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete",
+                           data='{"data": {"application_title": "x\\u0000y", "estimated_investment": 1}}',
+                           content_type="application/json", headers=people.auth("hq"))
+    assert bad_form.status_code == 422
+    assert bad_form.json["errors"]["json"] == {"data.application_title": [
+        "text must not contain NUL characters or unpaired surrogates"]}

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_smorest import Api
-from flask_smorest.spec.plugins import integerconverter2paramschema
-from werkzeug.routing import IntegerConverter
+from flask_smorest.spec.plugins import integerconverter2paramschema, unicodeconverter2paramschema
 
 from . import auth, errors
-
-
-class RowId(IntegerConverter):
-    """``<int:…>`` in our routes: a non-negative integer that fits a database key."""
-
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
-        super().__init__(url_map, *args, **kwargs)
+from .converters import PathText, RowId
 
 
 def init_app(app: Flask) -> None:
@@ -32,9 +24,10 @@ def init_app(app: Flask) -> None:
                                 "Authenticate with POST /api/tokens, then send 'Authorization: Bearer <token>'."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    # Ids in paths are database keys (32-bit on PostgreSQL): a larger number is a 404, not a 500.
-    app.url_map.converters["int"] = RowId
+    # Path parameters the database can hold; anything else is a 404 (see converters.py).
+    app.url_map.converters.update({"int": RowId, "default": PathText, "string": PathText})
     api.register_converter(RowId, integerconverter2paramschema)
+    api.register_converter(PathText, unicodeconverter2paramschema)
 
     from . import agencies, calendar, definitions, instances, materials, projects, substitutions, tasks, tokens
 

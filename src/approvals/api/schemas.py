@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from ..engine.data import unstorable_text
 from ..models import ROLES
 from ..services.projects import CODE, FUNDING_LEVELS
 from ..services.tasks import TASK_FILTER_STATES
@@ -18,10 +19,19 @@ def _not_negative(value) -> None:
 
 
 class StrictSchema(Schema):
-    """Unknown fields in a request are an error naming them, never silently dropped."""
+    """Unknown fields in a request are an error naming them, never silently dropped; text must be
+    text a database can store (no NUL, no unpaired surrogates), else the field is named."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _storable_text(self, data, **_kwargs):
+        where = unstorable_text(data)
+        if where is not None:
+            raise ValidationError({where or "_schema": ["text must not contain NUL characters or unpaired "
+                                                        "surrogates"]})
+        return data
 
 
 # -- requests -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ such data would break the saved state; keys starting with ``_`` are reserved for
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,37 @@ RESERVED_KEYS = frozenset({"typename"})
 _SCALARS = (str, bool, int, type(None))
 
 
+def storable(text: str) -> bool:
+    """Text both databases can keep: no NUL (PostgreSQL refuses it), no unpaired surrogates
+    (not encodable as UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_text(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) in ``value`` that is not ``storable``, else None."""
+    stack = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if not storable(item):
+                return where
+        elif isinstance(item, Mapping) and depth <= MAX_DEPTH:
+            for key, child in item.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and not storable(key):
+                    return where
+                stack.append((child, child_path, depth + 1))
+        elif isinstance(item, list | tuple) and depth <= MAX_DEPTH:
+            stack.extend((child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item))
+    return None
+
+
 def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
     """Raise UnsafeData naming the first offending path."""
     if depth > MAX_DEPTH:
@@ -26,7 +58,7 @@ def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UnsafeData(path, "keys must be strings")
-            if key in RESERVED_KEYS or key.startswith("_"):
+            if key in RESERVED_KEYS or key.startswith("_") or not storable(key):
                 raise UnsafeData(f"{path}.{key}", "this field name is reserved")
             check_safe_data(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
@@ -35,6 +67,9 @@ def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise UnsafeData(path, "numbers must be finite")
+    elif isinstance(value, str):
+        if not storable(value):
+            raise UnsafeData(path, "text must not contain NUL characters or unpaired surrogates")
     elif not isinstance(value, _SCALARS + (date, Decimal)):
         raise UnsafeData(path, f"values of type {type(value).__name__} cannot be stored")
 

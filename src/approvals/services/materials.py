@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from ..engine.data import storable
 from ..models import Material, ProcessInstance, Task, User, utcnow
 from . import events
 from .authz import COORDINATOR, READ_ALL_ROLES, require
@@ -54,10 +55,10 @@ def upload(session: Session, task: Task, actor: User, *, name: str, stream: Bina
            field: str | None = None, document_number: str | None = None) -> Material:
     """Store a file for an open step the caller may work on (checked by the caller, under the lock)."""
     name = Path((name or "").replace("\\", "/")).name.strip()
-    if not name or len(name) > MAX_NAME:
+    if not name or len(name) > MAX_NAME or not storable(name):
         raise InvalidInput("the file needs a name", {"file": [f"a file name of 1-{MAX_NAME} characters"]}, "files")
     document_number = (document_number or "").strip() or None
-    if document_number is not None and len(document_number) > MAX_DOCUMENT_NUMBER:
+    if document_number is not None and (len(document_number) > MAX_DOCUMENT_NUMBER or not storable(document_number)):
         raise InvalidInput("the document number is too long",
                            {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]}, "form")
     wanted = None
