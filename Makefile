@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export APPROVALS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/approvals.sqlite3
 SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
+BPMN_JS := src/approvals/web/static/vendor/bpmn-js
 PORT ?= 5000
 
 .PHONY: help venv install assets db seed serve demo test lint clean
@@ -30,7 +31,14 @@ $(SWAGGER_UI)/swagger-ui-bundle.js:
 	   build/npm/node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
 	   build/npm/node_modules/swagger-ui-dist/swagger-ui.css $(SWAGGER_UI)/
 
-assets: $(SWAGGER_UI)/swagger-ui-bundle.js  ## front-end files from npm, served locally
+$(BPMN_JS)/bpmn-modeler.production.min.js:
+	mkdir -p $(BPMN_JS) build/npm
+	cd build/npm && npm install --silent --no-audit --no-fund --no-save bpmn-js@18.31.1
+	cp build/npm/node_modules/bpmn-js/dist/bpmn-modeler.production.min.js \
+	   build/npm/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(BPMN_JS)/
+	cp -r build/npm/node_modules/bpmn-js/dist/assets $(BPMN_JS)/
+
+assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js  ## front-end files from npm, served locally
 
 db: install  ## create or upgrade the database and load the agencies
 	$(BIN)/approvals init-db

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, redirect
+from flask import Flask
 
-from . import api, db
+from . import api, db, web
 from .config import load_settings
 from .services.limits import Limits
 
@@ -18,14 +18,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     db.init_app(app, {"limits": Limits.from_settings(app.config)})
     api.init_app(app)
+    web.init_app(app)
 
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
-
-    @app.get("/")
-    def home():
-        # Until the web pages land, the front door is the interactive API documentation.
-        return redirect("/api/docs")
 
     return app

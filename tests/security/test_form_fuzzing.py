@@ -17,7 +17,9 @@ from tests.conftest import FORMS_DIR
 
 SCHEMA = json.loads((FORMS_DIR / "sample_submit.schema.json").read_text())
 FIELDS = sorted(SCHEMA["properties"])
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: CI runs the same cases every time (explore with --hypothesis-seed=random locally).
+FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30))
@@ -29,11 +31,13 @@ submissions = st.dictionaries(keys, json_values, max_size=6) | json_values
 
 def valid_submissions():
     """Submissions the form accepts: a title, a positive investment, and any of the optional fields."""
-    text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=200)
+    # Text a database can keep: no NUL, no unpaired surrogates (those are refused, see is_valid).
+    letters = st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00")
+    text = st.text(letters, min_size=1, max_size=200)
     optional = {
-        "site": st.text(max_size=200),
+        "site": st.text(letters, max_size=200),
         "submitted_on": st.dates().map(lambda d: d.isoformat()),
-        "remarks": st.text(max_size=2000),
+        "remarks": st.text(letters, max_size=2000),
     }
     return st.fixed_dictionaries(
         {"application_title": text,
@@ -46,7 +50,24 @@ def is_valid(data) -> bool:
         return False
     if any(isinstance(v, float) and not math.isfinite(v) for v in _leaves(data)):
         return False
+    if any(isinstance(v, str) and ("\x00" in v or _has_surrogate(v)) for v in _leaves(data)) \
+            or any(isinstance(k, str) and ("\x00" in k or _has_surrogate(k)) for k in _keys(data)):
+        return False  # text a database cannot keep
     return not any(Draft202012Validator(SCHEMA, format_checker=FormatChecker()).iter_errors(data))
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _keys(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _keys(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _keys(v)
 
 
 def _leaves(value):

@@ -110,6 +110,7 @@ class InboxQuery(PageQuery):
     state = fields.String(load_default="active", validate=validate.OneOf(TASK_FILTER_STATES),
                           metadata={"description": "active = open or claimed"})
     project = fields.String(validate=validate.Length(min=1, max=64))
+    process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
     overdue = fields.Boolean()
 
 

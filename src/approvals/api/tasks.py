@@ -37,7 +37,7 @@ def inbox(query):
     """The inbox: your agency's steps by default, soonest due first."""
     rows, total = tasks.inbox(get_session(), current_user(), tasks.InboxQuery(
         agency=query.get("agency"), assignee_me=query.get("assignee") == "me", state=query["state"],
-        project=query.get("project"), overdue=query.get("overdue"), page=query["page"],
+        project=query.get("project"), process=query.get("process"), overdue=query.get("overdue"), page=query["page"],
         page_size=query["page_size"]))
     return {"items": [task_doc(t) for t in rows], "total": total, "page": query["page"],
             "page_size": query["page_size"]}

@@ -65,14 +65,9 @@ def _check_material_fields(forms: Mapping[str, dict]) -> None:
         raise ModelRejected(problems)
 
 
-def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None,
-            filename: str = "model.bpmn") -> tuple[ProcessDefinition, bool]:
-    """Check and store a new version; returns (definition, created).
-
-    Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
-    diagram edited in the modeler can be published alone. Publishing exactly the content of the
-    latest version creates nothing and returns it.
-    """
+def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str):
+    """Lint and parse a model as publishing would; returns (parsed model, latest version of its key)
+    or raises ModelInvalid listing every problem with its element."""
     limits = limits_of(session)
     try:
         outline = model_outline(bpmn, max_bytes=limits.max_bpmn_bytes)
@@ -85,6 +80,47 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
         _check_material_fields(model.forms)
     except ModelRejected as exc:
         raise ModelInvalid(_summary(exc.problems), {"bpmn": [p.as_dict() for p in exc.problems]}) from None
+    return model, previous
+
+
+def check_model(session: Session, bpmn: bytes, forms: Mapping[str, bytes] | None = None) -> list[dict]:
+    """The problems publishing would report (element and message each), without storing anything."""
+    try:
+        _checked(session, bpmn, forms or {}, "model.bpmn")
+    except ModelInvalid as exc:
+        return exc.errors["bpmn"]
+    return []
+
+
+def versions_of(session: Session, key: str) -> list[ProcessDefinition]:
+    """Every published version of a key, newest first."""
+    found = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                 .order_by(ProcessDefinition.version.desc())))
+    if not found:
+        raise NotFound(f"no process definition {key!r}")
+    return found
+
+
+def diagram_of(session: Session, definition: ProcessDefinition, stage: str) -> ProcessDefinition:
+    """The definition whose diagram shows the steps of ``stage``: the instance's own process, or the
+    called process of that name (its latest version: the caller froze the version it calls)."""
+    if not stage or stage in (definition.name, definition.key):
+        return definition
+    called = session.scalar(select(ProcessDefinition).where(
+        ProcessDefinition.kind == "bpmn", ProcessDefinition.name == stage)
+        .order_by(ProcessDefinition.version.desc()).limit(1))
+    return called or definition
+
+
+def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None,
+            filename: str = "model.bpmn") -> tuple[ProcessDefinition, bool]:
+    """Check and store a new version; returns (definition, created).
+
+    Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
+    diagram edited in the modeler can be published alone. Publishing exactly the content of the
+    latest version creates nothing and returns it.
+    """
+    model, previous = _checked(session, bpmn, forms, filename)
     for kind, key in model.callees:
         # Steps of called processes run in our instances and are validated against our forms.
         callee = latest(session, key, kind) if kind == "bpmn" else None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..engine.data import plain_json
 from ..engine.errors import EngineFailure
 from ..engine.runtime import TaskNotReady
-from ..models import Material, ProcessInstance, Project, Task, User, utcnow
+from ..models import Material, ProcessDefinition, ProcessInstance, Project, Task, User, utcnow
 from . import events, materials, substitutes
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
 from .calendar import calendar_of, counted_workdays
@@ -47,6 +47,7 @@ class InboxQuery:
     assignee_me: bool = False
     state: str = "active"  # active = open or claimed
     project: str | None = None
+    process: str | None = None  # a process key
     overdue: bool | None = None
     page: int = 1
     page_size: int = 50
@@ -74,6 +75,10 @@ def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task],
     if query.project:
         stmt = stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id).join(
             Project, ProcessInstance.project_id == Project.id).where(Project.code == query.project)
+    if query.process:
+        stmt = stmt.where(Task.instance_id.in_(
+            select(ProcessInstance.id).join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+            .where(ProcessDefinition.key == query.process)))
     if query.overdue is not None:
         now = utcnow()
         late = (Task.due_at.is_not(None)) & (Task.due_at < now) & (Task.state.in_(OPEN_STATES))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ROLES, Agency, ApiToken, LoginFailure, User, utcnow
-from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
+from .errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, TooManyAttempts
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 4
@@ -102,3 +102,10 @@ def revoke_token(session: Session, token: str) -> None:
 
 def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session, actor: User) -> list[User]:
+    """Every account with its agency and role (admins)."""
+    if actor.role != "admin":
+        raise Forbidden("only admins list users")
+    return list(session.scalars(select(User).order_by(User.agency_code, User.role, User.username)))

@@ -1,1 +1,38 @@
-"""Server-rendered pages and static assets (the pages themselves come with the web issue)."""
+"""The web application: server-rendered pages for agency staff, process owners and followers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from ..calendar import LOCAL
+from .auth import signed_in_user
+from .i18n import language, translate
+
+csrf = CSRFProtect()
+
+
+def local_time(moment: datetime | None) -> str:
+    """A moment as Shenzhen time, to the minute."""
+    return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def init_app(app: Flask) -> None:
+    from .views import bp
+
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, not an hour
+    # The API authenticates with bearer tokens, which a browser never sends by itself: only the
+    # pages (cookie sessions) need CSRF tokens, checked by the blueprint below.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+    app.jinja_env.filters["local"] = local_time
+    app.jinja_env.globals["_"] = translate
+
+    @app.context_processor
+    def _page_context():
+        return {"user": signed_in_user(), "lang": language()}

@@ -1,0 +1,61 @@
+"""Signing in to the pages: the signed session cookie carries an API token (so signing out revokes
+it, as for the API), and every form carries a CSRF token (Flask-WTF)."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, g, redirect, request, session, url_for
+
+from ..db import get_session
+from ..models import User
+from ..services import users
+from ..services.errors import NotAuthenticated, TooManyAttempts
+
+SESSION_DAYS = 1
+
+
+def signed_in_user() -> User | None:
+    if "web_user" not in g:
+        token = session.get("token")
+        g.web_user = users.user_for_token(get_session(), token) if token else None
+    return g.web_user
+
+
+def sign_in(username: str, password: str) -> str | None:
+    """Start a session; returns the reason it failed, or None."""
+    db_session = get_session()
+    try:
+        users.check_attempts(db_session, username)
+        user = users.authenticate(db_session, username, password)
+    except TooManyAttempts as exc:
+        return exc.message
+    except NotAuthenticated:
+        db_session.rollback()  # the failure is kept in a transaction of its own
+        with current_app.extensions["approvals_db"].session() as own:
+            users.record_failure(own, username)
+        return "Wrong user name or password"
+    token, _ = users.issue_token(db_session, user, SESSION_DAYS)
+    session.clear()
+    session["token"] = token
+    session.permanent = False
+    return None
+
+
+def sign_out() -> None:
+    token = session.pop("token", None)
+    if token:
+        users.revoke_token(get_session(), token)
+    session.clear()
+
+
+def signed_in(view):
+    """The page needs a signed-in user; others go to the sign-in page and come back."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if signed_in_user() is None:
+            return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper

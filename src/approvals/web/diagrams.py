@@ -1,0 +1,44 @@
+"""What a diagram on a page shows: the BPMN of the process a step belongs to, and which of its
+elements are finished, active and overdue (drawn by bpmn-js in the browser)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..models import Task, utcnow
+from ..services.definitions import diagram_of
+from ..services.status import InstanceStatus
+
+
+def _markers(steps: list[Task], now: datetime) -> dict[str, list[str]]:
+    active = [t for t in steps if t.state in ("open", "claimed") and t.kind == "step"]
+    return {
+        "finished": sorted({t.bpmn_id for t in steps if t.state == "completed" and t.kind == "step"}
+                           - {t.bpmn_id for t in active}),
+        "active": sorted({t.bpmn_id for t in active}),
+        "overdue": sorted({t.bpmn_id for t in active if t.due_at is not None and t.due_at < now}),
+    }
+
+
+def step_diagram(session: Session, task: Task) -> dict[str, Any]:
+    definition = diagram_of(session, task.instance.definition, task.stage)
+    same_stage = [t for t in task.instance.tasks if t.stage == task.stage]
+    markers = _markers(same_stage, utcnow())
+    markers["active"] = [task.bpmn_id]  # this step is the one the page is about
+    return {"xml": definition.bpmn_xml, "title": task.stage, **markers}
+
+
+def instance_diagrams(session: Session, found: InstanceStatus, now: datetime) -> list[dict[str, Any]]:
+    """One diagram per stage the instance has steps in, those with open steps first."""
+    steps = [*found.open_tasks, *found.completed_tasks]
+    stages: dict[str, list[Task]] = {}
+    for step in steps:
+        stages.setdefault(step.stage, []).append(step)
+    if not stages:
+        stages[found.instance.definition.name] = []
+    ordered = sorted(stages.items(), key=lambda item: not any(t.state in ("open", "claimed") for t in item[1]))
+    return [{"xml": diagram_of(session, found.instance.definition, stage).bpmn_xml, "title": stage,
+             **_markers(rows, now)} for stage, rows in ordered]

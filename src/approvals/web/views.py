@@ -1,0 +1,346 @@
+"""The pages. Each view reads or changes through services/ and renders a template; no rules here."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from ..db import get_session
+from ..models import utcnow
+from ..services import (
+    calendar,
+    definitions,
+    instances,
+    materials,
+    projects,
+    send_back,
+    status,
+    tasks,
+    users,
+)
+from ..services.authz import can_publish, can_work_on
+from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from . import auth, csrf
+from .diagrams import instance_diagrams, step_diagram
+from .forms import data_from, fields_of
+from .i18n import LANGUAGES, translate
+
+bp = Blueprint("web", __name__, template_folder="templates")
+PAGE_SIZE = 20
+
+
+def me():
+    return auth.signed_in_user()
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError):
+    code = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 409
+    return render_template("error.html", message=exc.message, code=code), code
+
+
+# -- signing in ------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        error = auth.sign_in(request.form.get("username", ""), request.form.get("password", ""))
+        if error is None:
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.inbox"))
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    auth.sign_out()
+    return redirect(url_for("web.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    from flask import session
+
+    if code in LANGUAGES:
+        session["lang"] = code
+    target = request.referrer or url_for("web.inbox")
+    return redirect(target)
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("web.inbox") if me() else url_for("web.login"))
+
+
+# -- inbox and steps -------------------------------------------------------------------------------
+
+
+@bp.get("/tasks")
+@auth.signed_in
+def inbox():
+    session, user = get_session(), me()
+    page = max(request.args.get("page", 1, type=int), 1)
+    project = request.args.get("project") or None
+    process = request.args.get("process") or None
+    state = request.args.get("state", "active")
+    if state not in tasks.TASK_FILTER_STATES:
+        state = "active"
+
+    def section(**kwargs):
+        return tasks.inbox(session, user, tasks.InboxQuery(project=project, process=process, state=state, page=page,
+                                                           page_size=PAGE_SIZE, **kwargs))
+
+    sections = [("My steps", *section(assignee_me=True))]
+    if user.role in ("staff", "lead"):
+        sections.append(("Open at my agency", *section()))
+    if user.role == "lead":
+        sections.append(("Overdue at my agency", *section(overdue=True)))
+    if user.role not in ("staff", "lead"):
+        sections = [("Open steps", *section())]
+    return render_template("inbox.html", sections=sections, page=page, page_size=PAGE_SIZE, project=project,
+                           process=process, state=state, states=tasks.TASK_FILTER_STATES,
+                           processes=[d.key for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
+                           now=utcnow())
+
+
+def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: int = 200):
+    session, user = get_session(), me()
+    task = tasks.get_task(session, task_id, user)
+    schema = tasks.form_of(task)
+    readable = materials.can_read_materials(session, user, task.instance_id)
+    shown = materials.instance_materials(session, task.instance_id, user) if readable else []
+    earlier = sorted({(t.bpmn_id, t.name) for t in task.instance.tasks
+                      if t.state == "completed" and t.kind == "step" and t.outcome != tasks.SENT_BACK})
+    return render_template(
+        "task.html", task=task, fields=fields_of(schema, values or task.submitted_data or {}, errors),
+        form_errors=errors, opinion=opinion, materials=shown,
+        history=instances.instance_events(session, task.instance_id),
+        figure=step_diagram(session, task), earlier=earlier, now=utcnow(),
+        can_work=can_work_on(user, task) and task.state in ("open", "claimed"),
+    ), code
+
+
+@bp.get("/tasks/<int:task_id>")
+@auth.signed_in
+def task_page(task_id: int):
+    return _task_page(task_id)
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@auth.signed_in
+def claim(task_id: int):
+    tasks.claim_task(get_session(), task_id, me())
+    flash(translate("Claimed."))
+    return redirect(url_for("web.task_page", task_id=task_id), 303)
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@auth.signed_in
+def release(task_id: int):
+    tasks.unclaim_task(get_session(), task_id, me())
+    flash(translate("Released."))
+    return redirect(url_for("web.task_page", task_id=task_id), 303)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@auth.signed_in
+def complete(task_id: int):
+    session, user = get_session(), me()
+    task = tasks.get_task(session, task_id, user)
+    schema = tasks.form_of(task)
+    data = data_from(schema, request.form)
+    opinion = request.form.get("opinion", "")
+    try:
+        for item in fields_of(schema):
+            for upload in request.files.getlist(item.name):
+                if upload.filename:
+                    tasks.attach_material(session, task_id, user, name=upload.filename, stream=upload.stream,
+                                          field=item.name)
+        tasks.complete_task(session, task_id, data, user, opinion=opinion)
+    except (InvalidInput, DomainError) as exc:
+        if isinstance(exc, Forbidden | NotFound):
+            raise
+        session.rollback()  # nothing of this submission is kept
+        errors = _field_errors(exc)
+        return _task_page(task_id, values=data, errors=errors, opinion=opinion, code=422 if errors else 409)
+    flash(translate("Completed."))
+    return redirect(url_for("web.inbox"), 303)
+
+
+def _field_errors(exc: DomainError) -> dict[str, list[str]]:
+    """Field name -> messages, from the service's error (form data, opinion or a refused file)."""
+    found: dict[str, list[str]] = {}
+    for key, value in (exc.errors or {}).items():
+        if isinstance(value, dict):
+            found.update(value)
+        else:
+            found[key] = value
+    return found or {"_form": [exc.message]}
+
+
+@bp.post("/tasks/<int:task_id>/send-back")
+@auth.signed_in
+def send_back_page(task_id: int):
+    session = get_session()
+    try:
+        send_back.send_back(session, task_id, request.form.get("to_bpmn_id", ""), request.form.get("reason"), me())
+    except InvalidInput as exc:
+        session.rollback()
+        return _task_page(task_id, errors=_field_errors(exc), code=422)
+    flash(translate("Sent back."))
+    return redirect(url_for("web.inbox"), 303)
+
+
+@bp.get("/materials/<int:material_id>")
+@auth.signed_in
+def material(material_id: int):
+    from flask import send_file
+
+    session = get_session()
+    found = materials.get_material(session, material_id, me())
+    response = send_file(materials.store_of(session).path_of(found.sha256), mimetype=found.content_type,
+                         as_attachment=True, download_name=found.name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+# -- projects --------------------------------------------------------------------------------------
+
+
+@bp.get("/projects")
+@auth.signed_in
+def project_list():
+    session = get_session()
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = projects.list_projects(session, page=page, page_size=PAGE_SIZE)
+    return render_template("projects.html", projects=status.project_summaries(session, rows), total=total,
+                           page=page, page_size=PAGE_SIZE)
+
+
+@bp.get("/projects/<code>")
+@auth.signed_in
+def project_page(code: str):
+    session = get_session()
+    project, found = status.project_status(session, code)
+    now = utcnow()
+    counted = status.project_counted_workdays(calendar.calendar_of(session), found, now)
+    return render_template("project.html", project=project, instances=found, counted=counted, now=now,
+                           commitment=status.COMMITMENT_WORKDAYS,
+                           diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found})
+
+
+# -- process models --------------------------------------------------------------------------------
+
+
+@bp.get("/models")
+@auth.signed_in
+def model_list():
+    return render_template("models.html", models=definitions.list_latest(get_session()), can_publish=can_publish(me()))
+
+
+@bp.get("/models/<key>")
+@auth.signed_in
+def model_page(key: str):
+    versions = definitions.versions_of(get_session(), key)
+    return render_template("model.html", key=key, versions=versions, latest=versions[0],
+                           can_publish=can_publish(me()))
+
+
+@bp.post("/models/check")
+@auth.signed_in
+def model_check():
+    if not can_publish(me()):
+        raise Forbidden("only process owners and admins check and publish models")
+    return jsonify(problems=definitions.check_model(get_session(), request.get_data()))
+
+
+@bp.post("/models/publish")
+@auth.signed_in
+def model_publish():
+    """Publish the diagram posted by the modeler (the forms stay those of the latest version)."""
+    try:
+        definition, created = definitions.publish(get_session(), request.get_data(), {}, me())
+    except ModelInvalid as exc:
+        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+    return jsonify(key=definition.key, version=definition.version, created=created)
+
+
+@bp.post("/models/upload")
+@auth.signed_in
+def model_upload():
+    upload = request.files.get("bpmn")
+    if upload is None or not upload.filename:
+        abort(400)
+    session = get_session()
+    try:
+        definition, _ = definitions.publish(session, upload.read(), {}, me(), filename=upload.filename)
+    except ModelInvalid as exc:
+        session.rollback()
+        return render_template("models.html", models=definitions.list_latest(session), can_publish=True,
+                               upload_problems=exc.errors["bpmn"]), 422
+    return redirect(url_for("web.model_page", key=definition.key), 303)
+
+
+@bp.route("/models/<key>/forms/<name>", methods=["GET", "POST"])
+@auth.signed_in
+def model_form(key: str, name: str):
+    session = get_session()
+    latest = definitions.versions_of(session, key)[0]
+    if name not in latest.forms:
+        raise NotFound(f"{key} has no form {name}")
+    text, problems = json.dumps(latest.forms[name], ensure_ascii=False, indent=2), []
+    if request.method == "POST":
+        text = request.form.get("schema", "")
+        try:
+            definition, _ = definitions.publish(session, latest.bpmn_xml.encode(), {name: text.encode()}, me())
+        except ModelInvalid as exc:
+            session.rollback()
+            problems = exc.errors["bpmn"]
+        else:
+            flash(translate("Saved.") + f" {key} v{definition.version}")
+            return redirect(url_for("web.model_page", key=key), 303)
+    return render_template("model_form.html", key=key, name=name, text=text, problems=problems), (
+        422 if problems else 200)
+
+
+@bp.get("/models/<key>/versions/<int:version>/bpmn")
+@auth.signed_in
+def model_xml(key: str, version: int):
+    definition = definitions.get_version(get_session(), key, version)
+    return definition.bpmn_xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
+
+
+# -- admin -----------------------------------------------------------------------------------------
+
+
+@bp.route("/admin", methods=["GET", "POST"])
+@auth.signed_in
+def admin():
+    session, user = get_session(), me()
+    people = users.list_users(session, user)
+    year = request.args.get("year", date.today().year, type=int)
+    problems, text = None, ""
+    if request.method == "POST":
+        text = request.form.get("arrangement", "")
+        try:
+            loaded = calendar.load_year(session, text, user)
+        except InvalidInput as exc:
+            session.rollback()
+            problems = _field_errors(exc)
+        else:
+            flash(translate("Saved.") + f" {loaded.year}")
+            return redirect(url_for("web.admin", year=loaded.year), 303)
+    return render_template("admin.html", users=people, year=calendar.year_view(session, year), text=text,
+                           problems=problems), (422 if problems else 200)
+
