@@ -51,7 +51,7 @@ serve: install  ## serve on http://127.0.0.1:$(PORT)
 
 demo: install assets seed serve  ## everything, then serve the demo on SQLite
 
-test: install  ## lint, then every test (PostgreSQL too when APPROVALS_TEST_POSTGRES_URL is set)
+test: install assets  ## lint, then every test (PostgreSQL too when APPROVALS_TEST_POSTGRES_URL is set)
 	$(BIN)/ruff check src tests tools
 	$(BIN)/python -m pytest
 

@@ -37,6 +37,17 @@ ZH = {
     "running": "进行中", "suspended": "已挂起", "terminated": "已终止", "error": "出错",
     "sent_back": "已退回", "Steps": "环节数", "Instance": "流程实例", "Comment": "备注",
     "Document number": "文号", "Attached": "已上传", "Delegated by": "委托人",
+    # Messages from the server's checks, as they appear by the fields.
+    "this field is required": "此项为必填项", "unknown field": "未知字段",
+    # The history's event types.
+    "instance.started": "流程启动", "instance.completed": "流程结束", "instance.error": "流程出错",
+    "instance.suspended": "流程挂起", "instance.resumed": "流程恢复", "instance.terminated": "流程终止",
+    "task.created": "环节到达", "task.claimed": "认领", "task.unclaimed": "释放", "task.assigned": "指派",
+    "task.completed": "办结", "task.cancelled": "取消", "task.sent_back": "退回", "task.delegated": "委托",
+    "task.recalled": "收回委托", "task.escalated": "超期督办", "reminder.acknowledged": "督办已阅",
+    "material.uploaded": "上传材料", "material.withdrawn": "撤回材料", "comment.added": "备注",
+    "timer.fired": "定时触发", "approve": "批准", "refuse": "不予批准", "agree": "同意", "accept": "受理",
+    "correct": "补正", "issue": "核发", "return": "退回修改",
 }
 
 

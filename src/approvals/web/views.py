@@ -159,7 +159,7 @@ def complete(task_id: int):
     task = tasks.get_task(session, task_id, user)
     schema = tasks.form_of(task)
     data = data_from(schema, request.form)
-    opinion = request.form.get("opinion", "")
+    opinion = request.form.get("_opinion", "")  # "_": never the name of a form field (reserved)
     try:
         for item in fields_of(schema):
             for upload in request.files.getlist(item.name):
@@ -178,13 +178,14 @@ def complete(task_id: int):
 
 
 def _field_errors(exc: DomainError) -> dict[str, list[str]]:
-    """Field name -> messages, from the service's error (form data, opinion or a refused file)."""
+    """Field name -> messages, from the service's error: the form's own fields by name, the page's
+    fields (opinion, reason, ...) with a leading "_", and anything else for the whole form."""
     found: dict[str, list[str]] = {}
     for key, value in (exc.errors or {}).items():
-        if isinstance(value, dict):
+        if key == "data" and isinstance(value, dict):
             found.update(value)
-        else:
-            found[key] = value
+        elif isinstance(value, list):
+            found[f"_{key}"] = value
     return found or {"_form": [exc.message]}
 
 
@@ -193,7 +194,7 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
 def send_back_page(task_id: int):
     session = get_session()
     try:
-        send_back.send_back(session, task_id, request.form.get("to_bpmn_id", ""), request.form.get("reason"), me())
+        send_back.send_back(session, task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"), me())
     except InvalidInput as exc:
         session.rollback()
         return _task_page(task_id, errors=_field_errors(exc), code=422)

@@ -1,0 +1,186 @@
+"""What users do in the browser, in Debian's Chromium, on the demo data (SQLite; the pages read
+through the same services the API tests run on both databases)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from approvals.app import create_app
+from approvals.cli import main
+from approvals.db import Database
+from approvals.demo import sample_pdf, work_until
+from approvals.models import Event, Task
+from approvals.services import instances, projects
+from approvals.services.definitions import latest
+from approvals.services.limits import Limits
+from tests.conftest import LiveServer
+from tests.web.conftest import screenshot, sign_in
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    """The demo (`approvals seed-demo`) once per module, with SZ-FCC brought to DRC's decision."""
+    root = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{root / 'demo.sqlite3'}"
+    result = CliRunner().invoke(main, ["--database-url", url, "seed-demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    database = Database(url, {"limits": Limits(data_dir=str(root / "data"))})
+    with database.session() as session:
+        fcc = projects.get_project(session, "SZ-FCC").instances[0].id
+        work_until(session, fcc, {"decide"})
+    database.dispose()
+    return root
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path):
+    """A live server on a fresh copy of the demo."""
+    shutil.copyfile(demo_template / "demo.sqlite3", tmp_path / "demo.sqlite3")
+    shutil.copytree(demo_template / "data", tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "TESTING": True})
+    database = Database(url, {"limits": Limits(data_dir=str(tmp_path / "data"))})
+    with LiveServer(app) as server:
+        yield server, database
+    database.dispose()
+    app.extensions["approvals_db"].dispose()
+
+
+@pytest.fixture
+def page(chromium, demo):
+    server, _ = demo
+    context = chromium.new_context(base_url=server.url, viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+def decide_task(database) -> Task:
+    with database.session() as session:
+        fcc = projects.get_project(session, "SZ-FCC").instances[0].id
+        return next(t for t in instances.open_tasks(session, fcc) if t.bpmn_id == "decide")
+
+
+def history_size(database, instance_id: int) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).where(Event.instance_id == instance_id))
+
+
+def test_drc_staff_claims_and_completes_the_feasibility_decision(page, demo, tmp_path):
+    _, database = demo
+    decide = decide_task(database)
+    sign_in(page, "drc_staff")
+    assert "发展和改革委员会" in page.inner_text("[data-testid=signed-in]") or "DRC" in page.inner_text(
+        "[data-testid=signed-in]")
+    page.goto("/tasks")
+    screenshot(page, "inbox")
+    page.click(f"tr[data-bpmn-id=decide] a:has-text('{decide.name}')")
+    page.click("[data-testid=claim]")
+    page.wait_for_selector("[data-testid=release]")
+
+    # Approve without the approval number (批复文号): the error shows by that field; nothing changes.
+    before = history_size(database, decide.instance_id)
+    page.select_option("select[name=decision]", "approve")
+    page.fill("input[name=approved_investment]", "348000")
+    page.click("[data-testid=complete]")
+    page.wait_for_selector("[data-testid=form-error]")
+    error = page.locator("[data-field=approval_number] .field-error")
+    assert error.is_visible() and error.inner_text() == "此项为必填项"
+    assert history_size(database, decide.instance_id) == before
+    with database.session() as session:
+        assert session.get(Task, decide.id).state == "claimed"
+    screenshot(page, "task")
+
+    # Then completely, with the signed 批复 attached as a PDF.
+    pdf = tmp_path / "批复.pdf"
+    pdf.write_bytes(sample_pdf("approval"))
+    page.fill("input[name=approval_number]", "深发改〔2026〕512号")
+    page.fill("textarea[name=tender_scope]", "施工、监理")
+    page.select_option("select[name=tender_method]", "open")
+    page.select_option("select[name=tender_organisation]", "agent")
+    page.set_input_files("input[name=approval_document]", str(pdf))
+    page.fill("textarea[name=_opinion]", "同意批复。")
+    page.click("[data-testid=complete]")
+    page.wait_for_url("**/tasks")
+    with database.session() as session:
+        done = session.get(Task, decide.id)
+        assert (done.state, done.outcome, done.completed_by.username) == ("completed", "approve", "drc_staff")
+
+    # The next steps land in the inbox of the agency that does them: PWB prepares the tenders.
+    sign_in(page, "pwb_staff")
+    page.goto("/tasks?project=SZ-FCC")
+    assert page.locator("tr[data-bpmn-id=prepare_announcement]").count() >= 1
+
+
+def test_another_agency_cannot_open_or_complete_a_step(page, demo):
+    _, database = demo
+    decide = decide_task(database)
+    sign_in(page, "pnr_staff")
+    response = page.goto(f"/tasks/{decide.id}")
+    assert response.status == 403
+    # Posting the form directly (with a valid CSRF token of PNR's own session) is refused too.
+    page.goto("/tasks")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    posted = page.request.post(f"/tasks/{decide.id}/complete", form={"csrf_token": token, "decision": "refuse",
+                                                                      "reason": "x", "_opinion": "x"})
+    assert posted.status == 403
+    with database.session() as session:
+        assert session.get(Task, decide.id).state == "open"
+
+
+def test_project_page_marks_the_active_step_on_the_diagram(page, demo):
+    sign_in(page, "observer")
+    page.goto("/projects")
+    page.click("a:has-text('SZ-FCC')")
+    page.wait_for_selector("figure.diagram[data-ready=true]")
+    active = page.locator("figure.diagram .djs-element.active[data-element-id=decide]")
+    assert active.count() == 1
+    assert page.locator("figure.diagram .djs-element.done").count() > 0  # finished steps are marked too
+    screenshot(page, "project")
+
+
+def test_owner_edits_a_diagram_and_publishes_a_new_version(page, demo):
+    _, database = demo
+    sign_in(page, "owner")
+    page.goto("/models/sample_review")
+    page.wait_for_selector("#modeler[data-ready=true]")
+    version = int(page.inner_text("[data-testid=version]"))
+    # Add a task inside the WATER lane, then rename that lane to one that names no agency.
+    page.evaluate("""() => {
+        const modeler = window.approvalsModeler;
+        const registry = modeler.get('elementRegistry');
+        const modeling = modeler.get('modeling');
+        const lane = registry.get('Lane_WATER');
+        const task = modeling.createShape({ type: 'bpmn:UserTask' },
+            { x: lane.x + lane.width - 120, y: lane.y + lane.height / 2 }, registry.get('Participant_sample_review'));
+        modeling.updateProperties(task, { id: 'extra_check', name: '补充核查' });
+        modeling.updateLabel(lane, 'NO_SUCH_AGENCY');
+    }""")
+    page.click("[data-testid=publish]")
+    note = page.locator(".problem-note[data-element=extra_check]")
+    note.wait_for()
+    assert "NO_SUCH_AGENCY" in note.inner_text()
+    assert page.locator(".djs-element.problem[data-element-id=extra_check]").count() == 1
+    screenshot(page, "modeler")
+    with database.session() as session:
+        assert latest(session, "sample_review").version == version  # nothing was published
+
+    # Fix the lane, check, publish: version n+1.
+    page.evaluate("""() => {
+        const modeler = window.approvalsModeler;
+        modeler.get('modeling').updateLabel(modeler.get('elementRegistry').get('Lane_WATER'), 'WATER');
+    }""")
+    page.click("[data-testid=check]")
+    page.wait_for_function("document.querySelector('[data-testid=problems]').children.length === 0 && "
+                           "document.querySelector('[data-testid=outcome]').textContent.length > 0")
+    page.click("[data-testid=publish]")
+    page.wait_for_function(f"document.querySelector('[data-testid=version]').textContent === '{version + 1}'")
+    with database.session() as session:
+        newest = latest(session, "sample_review")
+        assert newest.version == version + 1 and "extra_check" in newest.bpmn_xml
+        assert newest.published_by.username == "owner"

@@ -1,0 +1,135 @@
+"""The pages without a browser: sign-in, CSRF, rights, language, forms and errors (both databases)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from approvals.models import Event, Task
+from tests.conftest import PASSWORD
+from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample
+
+
+def csrf(client, path="/login") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def signed_in(app, username: str):
+    client = app.test_client()
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf(client)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def review(client, people, sample):
+    """A sample instance whose PNR review is open."""
+    create_project(client, people)
+    instance = start_sample(client, people)
+    assert complete(client, people, "hq", instance["open_tasks"][0]["id"], SUBMISSION).status_code == 200
+    return open_task(client, people, "pnr", "review_planning")
+
+
+def test_sign_in_and_out(app, people):
+    client = app.test_client()
+    assert client.get("/tasks").headers["Location"].startswith("/login")
+    wrong = client.post("/login", data={"username": "pnr", "password": "nope", "csrf_token": csrf(client)})
+    assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
+    client = signed_in(app, "pnr")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "pnr" in page and "PNR" in page and "staff" in page  # who, their agency, their role
+    token = csrf(client, "/tasks")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/tasks").status_code == 302  # the session's token is revoked
+
+
+def test_sign_in_is_rate_limited(app, people):
+    client = app.test_client()
+    for _ in range(5):
+        client.post("/login", data={"username": "pnr", "password": "nope", "csrf_token": csrf(client)})
+    refused = client.post("/login", data={"username": "pnr", "password": PASSWORD, "csrf_token": csrf(client)})
+    assert refused.status_code == 401 and "too many failed sign-ins" in refused.get_data(as_text=True)
+
+
+def test_every_form_needs_its_csrf_token(app, people, review):
+    client = signed_in(app, "pnr")
+    refused = client.post(f"/tasks/{review['id']}/claim")
+    assert refused.status_code == 400
+    assert client.post(f"/tasks/{review['id']}/claim", data={"csrf_token": csrf(client, "/tasks")}).status_code == 303
+    assert app.test_client().post("/login", data={"username": "pnr", "password": PASSWORD}).status_code == 400
+
+
+def test_english_switch(app, people):
+    client = signed_in(app, "pnr")
+    assert "待办" in client.get("/tasks").get_data(as_text=True)
+    client.get("/lang/en")
+    page = client.get("/tasks").get_data(as_text=True)
+    assert "Inbox" in page and "My steps" in page and "待办" not in page
+
+
+def test_form_errors_show_by_the_field_and_change_nothing(app, people, review, database):
+    client = signed_in(app, "pnr")
+    token = csrf(client, "/tasks")
+    with database.session() as session:
+        events = session.query(Event).count()
+    page = client.post(f"/tasks/{review['id']}/complete", data={"csrf_token": token, "_opinion": "看过了"})
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert re.search(r'data-field="opinion".*?此项为必填项', html, re.S)
+    with database.session() as session:
+        assert session.query(Event).count() == events and session.get(Task, review["id"]).state == "open"
+    done = client.post(f"/tasks/{review['id']}/complete", data={"csrf_token": token, "opinion": "agree"})
+    assert done.status_code == 303
+    with database.session() as session:
+        assert session.get(Task, review["id"]).state == "completed"
+
+
+def test_rights_on_pages(app, people, review):
+    water = signed_in(app, "water")
+    assert water.get(f"/tasks/{review['id']}").status_code == 403
+    posted = water.post(f"/tasks/{review['id']}/complete", data={"csrf_token": csrf(water, "/tasks"),
+                                                                  "opinion": "agree", "_opinion": "同意"})
+    assert posted.status_code == 403
+    assert signed_in(app, "pnr").get("/admin").status_code == 403
+    assert signed_in(app, "pnr").post("/models/check", data=b"<x/>", headers={
+        "X-CSRFToken": csrf(water, "/tasks")}).status_code in (400, 403)
+    assert signed_in(app, "admin").get("/admin").status_code == 200
+
+
+def test_inbox_filters_and_pages(app, people, sample, client):
+    create_project(client, people)
+    for _ in range(3):
+        start_sample(client, people)
+    hq = signed_in(app, "hq")
+    page = hq.get("/tasks?process=sample_review").get_data(as_text=True)
+    assert page.count('data-bpmn-id="submit"') >= 3
+    assert 'data-bpmn-id="submit"' not in hq.get("/tasks?process=other").get_data(as_text=True)
+    assert 'data-bpmn-id="submit"' not in hq.get("/tasks?project=NOPE").get_data(as_text=True)
+
+
+def test_form_editing_validates_and_publishes_a_new_version(app, people, sample):
+    owner = signed_in(app, "owner")
+    path = "/models/sample_review/forms/sample_opinion.schema.json"
+    token = csrf(owner, path)
+    bad = owner.post(path, data={"csrf_token": token, "schema": '{"type": "object", "properties": {"x": {"type": 1}}}'})
+    assert bad.status_code == 422 and "form:sample_opinion.schema.json" in bad.get_data(as_text=True)
+    schema = json.loads(re.search(r"<textarea[^>]*>(.*?)</textarea>", owner.get(path).get_data(as_text=True),
+                                  re.S).group(1).replace("&#34;", '"').replace("&quot;", '"'))
+    schema["properties"]["note"] = {"type": "string", "title": "备注"}
+    good = owner.post(path, data={"csrf_token": token, "schema": json.dumps(schema, ensure_ascii=False)})
+    assert good.status_code == 303
+    assert "v2" in owner.get("/models/sample_review").get_data(as_text=True)
+
+
+def test_admin_loads_a_calendar_year(app, people):
+    admin = signed_in(app, "admin")
+    token = csrf(admin, "/admin")
+    bad = admin.post("/admin", data={"csrf_token": token, "arrangement": 'year = 2027\nwork_days = ["2027-01-04"]'})
+    assert bad.status_code == 422 and "work_days" in bad.get_data(as_text=True)
+    good = admin.post("/admin", data={"csrf_token": token, "arrangement":
+                                      'year = 2027\nsource = "通知"\nrest_days = ["2027-01-01"]\nwork_days = []'})
+    assert good.status_code == 303
+    page = admin.get("/admin?year=2027").get_data(as_text=True)
+    assert "2027-01-01" in page and "通知" in page
