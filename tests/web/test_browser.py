@@ -52,12 +52,17 @@ def demo(demo_template, tmp_path):
 
 @pytest.fixture
 def page(chromium, demo):
+    """A fresh browser context per test; at the end, no page may have loaded anything from another host."""
     server, _ = demo
     context = chromium.new_context(base_url=server.url, viewport={"width": 1400, "height": 900}, locale="zh-CN")
     tab = context.new_page()
     tab.set_default_timeout(20_000)
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
     yield tab
     context.close()
+    elsewhere = [url for url in requested if not url.startswith((server.url, "data:", "blob:"))]
+    assert requested and not elsewhere
 
 
 def decide_task(database) -> Task:
