@@ -7,7 +7,7 @@ SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
 BPMN_JS := src/approvals/web/static/vendor/bpmn-js
 PORT ?= 5000
 
-.PHONY: help venv install assets db seed serve demo test lint clean
+.PHONY: help venv install assets db seed serve demo test bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,11 +52,14 @@ serve: install  ## serve on http://127.0.0.1:$(PORT)
 demo: install assets seed serve  ## everything, then serve the demo on SQLite
 
 test: install assets  ## lint, then every test (PostgreSQL too when APPROVALS_TEST_POSTGRES_URL is set)
-	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff check src tests tools bench
 	$(BIN)/python -m pytest
 
+bench: install  ## every benchmark, printing figures and ratios (PostgreSQL on 127.0.0.1:5432)
+	$(BIN)/python -m bench
+
 lint: install  ## ruff
-	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff check src tests tools bench
 
 clean:  ## remove the virtual environment, demo database and build files
 	rm -rf $(VENV) var build

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
+from .compact import compact
 from .data import check_safe_data
 from .errors import EngineFailure, ExpressionError
 from .lint import FOUR_EYES_PROPERTY, four_eyes_steps
@@ -80,6 +81,8 @@ class ModelRuntime:
 
     @staticmethod
     def dump(workflow: BpmnWorkflow) -> str:
+        """The state to save, with old finished history cut away (see compact.py)."""
+        compact(workflow)
         return workflow_to_json(workflow)
 
     def advance(self, workflow: BpmnWorkflow) -> None:

@@ -226,3 +226,18 @@ def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
         script_timeout=limits.script_timeout,
         script_memory_bytes=limits.script_memory_bytes,
     )
+
+
+# A published version never changes, so its forms can be kept for the life of the process, keyed
+# by content checksum like the engine's runtimes (saves loading and parsing them on every step).
+_FORMS: dict[str, dict[str, dict]] = {}
+
+
+def form_schema(definition: ProcessDefinition, name: str | None) -> dict | None:
+    """The JSON Schema of one of a definition's forms (None for a step without a form)."""
+    if not name:
+        return None
+    forms = _FORMS.get(definition.checksum)
+    if forms is None:
+        forms = _FORMS.setdefault(definition.checksum, definition.forms)
+    return forms.get(name)

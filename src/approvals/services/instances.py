@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
@@ -53,15 +53,18 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 
 
 def open_tasks(session: Session, instance_id: int, kind: str | None = None) -> list[Task]:
-    """The open work items of an instance: its steps and any reminders about them."""
+    """The open work items of an instance: its steps and any reminders about them (with the
+    people on them loaded, as every caller shows or checks them)."""
     stmt = select(Task).where(Task.instance_id == instance_id, Task.state.in_(OPEN_STATES))
     if kind is not None:
         stmt = stmt.where(Task.kind == kind)
-    return list(session.scalars(stmt.order_by(Task.id)))
+    return list(session.scalars(stmt.options(selectinload(Task.assignee)).order_by(Task.id)))
 
 
 def close_reminders(session: Session, instance: ProcessInstance, step: Task, actor: User | None) -> None:
-    """A step that is done (or cancelled) needs no more reminding."""
+    """A step that is done (or cancelled) needs no more reminding (only escalated steps have reminders)."""
+    if step.escalated_at is None:
+        return
     for reminder in session.scalars(select(Task).where(Task.reminder_for_id == step.id,
                                                         Task.state.in_(OPEN_STATES))):
         reminder.state = "cancelled"
@@ -165,11 +168,10 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
     rows = open_tasks(session, instance.id, kind="step")
     known = {row.spiff_task_id for row in rows}
     # Route every new step before changing anything, so a routing failure leaves no half-made rows.
-    agencies = lane_agencies(session)
+    new_steps = [step for step in ready if step.task_id not in known]
+    agencies = lane_agencies(session) if new_steps else {}
     routed = []
-    for step in ready:
-        if step.task_id in known:
-            continue
+    for step in new_steps:
         target = runtime.route(step.lane, step.data)
         agency = agencies.get(target or "")
         if agency is None:

@@ -21,6 +21,7 @@ from ..engine.data import storable
 from ..models import Material, ProcessInstance, Task, User, utcnow
 from . import events
 from .authz import COORDINATOR, READ_ALL_ROLES, require
+from .definitions import form_schema
 from .errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedType
 from .limits import limits_of
 from .material_store import MaterialStore, TooLarge
@@ -63,7 +64,7 @@ def upload(session: Session, task: Task, actor: User, *, name: str, stream: Bina
                            {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]}, "form")
     wanted = None
     if field is not None:
-        fields = material_fields(task.instance.definition.forms.get(task.form) if task.form else None)
+        fields = material_fields(form_schema(task.instance.definition, task.form))
         if field not in fields:
             raise InvalidInput(f"step “{task.name}” has no material field {field!r}",
                                {"field": [f"one of: {', '.join(sorted(fields)) or 'none'}"]}, "form")

@@ -15,7 +15,7 @@ from ..models import Material, ProcessDefinition, ProcessInstance, Project, Task
 from . import events, materials, substitutes
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
 from .calendar import calendar_of, counted_workdays
-from .definitions import runtime_of
+from .definitions import form_schema, runtime_of
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import outcome_of, validate_submission
 from .instances import OPEN_STATES, apply_engine_result, close_reminders, lock_instance, open_tasks
@@ -38,7 +38,7 @@ def get_task(session: Session, task_id: int, actor: User) -> Task:
 
 
 def form_of(task: Task) -> dict[str, Any] | None:
-    return task.instance.definition.forms.get(task.form) if task.form else None
+    return form_schema(task.instance.definition, task.form)
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
     task, instance = locked_task(session, task_id, actor)
     require_workable(session, task, instance, actor)
     on_behalf_of = acting_for(session, task, actor)
-    schema = instance.definition.forms.get(task.form) if task.form else None
+    schema = form_schema(instance.definition, task.form)
     data, hints = materials.fill_material_fields(session, task, schema, data)
     errors = validate_submission(schema, data)
     if errors:

@@ -8,7 +8,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import ROLES, Agency, ApiToken, LoginFailure, User, utcnow
@@ -87,7 +87,8 @@ def issue_token(session: Session, user: User, days: int) -> tuple[str, datetime]
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token))
+                         .options(joinedload(ApiToken.user)))  # one query per request, not two
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
         return None
     return row.user
