@@ -2,8 +2,8 @@
 
 The data is bulk-inserted the way years of use leave it: the same 200 instances running (one open
 step each, spread over four agencies), and all the others finished (four finished steps each);
-twenty instances a project. So both sizes show the same inbox; only the history grows. The reads go through the real API in-process; neither may deserialize a
-workflow (counted)."""
+twenty instances a project. So both sizes show the same inbox; only the history grows. The reads
+go through the real API in-process, and neither may deserialize a workflow (counted)."""
 
 from __future__ import annotations
 

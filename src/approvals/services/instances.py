@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, undefer
+from sqlalchemy.orm import Session, joinedload, selectinload, undefer
 
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
@@ -37,17 +37,20 @@ def get_instance(session: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
-    """Load the instance for change, holding its lock until the transaction ends."""
+def lock_instance(session: Session, instance_id: int | None = None, *,
+                  task_of: int | None = None) -> ProcessInstance | None:
+    """Load the instance for change (by its id, or as the instance of task ``task_of``), holding
+    its lock until the transaction ends; with ``task_of`` an unknown task gives None."""
+    which = instance_id if task_of is None else select(Task.instance_id).where(Task.id == task_of).scalar_subquery()
     stmt = (
-        select(ProcessInstance).where(ProcessInstance.id == instance_id)
-        .options(undefer(ProcessInstance.state))
+        select(ProcessInstance).where(ProcessInstance.id == which)
+        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition))
         .execution_options(populate_existing=True)
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(of=ProcessInstance)
     instance = session.scalar(stmt)
-    if instance is None:
+    if instance is None and task_of is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
 
@@ -128,11 +131,12 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
 def apply_engine_result(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
                         actor: User | None, failure: EngineFailure | None = None,
                         cancel_reason: str = "no longer reachable") -> list[Task]:
-    """Save the workflow, bring task rows in line with its READY human tasks; returns new rows."""
-    created: list[Task] = []
+    """Save the workflow, bring task rows in line with its READY human tasks; returns the
+    instance's open work items afterwards."""
+    still_open: list[Task] | None = None
     if failure is None:
         try:
-            created = _sync_tasks(session, instance, runtime, workflow, actor, cancel_reason)
+            still_open = _sync_tasks(session, instance, runtime, workflow, actor, cancel_reason)
         except EngineFailure as exc:
             failure = exc
     instance.state = runtime.dump(workflow)
@@ -150,7 +154,7 @@ def apply_engine_result(session: Session, instance: ProcessInstance, runtime: Mo
         events.record(session, "instance.completed", actor, instance=instance,
                       payload={"end_event": end[0] if end else None, "result": instance.result})
     session.flush()
-    return created
+    return still_open if still_open is not None else open_tasks(session, instance.id)
 
 
 def _fail(session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None) -> None:
@@ -163,9 +167,11 @@ def _fail(session: Session, instance: ProcessInstance, failure: EngineFailure, a
 
 def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
                 actor: User | None, cancel_reason: str) -> list[Task]:
+    """Open rows for new READY steps, cancel rows whose step is gone; returns the open items."""
     ready = runtime.ready_steps(workflow)
     ready_ids = {step.task_id for step in ready}
-    rows = open_tasks(session, instance.id, kind="step")
+    items = open_tasks(session, instance.id)  # steps and reminders: what is open afterwards comes from these
+    rows = [row for row in items if row.kind == "step"]
     known = {row.spiff_task_id for row in rows}
     # Route every new step before changing anything, so a routing failure leaves no half-made rows.
     new_steps = [step for step in ready if step.task_id not in known]
@@ -209,7 +215,7 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
     for row in created:
         events.record(session, "task.created", actor, instance=instance, task=row,
                       payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
-    return created
+    return [row for row in items if row.state in OPEN_STATES] + created
 
 
 def _used_before_send_back(session: Session, instance_id: int, bpmn_id: str) -> int:

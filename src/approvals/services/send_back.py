@@ -20,7 +20,7 @@ from . import events
 from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput
-from .instances import apply_engine_result, close_reminders, open_tasks
+from .instances import apply_engine_result, close_reminders
 from .tasks import MAX_OPINION, SENT_BACK, acting_for, locked_task, require_workable
 
 
@@ -70,6 +70,5 @@ def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | Non
         "bpmn_id": task.bpmn_id, "name": task.name, "to_bpmn_id": target.bpmn_id, "to_name": target.name,
         "reason": reason, "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
     close_reminders(session, instance, task, actor)
-    apply_engine_result(session, instance, runtime, workflow, actor, failure,
-                        cancel_reason=f"sent back to “{target.name}”")
-    return instance, open_tasks(session, instance.id)
+    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure,
+                                         cancel_reason=f"sent back to “{target.name}”")

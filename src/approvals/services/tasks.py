@@ -92,13 +92,13 @@ def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task],
 
 
 def locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, ProcessInstance]:
-    """Find the task, check the caller may see it, lock its instance, and re-read the task."""
-    task = session.get(Task, task_id)
+    """Lock the task's instance, then read the task under that lock and check the caller may see it
+    (two statements: the lock finds the instance through the task)."""
+    instance = lock_instance(session, task_of=task_id)
+    task = session.get(Task, task_id, populate_existing=True) if instance is not None else None
     if task is None:
         raise NotFound(f"task {task_id} not found")
     require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
-    instance = lock_instance(session, task.instance_id)
-    session.refresh(task)
     return task, instance
 
 
@@ -319,8 +319,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
                            "opinion": opinion, "data": task.submitted_data,
                            "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
     close_reminders(session, instance, task, actor)
-    apply_engine_result(session, instance, runtime, workflow, actor, failure)
-    return instance, open_tasks(session, instance.id)
+    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure)
 
 
 def _acknowledge(session: Session, reminder: Task, instance: ProcessInstance,
