@@ -8,7 +8,7 @@ import re
 import pytest
 
 from approvals.models import Event, Task
-from tests.conftest import PASSWORD
+from tests.conftest import BPMN_DIR, PASSWORD
 from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample
 
 
@@ -92,10 +92,16 @@ def test_rights_on_pages(app, people, review):
     posted = water.post(f"/tasks/{review['id']}/complete", data={"csrf_token": csrf(water, "/tasks"),
                                                                   "opinion": "agree", "_opinion": "同意"})
     assert posted.status_code == 403
-    assert signed_in(app, "pnr").get("/admin").status_code == 403
-    assert signed_in(app, "pnr").post("/models/check", data=b"<x/>", headers={
-        "X-CSRFToken": csrf(water, "/tasks")}).status_code in (400, 403)
+    pnr = signed_in(app, "pnr")
+    assert pnr.get("/admin").status_code == 403
+    token = {"X-CSRFToken": csrf(pnr, "/tasks")}
+    bpmn = (BPMN_DIR / "sample_review.bpmn").read_bytes()
+    for path in ("/models/check", "/models/publish"):  # only owners and admins
+        assert pnr.post(path, data=bpmn, headers=token).status_code == 403
     assert signed_in(app, "admin").get("/admin").status_code == 200
+    owner = signed_in(app, "owner")
+    assert owner.post("/models/check", data=bpmn, headers={"X-CSRFToken": csrf(owner, "/tasks")}).json == {
+        "problems": []}
 
 
 def test_inbox_filters_and_pages(app, people, sample, client):

@@ -38,10 +38,13 @@ def project_materials(code: str):
 def download(material_id: int):
     """One file's bytes, for agencies with a step in its process, the coordinator and readers."""
     session = get_session()
-    material = materials.get_material(session, material_id, current_user())
+    return send_material(session, materials.get_material(session, material_id, current_user()))
+
+
+def send_material(session, material):
+    """A material's bytes as a download (also for the pages): never rendered in our origin."""
     response = send_file(materials.store_of(session).path_of(material.sha256), mimetype=material.content_type,
                          as_attachment=True, download_name=material.name, etag=material.sha256, max_age=0)
-    # Never rendered in our origin: the browser saves it.
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

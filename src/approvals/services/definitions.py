@@ -15,6 +15,7 @@ from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..models import ProcessDefinition, User
 from . import events
 from .agencies import lane_agencies
+from .authz import can_publish, require
 from .errors import ModelInvalid, NotFound
 from .limits import limits_of
 from .material_types import field_problems
@@ -83,8 +84,9 @@ def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename
     return model, previous
 
 
-def check_model(session: Session, bpmn: bytes, forms: Mapping[str, bytes] | None = None) -> list[dict]:
+def check_model(session: Session, bpmn: bytes, actor: User, forms: Mapping[str, bytes] | None = None) -> list[dict]:
     """The problems publishing would report (element and message each), without storing anything."""
+    require(can_publish(actor), "only process owners and admins check and publish process models")
     try:
         _checked(session, bpmn, forms or {}, "model.bpmn")
     except ModelInvalid as exc:
@@ -120,6 +122,8 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
     diagram edited in the modeler can be published alone. Publishing exactly the content of the
     latest version creates nothing and returns it.
     """
+    if actor is not None:  # None: the system (deploy, seeding)
+        require(can_publish(actor), "only process owners and admins publish process models")
     model, previous = _checked(session, bpmn, forms, filename)
     for kind, key in model.callees:
         # Steps of called processes run in our instances and are validated against our forms.

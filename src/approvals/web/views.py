@@ -6,7 +6,9 @@ import json
 from datetime import date
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import session as cookie_session
 
+from ..api.materials import send_material
 from ..db import get_session
 from ..models import utcnow
 from ..services import (
@@ -69,10 +71,8 @@ def logout():
 
 @bp.get("/lang/<code>")
 def set_language(code: str):
-    from flask import session
-
     if code in LANGUAGES:
-        session["lang"] = code
+        cookie_session["lang"] = code
     target = request.referrer or url_for("web.inbox")
     return redirect(target)
 
@@ -205,15 +205,8 @@ def send_back_page(task_id: int):
 @bp.get("/materials/<int:material_id>")
 @auth.signed_in
 def material(material_id: int):
-    from flask import send_file
-
     session = get_session()
-    found = materials.get_material(session, material_id, me())
-    response = send_file(materials.store_of(session).path_of(found.sha256), mimetype=found.content_type,
-                         as_attachment=True, download_name=found.name)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return send_material(session, materials.get_material(session, material_id, me()))
 
 
 # -- projects --------------------------------------------------------------------------------------
@@ -261,9 +254,7 @@ def model_page(key: str):
 @bp.post("/models/check")
 @auth.signed_in
 def model_check():
-    if not can_publish(me()):
-        raise Forbidden("only process owners and admins check and publish models")
-    return jsonify(problems=definitions.check_model(get_session(), request.get_data()))
+    return jsonify(problems=definitions.check_model(get_session(), request.get_data(), me()))
 
 
 @bp.post("/models/publish")
