@@ -23,7 +23,7 @@ from ..services import (
     users,
 )
 from ..services.authz import can_publish, can_work_on
-from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from ..services.errors import Conflict, DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import data_from, fields_of
@@ -167,12 +167,12 @@ def complete(task_id: int):
                     tasks.attach_material(session, task_id, user, name=upload.filename, stream=upload.stream,
                                           field=item.name)
         tasks.complete_task(session, task_id, data, user, opinion=opinion)
-    except (InvalidInput, DomainError) as exc:
+    except DomainError as exc:
         if isinstance(exc, Forbidden | NotFound):
             raise
-        session.rollback()  # nothing of this submission is kept
-        errors = _field_errors(exc)
-        return _task_page(task_id, values=data, errors=errors, opinion=opinion, code=422 if errors else 409)
+        session.rollback()  # nothing of this submission is kept, files included
+        return _task_page(task_id, values=data, errors=_field_errors(exc), opinion=opinion,
+                          code=409 if isinstance(exc, Conflict) else 422)
     flash(translate("Completed."))
     return redirect(url_for("web.inbox"), 303)
 
@@ -186,7 +186,9 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
             found.update(value)
         elif isinstance(value, list):
             found[f"_{key}"] = value
-    return found or {"_form": [exc.message]}
+    if not any(not key.startswith("_") for key in found) and "_opinion" not in found:
+        found["_form"] = [exc.message]  # nothing to show by a field: say it at the top
+    return found
 
 
 @bp.post("/tasks/<int:task_id>/send-back")
