@@ -139,3 +139,21 @@ def test_admin_loads_a_calendar_year(app, people):
     assert good.status_code == 303
     page = admin.get("/admin?year=2027").get_data(as_text=True)
     assert "2027-01-01" in page and "通知" in page
+
+
+def test_delegate_and_recall_from_the_step_page(app, people, review, database):
+    pnr = signed_in(app, "pnr")
+    token = csrf(pnr, "/tasks")
+    assert pnr.post(f"/tasks/{review['id']}/claim", data={"csrf_token": token}).status_code == 303
+    page = pnr.get(f"/tasks/{review['id']}").get_data(as_text=True)
+    assert 'data-testid="delegate"' in page and 'value="pnr2"' in page and 'value="water"' not in page
+    delegated = pnr.post(f"/tasks/{review['id']}/delegate", data={"csrf_token": token, "_username": "pnr2"})
+    assert delegated.status_code == 303
+    pnr2 = signed_in(app, "pnr2")
+    mine = pnr2.get("/tasks").get_data(as_text=True)
+    assert mine.index('data-bpmn-id="review_planning"') < mine.index("本单位待办")  # in "my steps"
+    assert 'data-testid="recall"' in pnr.get(f"/tasks/{review['id']}").get_data(as_text=True)
+    assert pnr.post(f"/tasks/{review['id']}/recall", data={"csrf_token": token}).status_code == 303
+    with database.session() as session:
+        task = session.get(Task, review["id"])
+        assert (task.assignee.username, task.delegated_by_id) == ("pnr", None)

@@ -110,3 +110,10 @@ def list_users(session: Session, actor: User) -> list[User]:
     if actor.role != "admin":
         raise Forbidden("only admins list users")
     return list(session.scalars(select(User).order_by(User.agency_code, User.role, User.username)))
+
+
+def colleagues(session: Session, user: User) -> list[User]:
+    """Active staff and leads of the user's agency, the user excepted (to delegate a step to)."""
+    return list(session.scalars(select(User).where(
+        User.agency_code == user.agency_code, User.id != user.id, User.active.is_(True),
+        User.role.in_(("staff", "lead"))).order_by(User.username)))

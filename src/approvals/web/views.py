@@ -127,6 +127,7 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
         history=instances.instance_events(session, task.instance_id),
         figure=step_diagram(session, task), earlier=earlier, now=utcnow(),
         can_work=can_work_on(user, task) and task.state in ("open", "claimed"),
+        colleagues=users.colleagues(session, user) if task.assignee_id == user.id else [],
     ), code
 
 
@@ -149,6 +150,25 @@ def claim(task_id: int):
 def release(task_id: int):
     tasks.unclaim_task(get_session(), task_id, me())
     flash(translate("Released."))
+    return redirect(url_for("web.task_page", task_id=task_id), 303)
+
+
+@bp.post("/tasks/<int:task_id>/delegate")
+@auth.signed_in
+def delegate(task_id: int):
+    session = get_session()
+    try:
+        tasks.delegate_task(session, task_id, request.form.get("_username", ""), me())
+    except InvalidInput as exc:
+        session.rollback()
+        return _task_page(task_id, errors=_field_errors(exc), code=422)
+    return redirect(url_for("web.task_page", task_id=task_id), 303)
+
+
+@bp.post("/tasks/<int:task_id>/recall")
+@auth.signed_in
+def recall(task_id: int):
+    tasks.recall_task(get_session(), task_id, me())
     return redirect(url_for("web.task_page", task_id=task_id), 303)
 
 
