@@ -157,3 +157,15 @@ def test_delegate_and_recall_from_the_step_page(app, people, review, database):
     with database.session() as session:
         task = session.get(Task, review["id"])
         assert (task.assignee.username, task.delegated_by_id) == ("pnr", None)
+
+
+def test_out_of_office_page(app, people):
+    pnr = signed_in(app, "pnr")
+    token = csrf(pnr, "/away")
+    bad = pnr.post("/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2026-12-05",
+                                  "ends_on": "2026-12-01"})
+    assert bad.status_code == 422 and re.search(r'data-field="ends_on".*?field-error', bad.get_data(as_text=True), re.S)
+    good = pnr.post("/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2099-12-01",
+                                   "ends_on": "2099-12-05"})
+    assert good.status_code == 303
+    assert "2099-12-01" in signed_in(app, "pnr2").get("/away").get_data(as_text=True)  # the substitute sees it

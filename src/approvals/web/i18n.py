@@ -36,7 +36,10 @@ ZH = {
     "Name": "名称", "Key": "标识", "Owner unit": "建设单位", "Funding": "资金来源", "Investment (万元)": "投资（万元）",
     "running": "进行中", "suspended": "已挂起", "terminated": "已终止", "error": "出错",
     "sent_back": "已退回", "Steps": "环节数", "Instance": "流程实例", "Comment": "备注",
-    "Delegate": "委托", "Recall": "收回", "Document number": "文号", "Attached": "已上传", "Delegated by": "委托人",
+    "Delegate": "委托", "Recall": "收回", "Out of office": "休假代办", "Absent": "休假人", "Substitute": "代办人",
+    "From": "开始日期", "To": "结束日期", "revoked": "已撤销", "in force": "生效中", "End now": "提前结束",
+    "Name a substitute": "指定代办人", "Save": "保存",
+    "Document number": "文号", "Attached": "已上传", "Delegated by": "委托人",
     # Messages from the server's checks, as they appear by the fields.
     "this field is required": "此项为必填项", "unknown field": "未知字段",
     # The history's event types.

@@ -19,6 +19,7 @@ from ..services import (
     projects,
     send_back,
     status,
+    substitutes,
     tasks,
     users,
 )
@@ -229,6 +230,46 @@ def send_back_page(task_id: int):
 def material(material_id: int):
     session = get_session()
     return send_material(session, materials.get_material(session, material_id, me()))
+
+
+# -- out of office ---------------------------------------------------------------------------------
+
+
+@bp.route("/away", methods=["GET", "POST"])
+@auth.signed_in
+def away():
+    """Name a colleague who acts for you while you are out of office; see who stands in for whom."""
+    session, user = get_session(), me()
+    errors, values = None, {}
+    if request.method == "POST":
+        values = request.form
+        try:
+            substitutes.create_substitution(session, user, substitute=values.get("substitute", ""),
+                                            starts_on=_date(values.get("starts_on"), "starts_on"),
+                                            ends_on=_date(values.get("ends_on"), "ends_on"))
+        except InvalidInput as exc:
+            session.rollback()
+            errors = exc.errors
+        else:
+            flash(translate("Saved."))
+            return redirect(url_for("web.away"), 303)
+    return render_template("away.html", rows=substitutes.list_substitutions(session, user), today=substitutes.today(),
+                           colleagues=users.colleagues(session, user), errors=errors, values=values), (
+        422 if errors else 200)
+
+
+@bp.post("/away/<int:substitution_id>/revoke")
+@auth.signed_in
+def revoke_away(substitution_id: int):
+    substitutes.revoke_substitution(get_session(), substitution_id, me())
+    return redirect(url_for("web.away"), 303)
+
+
+def _date(raw: str | None, name: str) -> date:
+    try:
+        return date.fromisoformat(raw or "")
+    except ValueError:
+        raise InvalidInput(f"{name} is not a date", {name: ["a date, YYYY-MM-DD"]}) from None
 
 
 # -- projects --------------------------------------------------------------------------------------
