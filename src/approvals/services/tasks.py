@@ -103,8 +103,8 @@ def locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, Proc
 
 
 def acting_for(session: Session, task: Task, actor: User) -> User | None:
-    """Check that ``actor`` may act on the step now that it may be claimed; returns whom they act
-    for: the holder who delegated it to them, or the absent assignee they stand in for."""
+    """Whom ``actor`` acts for on this step: None when it is unclaimed or theirs, the holder who
+    delegated it to them, or the absent assignee they stand in for; 409 when it is someone else's."""
     if task.assignee_id is None:
         return None
     if task.assignee_id == actor.id:
