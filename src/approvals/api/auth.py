@@ -1,15 +1,15 @@
-"""Bearer-token authentication for the API."""
+"""Authentication for the API (bearer tokens) and the password check the pages share."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 
 from ..db import get_session
 from ..models import User
+from ..services import users
 from ..services.errors import NotAuthenticated
-from ..services.users import user_for_token
 
 SECURITY = [{"bearerAuth": []}]
 
@@ -31,7 +31,7 @@ def authenticate() -> User:
         token = bearer_token()
         if token is None:
             raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from POST /api/tokens")
-        user = user_for_token(get_session(), token)
+        user = users.user_for_token(get_session(), token)
         if user is None:
             raise NotAuthenticated("the token is unknown, expired or revoked")
         g.user = user
@@ -51,3 +51,17 @@ def authenticated(view):
 
 def current_user() -> User:
     return g.user
+
+
+def check_password(username: str, password: str) -> User:
+    """The user these credentials name (raises NotAuthenticated or TooManyAttempts); a failure is
+    recorded in a transaction of its own, as this request's is rolled back with its refusal."""
+    session = get_session()
+    users.check_attempts(session, username)
+    try:
+        return users.authenticate(session, username, password)
+    except NotAuthenticated:
+        session.rollback()  # end the request's transaction first: on SQLite it holds the write lock
+        with current_app.extensions["approvals_db"].session() as own:
+            users.record_failure(own, username)
+        raise

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 
+from ..api.auth import check_password
 from ..db import get_session
 from ..models import User
 from ..services import users
@@ -24,18 +25,13 @@ def signed_in_user() -> User | None:
 
 def sign_in(username: str, password: str) -> str | None:
     """Start a session; returns the reason it failed, or None."""
-    db_session = get_session()
     try:
-        users.check_attempts(db_session, username)
-        user = users.authenticate(db_session, username, password)
+        user = check_password(username, password)
     except TooManyAttempts as exc:
         return exc.message
     except NotAuthenticated:
-        db_session.rollback()  # the failure is kept in a transaction of its own
-        with current_app.extensions["approvals_db"].session() as own:
-            users.record_failure(own, username)
         return "Wrong user name or password"
-    token, _ = users.issue_token(db_session, user, SESSION_DAYS)
+    token, _ = users.issue_token(get_session(), user, SESSION_DAYS)
     session.clear()
     session["token"] = token
     session.permanent = False
