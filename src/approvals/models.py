@@ -49,6 +49,7 @@ class UTCDateTime(TypeDecorator):
 # Process instance and task states, as stored.
 INSTANCE_STATUSES = ("running", "completed", "suspended", "terminated", "error")
 TASK_STATES = ("open", "claimed", "completed", "cancelled")
+SENT_BACK = "sent_back"  # the outcome of a step whose holder sent the instance back (退回)
 ROLES = ("staff", "lead", "owner", "admin", "observer")
 
 

@@ -51,9 +51,7 @@ def get_task(task_id: int):
     """A step with its form (JSON Schema) and the data it was given."""
     session, user = get_session(), current_user()
     task = tasks.get_task(session, task_id, user)
-    readable = materials.can_read_materials(session, user, task.instance_id)
-    shown = materials.instance_materials(session, task.instance_id, user) if readable else []
-    return task_detail_doc(task, tasks.form_of(task), shown)
+    return task_detail_doc(task, tasks.form_of(task), materials.shown_with_task(session, task, user))
 
 
 @blp.post("/<int:task_id>/claim")
@@ -97,6 +95,11 @@ def complete(body, task_id: int):
     """Complete a step with its form data; returns the instance's open steps afterwards."""
     instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user(),
                                               opinion=body.get("opinion"))
+    return _afterwards(instance, open_rows)
+
+
+def _afterwards(instance, open_rows) -> dict:
+    """The instance's status and open steps after a step was completed or sent back."""
     return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}
 
 
@@ -112,7 +115,7 @@ def send_back_task(body, task_id: int):
     The steps in between are cancelled; this step's agency clock stops until the file returns."""
     instance, open_rows = send_back.send_back(get_session(), task_id, body["to_bpmn_id"], body["reason"],
                                               current_user())
-    return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}
+    return _afterwards(instance, open_rows)
 
 
 @blp.post("/<int:task_id>/delegate")

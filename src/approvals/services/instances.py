@@ -17,7 +17,7 @@ from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
-from ..models import ProcessInstance, Task, User, utcnow
+from ..models import SENT_BACK, ProcessInstance, Task, User, utcnow
 from . import events
 from .agencies import lane_agencies
 from .authz import can_manage_instances, can_manage_projects, require
@@ -194,11 +194,14 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
             close_reminders(session, instance, row, actor)
     created = []
     calendar = calendar_of(session) if routed else None
+    limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
+    workday_steps = {step.bpmn_id for step, _ in routed if limits[step.task_id] and limits[step.task_id][1] == "WD"}
+    used = _used_before_send_back(session, instance.id, workday_steps)
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
-        limit = parse_time_limit(time_limit)
+        limit = limits[step.task_id]
         if limit and limit[1] == "WD":  # a step sent back earlier resumes its clock
-            limit = (max(limit[0] - _used_before_send_back(session, instance.id, step.bpmn_id), 0), "WD")
+            limit = (max(limit[0] - used[step.bpmn_id], 0), "WD")
         deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit)
         row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
                    stage=step.stage, lane=step.lane, agency_code=agency, form=step.form,
@@ -218,17 +221,24 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
     return [row for row in items if row.state in OPEN_STATES] + created
 
 
-def _used_before_send_back(session: Session, instance_id: int, bpmn_id: str) -> int:
-    """Working days a step already used in runs that ended by sending the instance back."""
-    used = 0
-    for outcome, counted in session.execute(
-        select(Task.outcome, Task.counted_workdays).where(
-            Task.instance_id == instance_id, Task.bpmn_id == bpmn_id, Task.state == "completed")
+def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str]) -> dict[str, int]:
+    """Working days each of these steps already used in its latest runs that ended by sending the
+    instance back (one query for all of them; none when no step with a working-day limit opens)."""
+    used = dict.fromkeys(bpmn_ids, 0)
+    if not bpmn_ids:
+        return used
+    restarted: set[str] = set()
+    for bpmn_id, outcome, counted in session.execute(
+        select(Task.bpmn_id, Task.outcome, Task.counted_workdays).where(
+            Task.instance_id == instance_id, Task.bpmn_id.in_(bpmn_ids), Task.state == "completed")
         .order_by(Task.id.desc())
     ):
-        if outcome != "sent_back":  # a run that finished normally: the step starts afresh after it
-            break
-        used += counted or 0
+        if bpmn_id in restarted:
+            continue
+        if outcome != SENT_BACK:  # a run that finished normally: the step starts afresh after it
+            restarted.add(bpmn_id)
+            continue
+        used[bpmn_id] += counted or 0
     return used
 
 

@@ -135,11 +135,22 @@ def instance_materials(session: Session, instance_id: int, actor: User,
         raise NotFound(f"process instance {instance_id} not found")
     require(can_read_materials(session, actor, instance_id),
             f"your agency has no step in process instance {instance_id}")
+    return _instance_rows(session, instance_id, include_withdrawn)
+
+
+def _instance_rows(session: Session, instance_id: int, include_withdrawn: bool) -> list[Material]:
     stmt = select(Material).where(Material.instance_id == instance_id)
     if not include_withdrawn:
         stmt = stmt.where(Material.withdrawn_at.is_(None))
     return list(session.scalars(stmt.options(joinedload(Material.task), joinedload(Material.uploaded_by))
                                 .order_by(Material.id)))
+
+
+def shown_with_task(session: Session, task: Task, actor: User) -> list[Material]:
+    """The instance's materials for a step's page: empty when the caller may not read them."""
+    if not can_read_materials(session, actor, task.instance_id):
+        return []
+    return _instance_rows(session, task.instance_id, include_withdrawn=False)
 
 
 def project_materials(session: Session, code: str, actor: User) -> list[Material]:

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from ..engine.errors import EngineFailure
 from ..engine.runtime import NotOnPath, TaskNotReady
-from ..models import ProcessInstance, Task, User, utcnow
+from ..models import SENT_BACK, ProcessInstance, Task, User, utcnow
 from . import events
 from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput
 from .instances import apply_engine_result, close_reminders
-from .tasks import MAX_OPINION, SENT_BACK, acting_for, locked_task, require_workable
+from .tasks import MAX_OPINION, acting_for, locked_task, require_workable
 
 
 def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | None,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..engine.data import plain_json
 from ..engine.errors import EngineFailure
 from ..engine.runtime import TaskNotReady
-from ..models import Material, ProcessDefinition, ProcessInstance, Project, Task, User, utcnow
+from ..models import SENT_BACK, Material, ProcessDefinition, ProcessInstance, Project, Task, User, utcnow
 from . import events, materials, substitutes
 from .authz import READ_ALL_ROLES, WORK_ROLES, can_assign, can_read_agency, can_read_task, can_work_on, require
 from .calendar import calendar_of, counted_workdays
@@ -176,13 +176,7 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
     target = get_user(session, username or "")
     if target is None or not target.active:
         raise InvalidInput(f"no active user {username!r}", {"username": ["unknown user"]})
-    if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
-        raise InvalidInput(f"{username} cannot work on tasks of agency {task.agency_code}",
-                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
-    try:
-        _require_other_eyes(session, task, target)
-    except Forbidden as exc:
-        raise InvalidInput(exc.message, {"username": [exc.message]}) from None
+    _require_may_take(session, task, target)
     previous = task.assignee.username if task.assignee else None
     _assign(task, instance, target)
     task.delegated_by = None
@@ -190,6 +184,18 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
                   payload={"from": previous, "to": target.username})
     session.flush()
     return task
+
+
+def _require_may_take(session: Session, task: Task, target: User) -> None:
+    """A step handed to someone (assigned, delegated) must go to staff or a lead of its agency who
+    passes its four-eyes rule; the error names the ``username`` field."""
+    if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
+        raise InvalidInput(f"{target.username} cannot work on tasks of agency {task.agency_code}",
+                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
+    try:
+        _require_other_eyes(session, task, target)
+    except Forbidden as exc:
+        raise InvalidInput(exc.message, {"username": [exc.message]}) from None
 
 
 def delegate_task(session: Session, task_id: int, username: str, actor: User) -> Task:
@@ -204,13 +210,7 @@ def delegate_task(session: Session, task_id: int, username: str, actor: User) ->
     target = get_user(session, username or "")
     if target is None or not target.active or target.id == actor.id:
         raise InvalidInput(f"no colleague {username!r} to delegate to", {"username": ["unknown user, or yourself"]})
-    if target.agency_code != task.agency_code or target.role not in WORK_ROLES:
-        raise InvalidInput(f"{username} cannot work on tasks of agency {task.agency_code}",
-                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
-    try:
-        _require_other_eyes(session, task, target)
-    except Forbidden as exc:
-        raise InvalidInput(exc.message, {"username": [exc.message]}) from None
+    _require_may_take(session, task, target)
     _assign(task, instance, target)
     task.delegated_by = actor
     events.record(session, "task.delegated", actor, instance=instance, task=task,
@@ -264,7 +264,6 @@ def _assign(task: Task, instance: ProcessInstance, user: User) -> None:
 
 # Outcomes that send a file back or turn it down: these need a written opinion (审查意见).
 NEGATIVE_OUTCOMES = frozenset({"return", "correct", "refuse", "reject", "revise", "disagree"})
-SENT_BACK = "sent_back"  # the outcome of a step whose holder sent the instance back (退回)
 MAX_OPINION = 8000
 
 

@@ -10,7 +10,7 @@ from flask import session as cookie_session
 
 from ..api.materials import send_material
 from ..db import get_session
-from ..models import utcnow
+from ..models import SENT_BACK, utcnow
 from ..services import (
     calendar,
     definitions,
@@ -118,13 +118,11 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
     session, user = get_session(), me()
     task = tasks.get_task(session, task_id, user)
     schema = tasks.form_of(task)
-    readable = materials.can_read_materials(session, user, task.instance_id)
-    shown = materials.instance_materials(session, task.instance_id, user) if readable else []
     earlier = sorted({(t.bpmn_id, t.name) for t in task.instance.tasks
-                      if t.state == "completed" and t.kind == "step" and t.outcome != tasks.SENT_BACK})
+                      if t.state == "completed" and t.kind == "step" and t.outcome != SENT_BACK})
     return render_template(
         "task.html", task=task, fields=fields_of(schema, values or task.submitted_data or {}, errors),
-        form_errors=errors, opinion=opinion, materials=shown,
+        form_errors=errors, opinion=opinion, materials=materials.shown_with_task(session, task, user),
         history=instances.instance_events(session, task.instance_id),
         figure=step_diagram(session, task), earlier=earlier, now=utcnow(),
         can_work=can_work_on(user, task) and task.state in ("open", "claimed"),
