@@ -40,6 +40,14 @@ def complete(client, people, username, task_id, data, opinion=None):
     return client.post(f"/api/tasks/{task_id}/complete", json=body, headers=people.auth(username))
 
 
+def open_review(client, people):
+    """A new project P-001 whose sample instance HQ submitted: PNR's review, as PNR sees it."""
+    create_project(client, people)
+    instance = start_sample(client, people)
+    assert complete(client, people, "hq", instance["open_tasks"][0]["id"], SUBMISSION).status_code == 200
+    return open_task(client, people, "pnr", "review_planning")
+
+
 def submit_and_review(client, people, instance_id):
     """HQ submits, PNR and WATER agree; the decision is then open at DRC."""
     submit = open_task(client, people, "hq", "submit", instance_id)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample
+from tests.helpers import complete, create_project, open_review, start_sample
 
 
 @pytest.fixture
 def planning(client, people, sample):
     """An open PNR review step."""
-    create_project(client, people)
-    instance = start_sample(client, people)
-    assert complete(client, people, "hq", instance["open_tasks"][0]["id"], SUBMISSION).status_code == 200
-    return open_task(client, people, "pnr", "review_planning")
+    return open_review(client, people)
 
 
 def post(client, people, user, path, body=None):

@@ -9,7 +9,7 @@ import pytest
 
 from approvals.models import Event, Task
 from tests.conftest import BPMN_DIR, PASSWORD
-from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample
+from tests.helpers import create_project, open_review, start_sample
 
 
 def csrf(client, path="/login") -> str:
@@ -26,10 +26,7 @@ def signed_in(app, username: str):
 @pytest.fixture
 def review(client, people, sample):
     """A sample instance whose PNR review is open."""
-    create_project(client, people)
-    instance = start_sample(client, people)
-    assert complete(client, people, "hq", instance["open_tasks"][0]["id"], SUBMISSION).status_code == 200
-    return open_task(client, people, "pnr", "review_planning")
+    return open_review(client, people)
 
 
 def test_sign_in_and_out(app, people):
