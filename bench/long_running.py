@@ -25,7 +25,7 @@ def run(table: Table, rounds: int = 1000) -> None:
     with fresh_database("sqlite") as (database, _):
         with database.session() as session:
             instance_id = instances.start_instance(session, "B-1", "sample_review", {},
-                                                   users.get_user(session, STAFF["HQ"])).id
+                                                   users.get_user(session, STAFF["HQ"]))[0].id
         per_round, sizes = [], []
         for _ in range(rounds):
             start = time.perf_counter()

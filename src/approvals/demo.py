@@ -145,7 +145,7 @@ def seed(session: Session) -> Iterator[str]:
             yield f"project {new.code} exists"
             continue
         projects.create_project(session, new, admin)
-        instance = instances.start_instance(session, new.code, "project_lifecycle", {"packages": PACKAGES}, admin)
+        instance, _ = instances.start_instance(session, new.code, "project_lifecycle", {"packages": PACKAGES}, admin)
         work_until(session, instance.id, stop_at)
         waiting = sorted({f"{t.name} ({t.agency_code})" for t in instances.open_tasks(session, instance.id)})
         yield f"project {new.code} {new.name}: instance {instance.id}, waiting on {', '.join(waiting)}"

@@ -260,6 +260,16 @@ class Substitution(Base):
     substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])
 
 
+class ReferenceRevision(Base):
+    """How often a kind of reference data (the calendar, the agency directory) has changed: each
+    process caches that data keyed by the sum of these counters (services/reference.py)."""
+
+    __tablename__ = "reference_revision"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    revision: Mapped[int] = mapped_column(default=0)
+
+
 class CalendarYear(Base):
     """A year's official holiday arrangement, loaded by an admin; overrides the bundled data."""
 

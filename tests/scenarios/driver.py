@@ -36,7 +36,7 @@ class Scenario:
                 session, username="scenario_admin", password="pw-12345", agency_code="HQ", role="admin")
             projects.create_project(session, projects.NewProject(code=code, name="场景项目",
                                                                  funding_level=funding_level), admin)
-            self.instance_id = instances.start_instance(session, code, process_key, data or {}, admin).id
+            self.instance_id = instances.start_instance(session, code, process_key, data or {}, admin)[0].id
 
     def _at(self):
         return time_machine.travel(morning(self.today), tick=False)

@@ -98,7 +98,7 @@ def state(tmp_path_factory) -> State:
         path = BPMN_DIR / "sample_review.bpmn"
         definitions.publish(session, path.read_bytes(), read_forms(path), people["owner"])
         projects.create_project(session, projects.NewProject(code="P-001", name="项目"), people["hq"])
-        instance = instances.start_instance(session, "P-001", "sample_review", {}, people["hq"])
+        instance, _ = instances.start_instance(session, "P-001", "sample_review", {}, people["hq"])
         (submit,) = instances.open_tasks(session, instance.id)
         material = tasks.attach_material(session, submit.id, people["hq"], name="r.pdf",
                                          stream=io.BytesIO(sample_pdf("r")))

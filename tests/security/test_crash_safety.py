@@ -156,7 +156,7 @@ def test_timer_workers_killed_while_firing_fire_each_timer_once(database_url, da
     # Submitted three days ago: each instance's two-day timer is due now.
     with time_machine.travel(utcnow() - timedelta(days=3), tick=False), database.session() as session:
         for _ in range(count):
-            started = instances.start_instance(session, "T-1", key, {}, hq)
+            started, _ = instances.start_instance(session, "T-1", key, {}, hq)
             tasks.complete_task(session, instances.open_tasks(session, started.id)[0].id, {}, hq)
 
     def progress() -> tuple[int, int]:

@@ -46,7 +46,7 @@ def test_decision_table_and_call_activity_run_in_one_instance(database, people, 
     with database.session() as session:
         admin = users.get_user(session, "admin")
         projects.create_project(session, projects.NewProject(code="C-1", name="调用"), admin)
-        instance = instances.start_instance(session, "C-1", "parent_calls", {"estimate": estimate}, admin)
+        instance, _ = instances.start_instance(session, "C-1", "parent_calls", {"estimate": estimate}, admin)
         open_steps = instances.open_tasks(session, instance.id)
         if not called:
             assert instance.status == "completed" and open_steps == []

@@ -17,7 +17,7 @@ def test_due_dates_follow_the_step_limits_and_2026_holidays(database, people, sa
     with time_machine.travel(MONDAY_MORNING, tick=False), database.session() as session:
         admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
         projects.create_project(session, projects.NewProject(code="P-1", name="项目"), admin)
-        instance = instances.start_instance(session, "P-1", "sample_review", {}, admin)
+        instance, _ = instances.start_instance(session, "P-1", "sample_review", {}, admin)
         (submit,) = instances.open_tasks(session, instance.id)
         assert submit.due_at is None and submit.time_limit is None  # the applicant's own step has no limit
         tasks.complete_task(session, submit.id, SUBMISSION, hq)
@@ -53,11 +53,11 @@ def test_a_due_date_in_a_year_without_data_is_provisional_until_the_year_is_load
     with time_machine.travel(datetime(2026, 12, 21, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
         admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
         projects.create_project(session, projects.NewProject(code="P-2", name="项目"), admin)
-        instance = instances.start_instance(session, "P-2", "sample_review", {}, admin)
+        instance, _ = instances.start_instance(session, "P-2", "sample_review", {}, admin)
         tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, SUBMISSION, hq)
         assert all(t.due_provisional for t in instances.open_tasks(session, instance.id))
 
         calendar.load_year(session, 'year = 2027\nrest_days = ["2027-01-01"]\n', admin)
-        second = instances.start_instance(session, "P-2", "sample_review", {}, admin)
+        second, _ = instances.start_instance(session, "P-2", "sample_review", {}, admin)
         tasks.complete_task(session, instances.open_tasks(session, second.id)[0].id, SUBMISSION, hq)
         assert not any(t.due_provisional for t in instances.open_tasks(session, second.id))

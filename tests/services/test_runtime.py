@@ -33,7 +33,7 @@ def start(database, actors, code="P-1", funding_level="municipal", data=None):
         if session.scalar(projects.select(projects.Project).where(projects.Project.code == code)) is None:
             projects.create_project(session, projects.NewProject(code=code, name="测试项目",
                                                                  funding_level=funding_level), actors["admin"])
-        instance = instances.start_instance(session, code, "sample_review", data or {}, actors["admin"])
+        instance, _ = instances.start_instance(session, code, "sample_review", data or {}, actors["admin"])
         return instance.id
 
 

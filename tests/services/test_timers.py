@@ -26,7 +26,7 @@ def waiting(database, people):
             admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
             projects.create_project(session, projects.NewProject(code="T-1", name="定时"), admin)
             for _ in range(count):
-                instance = instances.start_instance(session, "T-1", "timer_followup", {}, admin)
+                instance, _ = instances.start_instance(session, "T-1", "timer_followup", {}, admin)
                 tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
                 assert instance.next_timer_at == START + timedelta(days=2)
                 ids.append(instance.id)
@@ -103,7 +103,7 @@ def test_a_timer_can_wait_a_number_of_working_days(database, people):
         definitions.publish(session, (MODEL.parent / "workday_timer.bpmn").read_bytes(), {}, None)
         admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
         projects.create_project(session, projects.NewProject(code="W-1", name="工作日"), admin)
-        instance = instances.start_instance(session, "W-1", "workday_timer", {}, admin)
+        instance, _ = instances.start_instance(session, "W-1", "workday_timer", {}, admin)
         tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
         assert (instance.status, instance.error_message) == ("running", None)
         assert instance.next_timer_at == datetime(2026, 9, 29, 15, 59, 59, tzinfo=UTC)

@@ -14,7 +14,7 @@ def _live_count(task: Task) -> int | None:
     """Counted working days: stored when a step finishes, computed now while it is open."""
     if task.state not in ("open", "claimed"):
         return task.counted_workdays
-    return counted_workdays(calendar_of(get_session()), task, utcnow())  # calendar_of caches per session
+    return counted_workdays(calendar_of(get_session()), task, utcnow())  # read once per transaction
 
 
 def task_doc(task: Task) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from ..db import get_session
 from ..models import utcnow
 from ..services import projects, status
 from ..services.calendar import calendar_of
-from ..services.instances import open_tasks, start_instance
+from ..services.instances import start_instance
 from .auth import SECURITY, authenticated, current_user
 from .idempotency import DOC, idempotent
 from .present import instance_doc, task_doc
@@ -81,6 +81,4 @@ def project_status(code: str):
 @authenticated
 def start(body, code: str):
     """Start the latest version of a process for this project."""
-    session = get_session()
-    instance = start_instance(session, code, body["process_key"], body["data"], current_user())
-    return instance_doc(instance, open_tasks(session, instance.id))
+    return instance_doc(*start_instance(get_session(), code, body["process_key"], body["data"], current_user()))

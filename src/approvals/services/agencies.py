@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Agency
+from . import reference
 from .errors import InvalidInput
 
 
@@ -36,17 +39,23 @@ def load_directory(session: Session, path: Path) -> list[Agency]:
         session.add(agency)
         agencies.append(agency)
     session.flush()
+    reference.bump(session, "agencies")
     return agencies
 
 
-def lane_agencies(session: Session) -> dict[str, str]:
-    """Every name a lane may carry (code or alias) mapped to the agency code."""
+def lane_agencies(session: Session) -> Mapping[str, str]:
+    """Every name a lane may carry (code or alias) mapped to the agency code (cached per process,
+    see reference.py: do not change the mapping)."""
+    return reference.cached(session, "agencies", _read_lane_agencies)
+
+
+def _read_lane_agencies(session: Session) -> Mapping[str, str]:
     names: dict[str, str] = {}
     for agency in session.scalars(select(Agency)):
         names[agency.code] = agency.code
         for alias in agency.aliases or []:
             names[alias] = agency.code
-    return names
+    return MappingProxyType(names)
 
 
 def list_agencies(session: Session) -> list[Agency]:

@@ -19,25 +19,24 @@ from ..calendar import (
     local_date,
     parse_arrangement,
 )
-from ..models import CalendarYear, Task, User
-from . import events
+from ..models import CalendarYear, Task, User, utcnow
+from . import events, reference
 from .authz import require
 from .errors import InvalidInput
 
 
 def calendar_of(session: Session) -> WorkCalendar:
-    """The calendar with every loaded year; read once per session (a request), as engine calls,
-    due dates and counted days all need it."""
-    cached = session.info.get("calendar")
-    if cached is not None:
-        return cached
-    arrangements = {
+    """The calendar with every loaded year: engine calls, due dates and counted days all need it
+    (read once per transaction, and cached per process while it does not change)."""
+    return reference.cached(session, "calendar", _read_calendar)
+
+
+def _read_calendar(session: Session) -> WorkCalendar:
+    return WorkCalendar({
         row.year: Arrangement(row.year, frozenset(map(date.fromisoformat, row.rest_days)),
                               frozenset(map(date.fromisoformat, row.work_days)), row.source)
         for row in session.scalars(select(CalendarYear))
-    }
-    session.info["calendar"] = WorkCalendar(arrangements)
-    return session.info["calendar"]
+    })
 
 
 def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
@@ -53,9 +52,10 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
     row.rest_days = sorted(d.isoformat() for d in arrangement.rest_days)
     row.work_days = sorted(d.isoformat() for d in arrangement.work_days)
     row.loaded_by_id = actor.id if actor else None
+    row.loaded_at = utcnow()
     session.add(row)
     session.flush()
-    session.info.pop("calendar", None)  # the next reader sees the new year
+    reference.bump(session, "calendar")  # the next reader sees the new year
     events.record(session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source})
     return row
 

@@ -8,17 +8,18 @@ and bumps ``lock_version`` so that a writer that slipped past the lock would fai
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload, undefer
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
 from ..models import SENT_BACK, ProcessInstance, Task, User, utcnow
-from . import events
+from . import events, reference
 from .agencies import lane_agencies
 from .authz import can_manage_instances, can_manage_projects, require
 from .calendar import calendar_of, due_for, parse_time_limit
@@ -40,19 +41,32 @@ def get_instance(session: Session, instance_id: int) -> ProcessInstance:
 def lock_instance(session: Session, instance_id: int | None = None, *,
                   task_of: int | None = None) -> ProcessInstance | None:
     """Load the instance for change (by its id, or as the instance of task ``task_of``), holding
-    its lock until the transaction ends; with ``task_of`` an unknown task gives None."""
-    which = instance_id if task_of is None else select(Task.instance_id).where(Task.id == task_of).scalar_subquery()
+    its lock until the transaction ends; with ``task_of`` an unknown task gives None. The same
+    statement reads the reference revision, so cached calendars and directories need no other."""
+    stmt = _lock_statement(task_of is not None, session.get_bind().dialect.name == "postgresql")
+    row = session.execute(stmt, {"instance_id": instance_id, "task_id": task_of}).one_or_none()
+    if row is None:
+        if task_of is None:
+            raise NotFound(f"process instance {instance_id} not found")
+        return None
+    instance, revision = row
+    reference.note_revision(session, revision)
+    return instance
+
+
+# The statements of every instance change are built once (building one costs about as much as
+# running it); SQLAlchemy then finds their compiled form in its cache.
+@cache
+def _lock_statement(by_task: bool, for_update: bool):
+    which = (select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery() if by_task
+             else bindparam("instance_id"))
     stmt = (
-        select(ProcessInstance).where(ProcessInstance.id == which)
-        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition))
+        select(ProcessInstance, reference.revision_column()).where(ProcessInstance.id == which)
+        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition),
+                 joinedload(ProcessInstance.project))
         .execution_options(populate_existing=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    instance = session.scalar(stmt)
-    if instance is None and task_of is None:
-        raise NotFound(f"process instance {instance_id} not found")
-    return instance
+    return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
 
 
 def open_tasks(session: Session, instance_id: int, kind: str | None = None) -> list[Task]:
@@ -61,7 +75,22 @@ def open_tasks(session: Session, instance_id: int, kind: str | None = None) -> l
     stmt = select(Task).where(Task.instance_id == instance_id, Task.state.in_(OPEN_STATES))
     if kind is not None:
         stmt = stmt.where(Task.kind == kind)
-    return list(session.scalars(stmt.options(selectinload(Task.assignee)).order_by(Task.id)))
+    return list(session.scalars(stmt.options(joinedload(Task.assignee)).order_by(Task.id)))
+
+
+def task_and_open_items(session: Session, instance_id: int, task_id: int) -> tuple[Task | None, list[Task]]:
+    """Under the instance's lock, in one statement: task ``task_id`` if it belongs to the instance,
+    and the instance's open items (as ``open_tasks``), both read afresh."""
+    rows = list(session.scalars(_TASK_AND_OPEN_ITEMS, {"instance_id": instance_id, "task_id": task_id}))
+    task = next((row for row in rows if row.id == task_id), None)
+    return task, [row for row in rows if row.state in OPEN_STATES]
+
+
+_TASK_AND_OPEN_ITEMS = (
+    select(Task).where(Task.instance_id == bindparam("instance_id"),
+                       (Task.id == bindparam("task_id")) | Task.state.in_(OPEN_STATES))
+    .options(joinedload(Task.assignee)).order_by(Task.id).execution_options(populate_existing=True)
+)
 
 
 def close_reminders(session: Session, instance: ProcessInstance, step: Task, actor: User | None) -> None:
@@ -88,7 +117,8 @@ def project_facts(project) -> dict[str, Any]:
 
 
 def start_instance(session: Session, project_code: str, process_key: str, data: Any,
-                   actor: User) -> ProcessInstance:
+                   actor: User) -> tuple[ProcessInstance, list[Task]]:
+    """Start the latest version of a process for a project; returns the instance and its open items."""
     require(can_manage_projects(actor), "only the coordinating agency or an admin starts processes")
     project = get_project(session, project_code)
     definition = latest(session, process_key, "bpmn")
@@ -106,7 +136,7 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
             raise InvalidInput(f"data.{key} is set by the service", {"data": {key: ["reserved"]}})
 
     runtime = runtime_of(session, definition)
-    instance = ProcessInstance(project_id=project.id, definition_id=definition.id, status="running",
+    instance = ProcessInstance(project=project, definition=definition, status="running",
                                state="", state_format=STATE_FORMAT, started_by_id=actor.id)
     session.add(instance)
     session.flush()
@@ -123,20 +153,20 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
         _fail(session, instance, failure, actor)
         instance.state = "{}"
         session.flush()
-        return instance
-    apply_engine_result(session, instance, runtime, workflow, actor, failure)
-    return instance
+        return instance, []
+    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure, open_items=[])
 
 
 def apply_engine_result(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
                         actor: User | None, failure: EngineFailure | None = None,
-                        cancel_reason: str = "no longer reachable") -> list[Task]:
+                        cancel_reason: str = "no longer reachable", open_items: list[Task] | None = None) -> list[Task]:
     """Save the workflow, bring task rows in line with its READY human tasks; returns the
-    instance's open work items afterwards."""
+    instance's open work items afterwards. ``open_items``: the instance's open items as the caller
+    read them under the lock in this transaction (read here when not given)."""
     still_open: list[Task] | None = None
     if failure is None:
         try:
-            still_open = _sync_tasks(session, instance, runtime, workflow, actor, cancel_reason)
+            still_open = _sync_tasks(session, instance, runtime, workflow, actor, cancel_reason, open_items)
         except EngineFailure as exc:
             failure = exc
     instance.state = runtime.dump(workflow)
@@ -166,11 +196,14 @@ def _fail(session: Session, instance: ProcessInstance, failure: EngineFailure, a
 
 
 def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow,
-                actor: User | None, cancel_reason: str) -> list[Task]:
+                actor: User | None, cancel_reason: str, open_items: list[Task] | None) -> list[Task]:
     """Open rows for new READY steps, cancel rows whose step is gone; returns the open items."""
     ready = runtime.ready_steps(workflow)
     ready_ids = {step.task_id for step in ready}
-    items = open_tasks(session, instance.id)  # steps and reminders: what is open afterwards comes from these
+    # Steps and reminders: what is open afterwards comes from these. Rows read earlier under the
+    # lock are the same objects the caller changed since, so their state says which are still open.
+    items = open_tasks(session, instance.id) if open_items is None else \
+        [row for row in open_items if row.state in OPEN_STATES]
     rows = [row for row in items if row.kind == "step"]
     known = {row.spiff_task_id for row in rows}
     # Route every new step before changing anything, so a routing failure leaves no half-made rows.
@@ -214,7 +247,8 @@ def _sync_tasks(session: Session, instance: ProcessInstance, runtime: ModelRunti
                    excluded_steps=step.excluded_steps)
         session.add(row)
         created.append(row)
-    session.flush()
+    if created:
+        session.flush()  # the events below name the new rows' ids
     for row in created:
         events.record(session, "task.created", actor, instance=instance, task=row,
                       payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})

@@ -21,12 +21,12 @@ from .calendar import calendar_of, counted_workdays
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput
 from .instances import apply_engine_result, close_reminders
-from .tasks import MAX_OPINION, acting_for, locked_task, require_workable
+from .tasks import MAX_OPINION, acting_for, locked_task_and_open_items, require_workable
 
 
 def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | None,
               actor: User) -> tuple[ProcessInstance, list[Task]]:
-    task, instance = locked_task(session, task_id, actor)
+    task, instance, open_items = locked_task_and_open_items(session, task_id, actor)
     require_workable(session, task, instance, actor)
     on_behalf_of = acting_for(session, task, actor)
     if task.kind != "step":
@@ -71,4 +71,4 @@ def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | Non
         "reason": reason, "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
     close_reminders(session, instance, task, actor)
     return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure,
-                                         cancel_reason=f"sent back to “{target.name}”")
+                                         cancel_reason=f"sent back to “{target.name}”", open_items=open_items)

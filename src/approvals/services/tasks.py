@@ -18,7 +18,7 @@ from .calendar import calendar_of, counted_workdays
 from .definitions import form_schema, runtime_of
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .forms import outcome_of, validate_submission
-from .instances import OPEN_STATES, apply_engine_result, close_reminders, lock_instance, open_tasks
+from .instances import OPEN_STATES, apply_engine_result, close_reminders, lock_instance, open_tasks, task_and_open_items
 from .users import get_user
 
 TASK_LOADS = (
@@ -94,12 +94,20 @@ def inbox(session: Session, actor: User, query: InboxQuery) -> tuple[list[Task],
 def locked_task(session: Session, task_id: int, actor: User) -> tuple[Task, ProcessInstance]:
     """Lock the task's instance, then read the task under that lock and check the caller may see it
     (two statements: the lock finds the instance through the task)."""
+    task, instance, _ = locked_task_and_open_items(session, task_id, actor)
+    return task, instance
+
+
+def locked_task_and_open_items(session: Session, task_id: int,
+                               actor: User) -> tuple[Task, ProcessInstance, list[Task]]:
+    """``locked_task``, with the instance's open items as read in the same statement as the task
+    (what a step that moves the engine reconciles its rows against)."""
     instance = lock_instance(session, task_of=task_id)
-    task = session.get(Task, task_id, populate_existing=True) if instance is not None else None
+    task, items = task_and_open_items(session, instance.id, task_id) if instance is not None else (None, [])
     if task is None:
         raise NotFound(f"task {task_id} not found")
     require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
-    return task, instance
+    return task, instance, items
 
 
 def acting_for(session: Session, task: Task, actor: User) -> User | None:
@@ -271,7 +279,7 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
                   opinion: str | None = None) -> tuple[ProcessInstance, list[Task]]:
     """Complete a step with form data and an optional written opinion (required to return or refuse);
     returns the instance and its open tasks afterwards."""
-    task, instance = locked_task(session, task_id, actor)
+    task, instance, open_items = locked_task_and_open_items(session, task_id, actor)
     require_workable(session, task, instance, actor)
     on_behalf_of = acting_for(session, task, actor)
     schema = form_schema(instance.definition, task.form)
@@ -318,7 +326,8 @@ def complete_task(session: Session, task_id: int, data: Any, actor: User,
                            "opinion": opinion, "data": task.submitted_data,
                            "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
     close_reminders(session, instance, task, actor)
-    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure)
+    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure,
+                                         open_items=open_items)
 
 
 def _acknowledge(session: Session, reminder: Task, instance: ProcessInstance,

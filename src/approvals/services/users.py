@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -86,9 +86,13 @@ def issue_token(session: Session, user: User, days: int) -> tuple[str, datetime]
     return token, expires_at
 
 
+# Every API request runs one of these: built once (see instances._lock_statement).
+_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("hash")).options(joinedload(ApiToken.user))
+_USER = select(User).where(User.username == bindparam("username"))
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token))
-                         .options(joinedload(ApiToken.user)))  # one query per request, not two
+    row = session.scalar(_TOKEN, {"hash": _hash(token)})  # the user comes with it: one query per request
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
         return None
     return row.user
@@ -102,7 +106,7 @@ def revoke_token(session: Session, token: str) -> None:
 
 
 def get_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username))
+    return session.scalar(_USER, {"username": username})
 
 
 def list_users(session: Session, actor: User) -> list[User]:
