@@ -74,14 +74,20 @@ def service_cycles(kind: str, repeat: int) -> Iterator[tuple[Callable[[], None],
                 tasks.complete_task(session, instances.open_tasks(session, started.id)[0].id, SUBMISSION, hq)
                 review_ids.append(next(t.id for t in instances.open_tasks(session, started.id)
                                        if t.bpmn_id == "review_planning"))
-        pending, statements, sent = iter(review_ids), [], [0]
-        event.listen(database.engine, "before_cursor_execute", lambda *_: sent.__setitem__(0, sent[0] + 1))
+        pending, statements, sent = iter(review_ids), [], 0
+
+        def count(*_):
+            nonlocal sent
+            sent += 1
+
+        event.listen(database.engine, "before_cursor_execute", count)
 
         def cycle():
-            sent[0] = 1  # the commit
+            nonlocal sent
+            sent = 1  # the commit
             with database.session() as session:
                 tasks.complete_task(session, next(pending), OPINION, users.get_user(session, STAFF["PNR"]))
-            statements.append(sent[0])
+            statements.append(sent)
 
         yield cycle, _floor_cycle(database.engine), statements
 

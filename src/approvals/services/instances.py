@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, undefer
 
+from ..db import is_postgres
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.runtime import ModelRuntime
@@ -43,7 +44,7 @@ def lock_instance(session: Session, instance_id: int | None = None, *,
     """Load the instance for change (by its id, or as the instance of task ``task_of``), holding
     its lock until the transaction ends; with ``task_of`` an unknown task gives None. The same
     statement reads the reference revision, so cached calendars and directories need no other."""
-    stmt = _lock_statement(task_of is not None, session.get_bind().dialect.name == "postgresql")
+    stmt = _lock_statement(task_of is not None, is_postgres(session))
     row = session.execute(stmt, {"instance_id": instance_id, "task_id": task_of}).one_or_none()
     if row is None:
         if task_of is None:
@@ -61,7 +62,7 @@ def _lock_statement(by_task: bool, for_update: bool):
     which = (select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery() if by_task
              else bindparam("instance_id"))
     stmt = (
-        select(ProcessInstance, reference.revision_column()).where(ProcessInstance.id == which)
+        select(ProcessInstance, reference.REVISION).where(ProcessInstance.id == which)
         .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition),
                  joinedload(ProcessInstance.project))
         .execution_options(populate_existing=True)

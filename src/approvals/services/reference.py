@@ -35,13 +35,13 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
         session.info.pop(_KEY, None)
 
 
-def revision_column():
-    """The reference revision as a scalar subquery, to add to a statement the caller runs anyway."""
-    return select(func.coalesce(func.sum(ReferenceRevision.revision), 0)).scalar_subquery()
+# The reference revision as a scalar subquery, to add to a statement the caller runs anyway.
+REVISION = select(func.coalesce(func.sum(ReferenceRevision.revision), 0)).scalar_subquery()
+_READ_REVISION = select(REVISION)
 
 
 def note_revision(session: Session, revision: int) -> None:
-    """Remember the revision this transaction read along with another statement (``revision_column``)."""
+    """Remember the revision this transaction read along with another statement (``REVISION``)."""
     _seen(session).setdefault("revision", revision)
 
 
@@ -55,7 +55,7 @@ def cached(session: Session, name: str, build: Callable[[Session], T]) -> T:
         seen[name] = build(session)
         return seen[name]
     if "revision" not in seen:
-        seen["revision"] = session.scalar(select(revision_column()))
+        seen["revision"] = session.scalar(_READ_REVISION)
     cache = _CACHES.setdefault(session.get_bind().pool, {})
     hit = cache.get(name)
     if hit is None or hit[0] != seen["revision"]:
