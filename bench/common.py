@@ -46,7 +46,7 @@ def fresh_database(kind: str):
         migrate.upgrade(url)
         database = Database(url, {"limits": Limits(data_dir=folder)})
         with database.session() as session:
-            agencies.load_directory(session, PROJECT_ROOT / "workflows" / "agencies.toml")
+            agencies.load_agencies(session, PROJECT_ROOT / "workflows" / "agencies.toml")
             admin_user = users.create_user(session, username="b_admin", password="bench-pw", agency_code="HQ",
                                            role="admin")
             for agency, name in STAFF.items():

@@ -85,7 +85,7 @@ def data_dir(tmp_path) -> Path:
 def database(database_url, data_dir) -> Iterator[Database]:
     db = Database(database_url, {"limits": Limits(data_dir=str(data_dir))})
     with db.session() as session:
-        agencies.load_directory(session, AGENCIES)
+        agencies.load_agencies(session, AGENCIES)
     yield db
     db.dispose()
 

@@ -15,7 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings from the environment, then ``config`` (tests) on top."""
     app = Flask(__name__, static_folder=str(Path(__file__).parent / "web" / "static"), static_url_path="/static")
     app.config.from_mapping(load_settings(config))
-    app.json.ensure_ascii = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # the default provider has it
     db.init_app(app, {"limits": Limits.from_settings(app.config)})
     api.init_app(app)
     web.init_app(app)

@@ -14,7 +14,8 @@ import click
 from . import migrate
 from .config import load_settings
 from .db import Database
-from .services import agencies, calendar, definitions, users
+from .models import Role
+from .services import agencies, calendar_years, definitions, users
 from .services.errors import DomainError
 from .services.limits import Limits
 
@@ -57,8 +58,8 @@ def init_db(settings: dict) -> None:
     with open_database(settings) as database:
         migrate.upgrade(database.url)
         with database.session() as session:
-            loaded = agencies.load_directory(session, workflows / "agencies.toml")
-            years = calendar.load_directory(session, workflows / "calendar")
+            loaded = agencies.load_agencies(session, workflows / "agencies.toml")
+            years = calendar_years.load_year_files(session, workflows / "calendar")
     click.echo(f"database ready; {len(loaded)} agencies loaded; calendar years loaded: {years or 'none'}")
 
 
@@ -114,7 +115,7 @@ def deploy(settings: dict, paths: tuple[str, ...], forms_dir: Path | None, actor
 @click.option("--username", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True)
 @click.option("--agency", "agency_code", required=True, help="agency code, e.g. DRC")
-@click.option("--role", required=True, type=click.Choice(["staff", "lead", "owner", "admin", "observer"]))
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--name", "display_name", default="")
 @click.pass_obj
 def create_user(settings: dict, username: str, password: str, agency_code: str, role: str, display_name: str) -> None:
@@ -154,7 +155,7 @@ def calendar_load(settings: dict, path: Path) -> None:
     """Load (or replace) a year's official holiday arrangement from a year file."""
     try:
         with open_database(settings) as database, database.session() as session:
-            row = calendar.load_year(session, path.read_text(encoding="utf-8"), None)
+            row = calendar_years.load_year(session, path.read_text(encoding="utf-8"), None)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"{row.year}: {len(row.rest_days)} rest days, {len(row.work_days)} make-up working days loaded")
@@ -166,7 +167,7 @@ def calendar_load(settings: dict, path: Path) -> None:
 def calendar_show(settings: dict, year: int) -> None:
     """Print a year's rest days on weekdays and its worked weekend days."""
     with open_database(settings) as database, database.session(read_only=True) as session:
-        view = calendar.year_view(session, year)
+        view = calendar_years.year_view(session, year)
     if not view["official"]:
         click.echo(f"{year}: no official arrangement; weekdays are assumed and due dates are provisional")
     click.echo(f"rest days on weekdays: {', '.join(d.isoformat() for d in view['rest_days']) or 'none'}")
@@ -178,41 +179,41 @@ def calendar_show(settings: dict, year: int) -> None:
 @click.pass_obj
 def status_command(settings: dict, code: str) -> None:
     """Where a project stands: open steps, finished steps and the statutory clock, as tables."""
-    from .calendar import local_date
     from .models import utcnow
     from .services import status as project_status
+    from .services.deadlines import workdays_so_far
+    from .workdays import local_date
 
     with open_database(settings) as database, database.session(read_only=True) as session:
         try:
-            project, instances = project_status.project_status(session, code)
+            found = project_status.project_status(session, code)
         except DomainError as exc:
             _fail(exc)
-        work, now = calendar.calendar_of(session), utcnow()
-        counted = project_status.project_counted_workdays(work, instances, now)
-        click.echo(f"{project.code} {project.name}: {counted} of {project_status.COMMITMENT_WORKDAYS} "
+        work, now, project = calendar_years.calendar_of(session), utcnow(), found.project
+        click.echo(f"{project.code} {project.name}: {found.counted_workdays} of {found.commitment_workdays} "
                    "committed working days used")
-        for entry in instances:
+        for entry in found.instances:
             instance = entry.instance
-            stages = sorted({t.stage for t in entry.open_tasks if t.stage})
+            stages = entry.stages
             click.echo(f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}"
                        + (f" - now in {', '.join(stages)}" if stages else "")
                        + (f" - {instance.result}" if instance.result else ""))
-            rows = [("agency", "open step", "assignee", "since", "due", "WD used/limit", "")]
+            rows: list[tuple[str, ...]] = [("agency", "open step", "assignee", "since", "due", "WD used/limit", "")]
             for task in entry.open_tasks:
                 due = "-"
                 if task.due_at is not None:  # "?" marks a provisional date (a year without official data)
                     due = local_date(task.due_at).isoformat() + ("?" if task.due_provisional else "")
-                late = "OVERDUE" if task.due_at is not None and task.due_at < now else ""
-                used = calendar.counted_workdays(work, task, now)
+                late = "OVERDUE" if task.overdue_at(now) else ""
+                used = workdays_so_far(work, task, now)
                 rows.append((task.agency_code, task.name, task.assignee.username if task.assignee else "-",
                              local_date(task.created_at).isoformat(), due,
                              f"{used}/{task.limit_workdays or '-'}", late))
             if len(rows) > 1:
                 _table(rows)
-            done = [("agency", "finished step", "by", "on", "outcome", "WD used")]
+            done: list[tuple[str, ...]] = [("agency", "finished step", "by", "on", "outcome", "WD used")]
             for task in entry.completed_tasks:
                 done.append((task.agency_code, task.name, task.completed_by.username if task.completed_by else "-",
-                             local_date(task.completed_at).isoformat(), task.outcome or "-",
+                             local_date(task.completed_at or now).isoformat(), task.outcome or "-",
                              str(task.counted_workdays if task.counted_workdays is not None else "-")))
             if len(done) > 1:
                 _table(done)
@@ -242,8 +243,8 @@ def seed_demo(settings: dict) -> None:
     with open_database(settings) as database:
         migrate.upgrade(database.url)
         with database.session() as session:
-            agencies.load_directory(session, workflows / "agencies.toml")
-            calendar.load_directory(session, workflows / "calendar")
+            agencies.load_agencies(session, workflows / "agencies.toml")
+            calendar_years.load_year_files(session, workflows / "calendar")
         bundled = [str(Path(settings["BPMN_DIR"]) / "*.bpmn"), str(Path(settings["BPMN_DIR"]) / "*.dmn")]
         if deploy_files(database, [p for p in bundled if glob.glob(p)], workflows / "forms"):
             sys.exit(1)

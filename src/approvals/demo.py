@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Agency, Project
+from .models import Agency, Project, Role, TaskKind
 from .services import instances, materials, projects, tasks, users
 
 DEMO_PASSWORD = "demo"
@@ -21,7 +22,7 @@ ISSUE = {"permit_decision": "issue", "document_number": "证-001"}
 AGREE = {"opinion": "agree"}
 DONE = {"done_on": "2026-12-01"}
 # What each step's agency fills in, by BPMN id: the demo's (and the lifecycle test's) answers.
-ANSWERS = {
+ANSWERS: dict[str, dict[str, Any]] = {
     "prepare_report": {"proposal_approval_number": "深发改〔2025〕88号", "construction_scale": "约12万平方米",
                        "estimated_investment": 350000, "funding_source": "municipal_budget"},
     "check_prerequisites": {"site_book_status": "in_progress"},
@@ -121,23 +122,25 @@ def attach_sample_materials(session: Session, task, worker, answer: dict) -> Non
 def work_until(session: Session, instance_id: int, stop_at: set[str], limit: int = 200) -> None:
     """Complete open steps with the demo answers, as each agency's staff, until only ``stop_at`` remain."""
     for _ in range(limit):
-        pending = [t for t in instances.open_tasks(session, instance_id, kind="step") if t.bpmn_id not in stop_at]
+        pending = [t for t in instances.open_tasks(session, instance_id, kind=TaskKind.STEP) if t.bpmn_id not in stop_at]
         if not pending:
             return
         for task in pending:
             worker = users.get_user(session, f"{task.agency_code.lower()}_staff")
-            attach_sample_materials(session, task, worker, ANSWERS[task.bpmn_id])
-            tasks.complete_task(session, task.id, ANSWERS[task.bpmn_id], worker)
+            assert worker is not None  # noqa: S101 - the demo made one per agency
+            answers: dict[str, Any] = ANSWERS[task.bpmn_id]
+            attach_sample_materials(session, task, worker, answers)
+            tasks.complete_task(session, task.id, answers, worker)
 
 
 def seed(session: Session) -> Iterator[str]:
     for agency in session.scalars(select(Agency).order_by(Agency.code)):
         base = agency.code.lower()
-        _ensure_user(session, f"{base}_staff", agency.code, "staff", f"{agency.name_zh} 经办人")
-        _ensure_user(session, f"{base}_lead", agency.code, "lead", f"{agency.name_zh} 负责人")
-    admin = _ensure_user(session, "admin", "HQ", "admin", "系统管理员")
-    _ensure_user(session, "owner", "HQ", "owner", "流程负责人")
-    _ensure_user(session, "observer", "HQ", "observer", "项目观察员")
+        _ensure_user(session, f"{base}_staff", agency.code, Role.STAFF, f"{agency.name_zh} 经办人")
+        _ensure_user(session, f"{base}_lead", agency.code, Role.LEAD, f"{agency.name_zh} 负责人")
+    admin = _ensure_user(session, "admin", "HQ", Role.ADMIN, "系统管理员")
+    _ensure_user(session, "owner", "HQ", Role.OWNER, "流程负责人")
+    _ensure_user(session, "observer", "HQ", Role.OBSERVER, "项目观察员")
     yield f"demo users ready (password {DEMO_PASSWORD!r}): <agency>_staff, <agency>_lead, admin, owner, observer"
 
     for new, stop_at in PROJECTS:

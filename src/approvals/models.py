@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -17,8 +20,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
 )
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -46,11 +51,71 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
-# Process instance and task states, as stored.
-INSTANCE_STATUSES = ("running", "completed", "suspended", "terminated", "error")
-TASK_STATES = ("open", "claimed", "completed", "cancelled")
-SENT_BACK = "sent_back"  # the outcome of a step whose holder sent the instance back (退回)
-ROLES = ("staff", "lead", "owner", "admin", "observer")
+# -- the vocabulary: every stored state, kind and role, named once ---------------------------------
+
+
+class InstanceStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+    ERROR = "error"
+
+
+# Live: not ended; such an instance still belongs to its project's current stage.
+LIVE_STATUSES = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.ERROR)
+ENDED_STATUSES = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = (TaskState.OPEN, TaskState.CLAIMED)  # a work item someone still has to do
+
+
+class TaskKind(StrEnum):
+    STEP = "step"  # a human task of the model
+    REMINDER = "reminder"  # an overdue step escalated to its agency's lead
+
+
+class Outcome(StrEnum):
+    """Outcomes the service itself gives or reads. Forms name their own outcomes besides these
+    (``approve``, ``accept``…), so the column is not limited to them."""
+
+    SENT_BACK = "sent_back"  # the holder sent the instance back (退回) from this step
+    RETURN = "return"
+    CORRECT = "correct"
+    REFUSE = "refuse"
+    REJECT = "reject"
+    REVISE = "revise"
+    DISAGREE = "disagree"
+
+
+# Outcomes that send a file back or turn it down: these need a written opinion (审查意见).
+NEGATIVE_OUTCOMES = frozenset({Outcome.RETURN, Outcome.CORRECT, Outcome.REFUSE, Outcome.REJECT, Outcome.REVISE,
+                               Outcome.DISAGREE})
+
+
+class Role(StrEnum):
+    STAFF = "staff"  # works on the steps of their agency
+    LEAD = "lead"  # also assigns them, and is reminded of overdue ones
+    OWNER = "owner"  # edits and publishes process models
+    ADMIN = "admin"
+    OBSERVER = "observer"  # reads status
+
+
+WORK_ROLES = (Role.STAFF, Role.LEAD)
+READ_ALL_ROLES = (Role.ADMIN, Role.OBSERVER, Role.OWNER)
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """The database refuses a value the vocabulary does not have (named ck_<table>_<column>)."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=column)
 
 
 class Agency(Base):
@@ -64,6 +129,7 @@ class Agency(Base):
 
 class User(Base):
     __tablename__ = "user_account"
+    __table_args__ = (one_of("role", Role),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -131,6 +197,7 @@ class Project(Base):
 
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
+    __table_args__ = (one_of("status", InstanceStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
@@ -167,12 +234,14 @@ class Task(Base):
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
         Index("ix_task_spiff_task_id", "spiff_task_id"),
+        one_of("state", TaskState),
+        one_of("kind", TaskKind),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     # "step": a human task of the model; "reminder": an overdue step escalated to the agency's lead.
-    kind: Mapped[str] = mapped_column(String(16), default="step", server_default="step")
+    kind: Mapped[str] = mapped_column(String(16), default=TaskKind.STEP, server_default=TaskKind.STEP.value)
     reminder_for_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     spiff_task_id: Mapped[str] = mapped_column(String(48))
@@ -213,6 +282,30 @@ class Task(Base):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
     on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
     delegated_by: Mapped[User | None] = relationship(foreign_keys=[delegated_by_id])
+
+    # The open and overdue rules, once: usable on a row and in a query (``Task.is_open``).
+    @hybrid_property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls) -> ColumnElement[bool]:
+        return cls.state.in_(OPEN_STATES)
+
+    def _overdue_at(self, now: datetime) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < now
+
+    overdue_at = hybrid_method(_overdue_at, lambda cls, now: _overdue_expression(cls, now))  # open after its due time
+
+    @property
+    def is_step(self) -> bool:
+        return self.kind == TaskKind.STEP
+
+
+def _overdue_expression(cls: type[Task], now: datetime) -> ColumnElement[bool]:
+    """``Task.overdue_at(now)`` in a query."""
+    return and_(cls.state.in_(OPEN_STATES), cls.due_at.is_not(None), cls.due_at < now)
 
 
 class Material(Base):
@@ -258,6 +351,9 @@ class Substitution(Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     substitute: Mapped[User] = relationship(foreign_keys=[substitute_id])
+
+    def in_force_on(self, day: date) -> bool:
+        return self.revoked_at is None and self.starts_on <= day <= self.ends_on
 
 
 class ReferenceRevision(Base):

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from approvals.calendar import WorkCalendar
 from approvals.models import ProcessInstance
 from approvals.services import definitions
+from approvals.workdays import WorkCalendar
 from tests.helpers import APPROVAL, SUBMISSION, complete, create_project, open_task, start_sample
 
 DATA = Path(__file__).parent.parent / "data"

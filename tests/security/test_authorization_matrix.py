@@ -13,11 +13,13 @@ import shutil
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from approvals import migrate
 from approvals.app import create_app
 from approvals.db import Database
 from approvals.demo import sample_pdf
+from approvals.models import Material, Task
 from approvals.services import agencies, definitions, instances, projects, substitutes, tasks, users
 from approvals.services.limits import Limits
 from tests.conftest import AGENCIES, BPMN_DIR, PASSWORD, read_forms
@@ -79,6 +81,8 @@ class State:
         self.path, self.data_dir = path, data_dir
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, int] = {}
+        self.task_ids: set[int] = set()  # every work item in the state, open or done
+        self.material_ids: set[int] = set()
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +93,7 @@ def state(tmp_path_factory) -> State:
     migrate.upgrade(url)
     db = Database(url, {"limits": Limits(data_dir=str(state.data_dir))})
     with db.session() as session:
-        agencies.load_directory(session, AGENCIES)
+        agencies.load_agencies(session, AGENCIES)
         people = {}
         for username, agency, role in USERS:
             people[username] = users.create_user(session, username=username, password=PASSWORD,
@@ -110,6 +114,9 @@ def state(tmp_path_factory) -> State:
             session, people["pnr"], substitute="pnr2", starts_on=today, ends_on=today + timedelta(days=30))
         state.ids = {"instance_id": instance.id, "task_id": review.id, "material_id": material.id,
                      "substitution_id": substitution.id}
+        state.task_ids = set(session.scalars(select(Task.id)))
+        state.material_ids = set(session.scalars(select(Material.id)))
+        assert not any(t.agency_code == "FIRE" for t in session.scalars(select(Task)))  # FIRE holds nothing
     db.dispose()
     return state
 
@@ -193,14 +200,16 @@ def test_anonymous_callers_learn_nothing_from_validation(client, state):
 
 
 def test_guessing_ids_of_other_agencies_shows_nothing(client, state):
+    """FIRE holds no step: every existing step or file is 403, every other id 404, and neither shows data."""
     fire = {"Authorization": f"Bearer {state.tokens['fire']}"}
-    for task_id in range(1, 10):
+    assert len(state.task_ids) >= 3 and state.material_ids  # the guesses below hit real rows too
+    for task_id in range(1, max(state.task_ids) + 3):
         response = client.get(f"/api/tasks/{task_id}", headers=fire)
-        assert response.status_code in (403, 404)
+        assert response.status_code == (403 if task_id in state.task_ids else 404), task_id
         assert "data" not in response.json
-    for material_id in range(1, 5):
+    for material_id in range(1, max(state.material_ids) + 3):
         response = client.get(f"/api/materials/{material_id}", headers=fire)
-        assert response.status_code in (403, 404)
+        assert response.status_code == (403 if material_id in state.material_ids else 404), material_id
         response.close()
     inbox = client.get("/api/tasks?agency=PNR", headers=fire)
     assert inbox.status_code == 403

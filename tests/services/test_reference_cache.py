@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from approvals.db import Database
-from approvals.services import agencies, calendar, definitions, instances, projects, tasks, users
+from approvals.services import agencies, calendar_years, definitions, instances, projects, tasks, users
 from approvals.services.errors import ModelInvalid
 from approvals.services.limits import Limits
 from tests.conftest import AGENCIES, BPMN_DIR, read_forms
@@ -45,7 +45,7 @@ def test_a_year_loaded_by_another_process_sets_the_next_due_date_here(database, 
         provisional_due, provisional = _review_due(database, "P-1")  # this process now holds the calendar
         assert provisional
         with other_process.session() as session:
-            calendar.load_year(session, YEAR_2027, users.get_user(session, "admin"))
+            calendar_years.load_year(session, YEAR_2027, users.get_user(session, "admin"))
         due, provisional = _review_due(database, "P-2")
     assert not provisional
     # Three more rest days in the window: the limit ends three working days later.
@@ -56,13 +56,13 @@ def test_a_load_rolled_back_changes_nothing_anywhere(database, other_process, pe
     with time_machine.travel(BEFORE_NEW_YEAR, tick=False):
         before = _review_due(database, "P-1")
         with pytest.raises(RuntimeError), database.session() as session:
-            calendar.load_year(session, YEAR_2027, users.get_user(session, "admin"))
-            assert not calendar.calendar_of(session).is_workday(datetime(2027, 1, 4).date())  # seen inside
+            calendar_years.load_year(session, YEAR_2027, users.get_user(session, "admin"))
+            assert not calendar_years.calendar_of(session).is_workday(datetime(2027, 1, 4).date())  # seen inside
             raise RuntimeError("the admin's request failed after the load")
         assert _review_due(other_process, "P-2") == before  # nothing landed
         # Another year file is loaded for real: both processes count with that one.
         with other_process.session() as session:
-            calendar.load_year(session, 'year = 2027\nrest_days = ["2027-01-01"]\n', users.get_user(session, "admin"))
+            calendar_years.load_year(session, 'year = 2027\nrest_days = ["2027-01-01"]\n', users.get_user(session, "admin"))
         loaded = _review_due(other_process, "P-3")
         assert not loaded[1] and loaded[0] != before[0]
         assert _review_due(database, "P-4") == loaded
@@ -80,7 +80,7 @@ def test_an_alias_loaded_by_another_process_is_accepted_at_publish_here(database
                          encoding="utf-8")
     assert "水务部门" in directory.read_text(encoding="utf-8")
     with other_process.session() as session:
-        agencies.load_directory(session, directory)
+        agencies.load_agencies(session, directory)
 
     with database.session() as session:
         definition, _ = definitions.publish(session, bpmn.encode(), forms, None)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from approvals.services import definitions, instances, projects, tasks, timers, users
+from approvals.services import definitions, instances, timers
+from tests.factories import complete, make_project, start, user
 
 MODEL = Path(__file__).parent.parent / "data" / "timer_followup.bpmn"
 START = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
@@ -23,11 +24,10 @@ def waiting(database, people):
         ids = []
         with time_machine.travel(START, tick=False), database.session() as session:
             definitions.publish(session, MODEL.read_bytes(), {}, None)
-            admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
-            projects.create_project(session, projects.NewProject(code="T-1", name="定时"), admin)
+            make_project(session, "T-1", "定时")
             for _ in range(count):
-                instance, _ = instances.start_instance(session, "T-1", "timer_followup", {}, admin)
-                tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
+                instance, (first,) = start(session, "timer_followup", "T-1")
+                complete(session, first, {}, "hq")
                 assert instance.next_timer_at == START + timedelta(days=2)
                 ids.append(instance.id)
         return ids
@@ -63,11 +63,11 @@ def test_timer_waits_then_fires_when_due(database, waiting):
 def test_suspended_instances_keep_their_timers_until_resumed(database, waiting, people):
     (iid,) = waiting(1)
     with database.session() as session:
-        instances.suspend_instance(session, iid, users.get_user(session, "admin"))
+        instances.suspend_instance(session, iid, user(session, "admin"))
     with time_machine.travel(START + timedelta(days=3), tick=False):
         assert timers.run_due(database) == 0
         with database.session() as session:
-            instances.resume_instance(session, iid, users.get_user(session, "admin"))
+            instances.resume_instance(session, iid, user(session, "admin"))
         assert timers.run_due(database) == 1
     assert open_steps(database, iid) == ["followup"]
 
@@ -101,10 +101,8 @@ def test_a_timer_can_wait_a_number_of_working_days(database, people):
     wednesday = datetime(2026, 9, 23, 2, 0, tzinfo=UTC)
     with time_machine.travel(wednesday, tick=False), database.session() as session:
         definitions.publish(session, (MODEL.parent / "workday_timer.bpmn").read_bytes(), {}, None)
-        admin, hq = users.get_user(session, "admin"), users.get_user(session, "hq")
-        projects.create_project(session, projects.NewProject(code="W-1", name="工作日"), admin)
-        instance, _ = instances.start_instance(session, "W-1", "workday_timer", {}, admin)
-        tasks.complete_task(session, instances.open_tasks(session, instance.id)[0].id, {}, hq)
+        instance, (first,) = start(session, "workday_timer", "W-1")
+        complete(session, first, {}, "hq")
         assert (instance.status, instance.error_message) == ("running", None)
         assert instance.next_timer_at == datetime(2026, 9, 29, 15, 59, 59, tzinfo=UTC)
     with time_machine.travel(datetime(2026, 9, 29, 12, 0, tzinfo=UTC), tick=False):

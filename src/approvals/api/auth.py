@@ -1,17 +1,17 @@
-"""Authentication for the API (bearer tokens) and the password check the pages share."""
+"""Authentication for the API: bearer tokens."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import g, request
 
 from ..db import get_session
 from ..models import User
 from ..services import users
 from ..services.errors import NotAuthenticated
 
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def bearer_token() -> str | None:
@@ -51,17 +51,3 @@ def authenticated(view):
 
 def current_user() -> User:
     return g.user
-
-
-def check_password(username: str, password: str) -> User:
-    """The user these credentials name (raises NotAuthenticated or TooManyAttempts); a failure is
-    recorded in a transaction of its own, as this request's is rolled back with its refusal."""
-    session = get_session()
-    users.check_attempts(session, username)
-    try:
-        return users.authenticate(session, username, password)
-    except NotAuthenticated:
-        session.rollback()  # end the request's transaction first: on SQLite it holds the write lock
-        with current_app.extensions["approvals_db"].session() as own:
-            users.record_failure(own, username)
-        raise

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..db import get_session
-from ..services import calendar
+from ..services import calendar_years
 from .auth import SECURITY, authenticated, current_user
 from .schemas import CalendarYearRequest, CalendarYearSchema
 
@@ -16,7 +16,7 @@ blp = Blueprint("calendar", __name__, url_prefix="/api/calendar", description="T
 @authenticated
 def get_year(year: int):
     """A year's weekdays off and weekend days worked, and whether official data backs it."""
-    return calendar.year_view(get_session(), year)
+    return calendar_years.year_view(get_session(), year)
 
 
 @blp.put("/years/<int(min=2000, max=2100):year>")
@@ -27,5 +27,5 @@ def get_year(year: int):
 def load_year(body, year: int):
     """Load or replace a year's official arrangement (admins), as the State Council published it."""
     session = get_session()
-    calendar.load_year(session, {**body, "year": year}, current_user())
-    return calendar.year_view(session, year)
+    calendar_years.load_year(session, {**body, "year": year}, current_user())
+    return calendar_years.year_view(session, year)

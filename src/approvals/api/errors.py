@@ -9,19 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from ..http_edge import status_of
 from ..services import errors as domain
-
-STATUS = {
-    domain.NotAuthenticated: 401,
-    domain.Forbidden: 403,
-    domain.NotFound: 404,
-    domain.Conflict: 409,
-    domain.InvalidInput: 422,
-    domain.PayloadTooLarge: 413,
-    domain.UnsupportedType: 415,
-    domain.ModelInvalid: 422,
-    domain.TooManyAttempts: 429,
-}
 
 
 def error_response(status: int, message: str, errors: dict | None = None):
@@ -38,7 +27,7 @@ def error_response(status: int, message: str, errors: dict | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(domain.DomainError)
     def _domain(exc: domain.DomainError):
-        status = next(code for cls, code in STATUS.items() if isinstance(exc, cls))
+        status = status_of(exc)
         errors = exc.errors
         if isinstance(exc, domain.InvalidInput) and errors:
             errors = {exc.location: errors}  # same location-keyed shape as request-schema errors
@@ -61,4 +50,4 @@ def init_app(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or (data.get("errors") if isinstance(data, dict) else None)
         message = data.get("message") if isinstance(data, dict) and data.get("message") else exc.description
-        return error_response(exc.code or 500, message, errors)
+        return error_response(exc.code or 500, str(message), errors)

@@ -1,18 +1,19 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
+from sqlalchemy.orm import Session
 
 from ..db import get_session
+from ..models import ProcessInstance
 from ..services import instances
 from .auth import SECURITY, authenticated, current_user
-from .present import event_doc, instance_doc
-from .schemas import CommentRequest, EventSchema, InstanceSchema, TerminateRequest
+from .schemas import Along, CommentRequest, EventSchema, InstanceSchema, TerminateRequest
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
 
 
-def _doc(session, instance):
-    return instance_doc(instance, instances.open_tasks(session, instance.id))
+def _doc(session: Session, instance: ProcessInstance) -> Along:
+    return Along(instance, open_tasks=instances.open_tasks(session, instance.id))
 
 
 @blp.get("/<int:instance_id>")
@@ -31,7 +32,7 @@ def get_instance(instance_id: int):
 @authenticated
 def events(instance_id: int):
     """The instance's audit trail, oldest first."""
-    return [event_doc(e) for e in instances.instance_events(get_session(), instance_id)]
+    return instances.instance_events(get_session(), instance_id)
 
 
 @blp.post("/<int:instance_id>/comments")
@@ -41,7 +42,7 @@ def events(instance_id: int):
 @authenticated
 def comment(body, instance_id: int):
     """Add a free comment to an instance's history."""
-    return event_doc(instances.add_comment(get_session(), instance_id, body["text"], current_user()))
+    return instances.add_comment(get_session(), instance_id, body["text"], current_user())
 
 
 @blp.post("/<int:instance_id>/suspend")

@@ -3,14 +3,20 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from ..db import get_session
-from ..models import utcnow
 from ..services import projects, status
-from ..services.calendar import calendar_of
 from ..services.instances import start_instance
 from .auth import SECURITY, authenticated, current_user
 from .idempotency import DOC, idempotent
-from .present import instance_doc, task_doc
-from .schemas import InstanceSchema, PageQuery, ProjectPage, ProjectRequest, ProjectSchema, StartRequest, StatusSchema
+from .schemas import (
+    Along,
+    InstanceSchema,
+    PageQuery,
+    ProjectPage,
+    ProjectRequest,
+    ProjectSchema,
+    StartRequest,
+    StatusSchema,
+)
 
 blp = Blueprint("projects", __name__, url_prefix="/api/projects", description="Projects and where they stand")
 
@@ -47,30 +53,7 @@ def create_project(body):
 @authenticated
 def project_status(code: str):
     """Where a project stands: each process instance with its open and completed steps."""
-    session = get_session()
-    project, instances = status.project_status(session, code)
-    counted = status.project_counted_workdays(calendar_of(session), instances, utcnow())
-    return {
-        "project": {
-            **status.project_summaries(session, [project])[0],
-            "counted_workdays": counted,
-            "commitment_workdays": status.COMMITMENT_WORKDAYS,
-            "within_commitment": counted <= status.COMMITMENT_WORKDAYS,
-        },
-        "instances": [
-            {
-                "id": s.instance.id, "process_key": s.instance.definition.key,
-                "process_name": s.instance.definition.name, "version": s.instance.definition.version,
-                "status": s.instance.status, "result": s.instance.result,
-                "started_at": s.instance.started_at, "ended_at": s.instance.ended_at,
-                "stages": sorted({t.stage for t in s.open_tasks if t.stage}),
-                "open_tasks": [task_doc(t) for t in s.open_tasks],
-                "completed_tasks": [task_doc(t) for t in s.completed_tasks],
-                "agencies": [vars(clock) for clock in s.agencies],
-            }
-            for s in instances
-        ],
-    }
+    return status.project_status(get_session(), code)
 
 
 @blp.post("/<string:code>/instances")
@@ -81,4 +64,5 @@ def project_status(code: str):
 @authenticated
 def start(body, code: str):
     """Start the latest version of a process for this project."""
-    return instance_doc(*start_instance(get_session(), code, body["process_key"], body["data"], current_user()))
+    instance, open_rows = start_instance(get_session(), code, body["process_key"], body["data"], current_user())
+    return Along(instance, open_tasks=open_rows)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, pre_dump, pre_load, validate
+from sqlalchemy.orm import object_session
 
 from ..engine.data import unstorable_text
-from ..models import ROLES
+from ..models import InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
+from ..services import substitutes
+from ..services.calendar_years import calendar_of
+from ..services.deadlines import workdays_so_far
 from ..services.projects import CODE, FUNDING_LEVELS
 from ..services.tasks import TASK_FILTER_STATES
+from ..workdays import local_date
 
 # Decimals travel as strings ("348000.00"), so no rounding happens on the way; say so in the document.
 DECIMAL = {"type": "string", "format": "decimal"}
@@ -103,7 +110,7 @@ class PageQuery(StrictSchema):
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class InboxQuery(PageQuery):
+class InboxArgs(PageQuery):
     agency = fields.String(validate=validate.Length(min=1, max=32),
                            metadata={"description": "agency code; defaults to your own"})
     assignee = fields.String(validate=validate.OneOf(["me"]), metadata={"description": "'me': only yours"})
@@ -123,7 +130,74 @@ class CalendarYearRequest(StrictSchema):
         "description": "weekend days worked in lieu (调休)"})
 
 
-# -- responses ------------------------------------------------------------------------------------
+# -- responses: each schema dumps the ORM object (or service result) itself -----------------------
+
+
+class Username(fields.String):
+    """A user (a relationship of the object dumped), shown by user name; null when there is none."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(allow_none=True, dump_only=True, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else str(value.username)
+
+
+class _Derived:
+    """A value computed from the object dumped by ``getter`` (typed in the OpenAPI document by the
+    field class it is mixed into)."""
+
+    def __init__(self, getter: Any, **kwargs: Any):
+        super().__init__(dump_only=True, **kwargs)  # type: ignore[call-arg]
+        self.getter = getter
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = None) -> Any:
+        return self.getter(obj)
+
+
+class DerivedBoolean(_Derived, fields.Boolean):
+    pass
+
+
+class DerivedInteger(_Derived, fields.Integer):
+    pass
+
+
+class DerivedString(_Derived, fields.String):
+    pass
+
+
+class Along:
+    """An object to dump with values that are not its attributes (an instance and its open steps)."""
+
+    def __init__(self, obj: Any, **extras: Any):
+        self.obj = obj
+        self.extras = extras
+
+
+class AlongSchema(Schema):
+    """Dumps ``Along(obj, name=value…)``: the object's fields, and each extra by the field of its name."""
+
+    @pre_dump
+    def _object(self, along: Along, **_kwargs: Any) -> Any:
+        return along.obj
+
+    @post_dump(pass_original=True)
+    def _extras(self, data: dict[str, Any], along: Along, **_kwargs: Any) -> dict[str, Any]:
+        for name in along.extras:
+            data[name] = self.fields[name].serialize(name, along.extras)
+        return data
+
+
+def _counted_so_far(task: Task) -> int | None:
+    """Counted working days: stored when a step finishes, counted until now while it is open."""
+    session = object_session(task)
+    assert session is not None  # noqa: S101 - dumped while the request's session is open
+    return workdays_so_far(calendar_of(session), task, utcnow())  # the calendar is read once per transaction
+
+
+def _elapsed_days(task: Task) -> int:
+    return (local_date(task.completed_at or utcnow()) - local_date(task.created_at)).days
 
 
 class TokenResponse(Schema):
@@ -131,7 +205,7 @@ class TokenResponse(Schema):
     expires_at = fields.DateTime()
     username = fields.String()
     agency = fields.String()
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=validate.OneOf(tuple(Role)))
 
 
 class AgencySchema(Schema):
@@ -159,46 +233,51 @@ class PublishResponse(Schema):
 
 
 class TaskSchema(Schema):
+    """A work item (dumps a ``Task``)."""
+
     id = fields.Integer()
-    kind = fields.String(validate=validate.OneOf(("step", "reminder")), metadata={
+    kind = fields.String(validate=validate.OneOf(tuple(TaskKind)), metadata={
         "description": "a step of the process, or a reminder to a lead about an overdue step"})
-    reminder_for = fields.Integer(allow_none=True, metadata={"description": "the overdue step a reminder is about"})
+    reminder_for = fields.Integer(attribute="reminder_for_id", allow_none=True,
+                                  metadata={"description": "the overdue step a reminder is about"})
     escalated_at = fields.DateTime(allow_none=True, metadata={"description": "when an overdue step was escalated"})
     bpmn_id = fields.String()
     name = fields.String()
     stage = fields.String(metadata={"description": "the (called) process the step belongs to"})
-    agency = fields.String()
-    assignee = fields.String(allow_none=True)
-    state = fields.String(validate=validate.OneOf(("open", "claimed", "completed", "cancelled")))
+    agency = fields.String(attribute="agency_code")
+    assignee = Username()
+    state = fields.String(validate=validate.OneOf(tuple(TaskState)))
     created_at = fields.DateTime()
     claimed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
-    overdue = fields.Boolean()
-    counted_workdays = fields.Integer(allow_none=True, metadata={
+    overdue = DerivedBoolean(lambda task: task.overdue_at(utcnow()))
+    counted_workdays = DerivedInteger(_counted_so_far, allow_none=True, metadata={
         "description": "working days with the agency so far (start day not counted)"})
     limit_workdays = fields.Integer(allow_none=True)
     time_limit = fields.String(allow_none=True, metadata={"description": "the step's limit: '20WD' or '7CD'"})
     statutory = fields.Boolean(metadata={"description": "counts toward the agency's statutory clock"})
-    elapsed_days = fields.Integer(metadata={"description": "calendar days since the step opened (or until done)"})
+    elapsed_days = DerivedInteger(_elapsed_days, metadata={
+        "description": "calendar days since the step opened (or until done)"})
     due_provisional = fields.Boolean(metadata={
         "description": "the due date was counted into a year without an official holiday arrangement"})
     completed_at = fields.DateTime(allow_none=True)
-    completed_by = fields.String(allow_none=True)
-    on_behalf_of = fields.String(allow_none=True, metadata={
+    completed_by = Username()
+    on_behalf_of = Username(metadata={
         "description": "whom the step was done for, when a substitute or delegate did it (A for B)"})
-    delegated_by = fields.String(allow_none=True, metadata={
-        "description": "the holder who delegated this claimed step to its assignee"})
+    delegated_by = Username(metadata={"description": "the holder who delegated this claimed step to its assignee"})
     outcome = fields.String(allow_none=True, metadata={
         "description": "the decision given; `sent_back` when the holder sent the instance back (退回)"})
     opinion = fields.String(allow_none=True, metadata={"description": "the written opinion given on completion"})
     form = fields.String(allow_none=True)
     instance_id = fields.Integer()
-    project = fields.String()
-    process_key = fields.String()
-    process_version = fields.Integer()
+    project = fields.String(attribute="instance.project.code")
+    process_key = fields.String(attribute="instance.definition.key")
+    process_version = fields.Integer(attribute="instance.definition.version")
 
 
 class MaterialSchema(Schema):
+    """A file attached to a step (dumps a ``Material``)."""
+
     id = fields.Integer()
     name = fields.String()
     size = fields.Integer(metadata={"description": "bytes"})
@@ -209,19 +288,22 @@ class MaterialSchema(Schema):
     document_number = fields.String(allow_none=True, metadata={"description": "文号 of a document the step issued"})
     instance_id = fields.Integer()
     task_id = fields.Integer()
-    step = fields.String(metadata={"description": "the name of the step it was attached to"})
-    uploaded_by = fields.String()
+    step = fields.String(attribute="task.name", metadata={"description": "the name of the step it was attached to"})
+    uploaded_by = Username()
     uploaded_at = fields.DateTime()
     withdrawn_at = fields.DateTime(allow_none=True)
-    url = fields.String(metadata={"description": "where to download it"})
+    url = DerivedString(lambda material: f"/api/materials/{material.id}",
+                        metadata={"description": "where to download it"})
 
 
-class TaskDetailSchema(TaskSchema):
+class TaskDetailSchema(AlongSchema, TaskSchema):
+    """A step with what its page shows: dumps ``Along(task, form_schema=…, materials=…)``."""
+
     documentation = fields.String()
     materials = fields.List(fields.Nested(MaterialSchema), metadata={
         "description": "the instance's materials so far, this step's and earlier steps'"})
     form_schema = fields.Dict(allow_none=True, metadata={"description": "the step's JSON Schema"})
-    data = fields.Dict(metadata={"description": "the process data the step was given"})
+    data = fields.Dict(attribute="input_data", metadata={"description": "the process data the step was given"})
     submitted_data = fields.Dict(allow_none=True)
 
 
@@ -233,27 +315,43 @@ class TaskPage(Schema):
 
 
 class ErrorDetail(Schema):
-    message = fields.String()
-    element = fields.String(allow_none=True)
+    """Why an instance in error stopped (dumps the ``ProcessInstance``)."""
+
+    message = fields.String(attribute="error_message")
+    element = fields.String(attribute="error_element", allow_none=True)
 
 
-class InstanceSchema(Schema):
+class ErrorOf(fields.Nested):
+    """An instance's error, only while it is in error (null otherwise)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(ErrorDetail, dump_only=True, **kwargs)
+
+    def get_value(self, obj: Any, attr: str, accessor: Any = None, default: Any = None) -> Any:
+        return obj if obj.status == InstanceStatus.ERROR else None
+
+
+class InstanceSchema(AlongSchema):
+    """A process instance: dumps ``Along(instance, open_tasks=…)``."""
+
     id = fields.Integer()
-    project = fields.String()
-    process_key = fields.String()
-    version = fields.Integer()
-    status = fields.String(validate=validate.OneOf(("running", "completed", "suspended", "terminated", "error")))
+    project = fields.String(attribute="project.code")
+    process_key = fields.String(attribute="definition.key")
+    version = fields.Integer(attribute="definition.version")
+    status = fields.String(validate=validate.OneOf(tuple(InstanceStatus)))
     result = fields.String(allow_none=True, metadata={"description": "the end event a completed instance reached"})
     started_at = fields.DateTime()
     updated_at = fields.DateTime()
     ended_at = fields.DateTime(allow_none=True)
-    error = fields.Nested(ErrorDetail, allow_none=True)
+    error = ErrorOf(allow_none=True)
     open_tasks = fields.List(fields.Nested(TaskSchema))
 
 
-class CompleteResponse(Schema):
-    instance_id = fields.Integer()
-    status = fields.String()
+class CompleteResponse(AlongSchema):
+    """After a step was completed or sent back: dumps ``Along(instance, open_tasks=…)``."""
+
+    instance_id = fields.Integer(attribute="id")
+    status = fields.String(validate=validate.OneOf(tuple(InstanceStatus)))
     open_tasks = fields.List(fields.Nested(TaskSchema))
 
 
@@ -261,7 +359,7 @@ class EventSchema(Schema):
     id = fields.Integer()
     type = fields.String()
     created_at = fields.DateTime()
-    actor = fields.String()
+    actor = fields.String(attribute="actor_name")
     task_id = fields.Integer(allow_none=True)
     payload = fields.Dict()
 
@@ -300,14 +398,17 @@ class StatusProject(ProjectSchema):
 
 
 class StatusInstance(Schema):
-    id = fields.Integer()
-    process_key = fields.String()
-    process_name = fields.String()
-    version = fields.Integer()
-    status = fields.String()
-    result = fields.String(allow_none=True, metadata={"description": "the end event a completed instance reached"})
-    started_at = fields.DateTime()
-    ended_at = fields.DateTime(allow_none=True)
+    """One instance of a project (dumps ``services.status.InstanceProgress``)."""
+
+    id = fields.Integer(attribute="instance.id")
+    process_key = fields.String(attribute="instance.definition.key")
+    process_name = fields.String(attribute="instance.definition.name")
+    version = fields.Integer(attribute="instance.definition.version")
+    status = fields.String(attribute="instance.status", validate=validate.OneOf(tuple(InstanceStatus)))
+    result = fields.String(attribute="instance.result", allow_none=True,
+                           metadata={"description": "the end event a completed instance reached"})
+    started_at = fields.DateTime(attribute="instance.started_at")
+    ended_at = fields.DateTime(attribute="instance.ended_at", allow_none=True)
     stages = fields.List(fields.String(), metadata={"description": "the (called) processes with open steps"})
     open_tasks = fields.List(fields.Nested(TaskSchema))
     completed_tasks = fields.List(fields.Nested(TaskSchema))
@@ -315,7 +416,9 @@ class StatusInstance(Schema):
 
 
 class StatusSchema(Schema):
-    project = fields.Nested(StatusProject)
+    """Where a project stands (dumps ``services.status.ProjectStatus``)."""
+
+    project = fields.Nested(StatusProject, attribute="overview")
     instances = fields.List(fields.Nested(StatusInstance))
 
 
@@ -329,10 +432,12 @@ class CalendarYearSchema(Schema):
 
 
 class SubstitutionSchema(Schema):
+    """Who acts for whom, and when (dumps a ``Substitution``)."""
+
     id = fields.Integer()
-    user = fields.String()
-    substitute = fields.String()
+    user = Username()
+    substitute = Username()
     starts_on = fields.Date()
     ends_on = fields.Date()
-    active = fields.Boolean(metadata={"description": "in force today"})
+    active = DerivedBoolean(lambda row: row.in_force_on(substitutes.today()), metadata={"description": "in force today"})
     revoked_at = fields.DateTime(allow_none=True)

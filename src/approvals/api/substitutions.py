@@ -5,7 +5,6 @@ from flask_smorest import Blueprint
 from ..db import get_session
 from ..services import substitutes
 from .auth import SECURITY, authenticated, current_user
-from .present import substitution_doc
 from .schemas import SubstitutionQuery, SubstitutionRequest, SubstitutionSchema
 
 blp = Blueprint("substitutions", __name__, url_prefix="/api/substitutions",
@@ -19,9 +18,7 @@ blp = Blueprint("substitutions", __name__, url_prefix="/api/substitutions",
 @authenticated
 def list_substitutions(query):
     """Substitutions for a user (default: you), including those where they stand in for others."""
-    rows = substitutes.list_substitutions(get_session(), current_user(), query.get("user"))
-    today = substitutes.today()
-    return [substitution_doc(r, today) for r in rows]
+    return substitutes.list_substitutions(get_session(), current_user(), query.get("user"))
 
 
 @blp.post("")
@@ -31,10 +28,9 @@ def list_substitutions(query):
 @authenticated
 def create_substitution(body):
     """Name a colleague of the same agency who acts for the absent user on the given dates."""
-    row = substitutes.create_substitution(get_session(), current_user(), substitute=body["substitute"],
-                                          starts_on=body["starts_on"], ends_on=body["ends_on"],
-                                          username=body.get("user"))
-    return substitution_doc(row, substitutes.today())
+    return substitutes.create_substitution(get_session(), current_user(), substitute=body["substitute"],
+                                           starts_on=body["starts_on"], ends_on=body["ends_on"],
+                                           username=body.get("user"))
 
 
 @blp.delete("/<int:substitution_id>")
@@ -43,5 +39,4 @@ def create_substitution(body):
 @authenticated
 def revoke_substitution(substitution_id: int):
     """End a substitution now (the absent user is back)."""
-    row = substitutes.revoke_substitution(get_session(), substitution_id, current_user())
-    return substitution_doc(row, substitutes.today())
+    return substitutes.revoke_substitution(get_session(), substitution_id, current_user())

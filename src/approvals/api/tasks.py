@@ -9,12 +9,12 @@ from ..services.errors import InvalidInput
 from ..services.limits import limits_of
 from .auth import SECURITY, authenticated, current_user
 from .idempotency import DOC, idempotent
-from .present import material_doc, task_detail_doc, task_doc
 from .schemas import (
+    Along,
     AssignRequest,
     CompleteRequest,
     CompleteResponse,
-    InboxQuery,
+    InboxArgs,
     MaterialSchema,
     SendBackRequest,
     TaskDetailSchema,
@@ -30,16 +30,16 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Work it
 
 @blp.get("")
 @blp.doc(security=SECURITY)
-@blp.arguments(InboxQuery, location="query")
+@blp.arguments(InboxArgs, location="query")
 @blp.response(200, TaskPage)
 @authenticated
 def inbox(query):
     """The inbox: your agency's steps by default, soonest due first."""
-    rows, total = tasks.inbox(get_session(), current_user(), tasks.InboxQuery(
+    rows, total = tasks.inbox(get_session(), current_user(), tasks.InboxFilter(
         agency=query.get("agency"), assignee_me=query.get("assignee") == "me", state=query["state"],
         project=query.get("project"), process=query.get("process"), overdue=query.get("overdue"), page=query["page"],
         page_size=query["page_size"]))
-    return {"items": [task_doc(t) for t in rows], "total": total, "page": query["page"],
+    return {"items": rows, "total": total, "page": query["page"],
             "page_size": query["page_size"]}
 
 
@@ -51,7 +51,7 @@ def get_task(task_id: int):
     """A step with its form (JSON Schema) and the data it was given."""
     session, user = get_session(), current_user()
     task = tasks.get_task(session, task_id, user)
-    return task_detail_doc(task, tasks.form_of(task), materials.shown_with_task(session, task, user))
+    return Along(task, form_schema=tasks.form_of(task), materials=materials.shown_with_task(session, task, user))
 
 
 @blp.post("/<int:task_id>/claim")
@@ -62,7 +62,7 @@ def get_task(task_id: int):
 @authenticated
 def claim(task_id: int):
     """Claim a step of your agency."""
-    return task_doc(tasks.claim_task(get_session(), task_id, current_user()))
+    return tasks.claim_task(get_session(), task_id, current_user())
 
 
 @blp.post("/<int:task_id>/unclaim")
@@ -71,7 +71,7 @@ def claim(task_id: int):
 @authenticated
 def unclaim(task_id: int):
     """Release a claimed step back to the agency (assignee or lead)."""
-    return task_doc(tasks.unclaim_task(get_session(), task_id, current_user()))
+    return tasks.unclaim_task(get_session(), task_id, current_user())
 
 
 @blp.post("/<int:task_id>/assign")
@@ -81,7 +81,7 @@ def unclaim(task_id: int):
 @authenticated
 def assign(body, task_id: int):
     """Assign a step to a member of its agency (leads)."""
-    return task_doc(tasks.assign_task(get_session(), task_id, body["username"], current_user()))
+    return tasks.assign_task(get_session(), task_id, body["username"], current_user())
 
 
 @blp.post("/<int:task_id>/complete")
@@ -95,12 +95,7 @@ def complete(body, task_id: int):
     """Complete a step with its form data; returns the instance's open steps afterwards."""
     instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user(),
                                               opinion=body.get("opinion"))
-    return _afterwards(instance, open_rows)
-
-
-def _afterwards(instance, open_rows) -> dict:
-    """The instance's status and open steps after a step was completed or sent back."""
-    return {"instance_id": instance.id, "status": instance.status, "open_tasks": [task_doc(t) for t in open_rows]}
+    return Along(instance, open_tasks=open_rows)
 
 
 @blp.post("/<int:task_id>/send-back")
@@ -115,7 +110,7 @@ def send_back_task(body, task_id: int):
     The steps in between are cancelled; this step's agency clock stops until the file returns."""
     instance, open_rows = send_back.send_back(get_session(), task_id, body["to_bpmn_id"], body["reason"],
                                               current_user())
-    return _afterwards(instance, open_rows)
+    return Along(instance, open_tasks=open_rows)
 
 
 @blp.post("/<int:task_id>/delegate")
@@ -125,7 +120,7 @@ def send_back_task(body, task_id: int):
 @authenticated
 def delegate(body, task_id: int):
     """Hand a step you hold to a colleague of your agency; you can recall it."""
-    return task_doc(tasks.delegate_task(get_session(), task_id, body["username"], current_user()))
+    return tasks.delegate_task(get_session(), task_id, body["username"], current_user())
 
 
 @blp.post("/<int:task_id>/recall")
@@ -134,7 +129,7 @@ def delegate(body, task_id: int):
 @authenticated
 def recall(task_id: int):
     """End a delegation: the delegator takes the step back (or the delegate hands it back)."""
-    return task_doc(tasks.recall_task(get_session(), task_id, current_user()))
+    return tasks.recall_task(get_session(), task_id, current_user())
 
 
 @blp.post("/<int:task_id>/materials")
@@ -162,4 +157,4 @@ def upload_material(task_id: int):
     material = tasks.attach_material(session, task_id, current_user(), name=upload.filename or "",
                                      stream=upload.stream, field=request.form.get("field") or None,
                                      document_number=request.form.get("document_number"))
-    return material_doc(material)
+    return material

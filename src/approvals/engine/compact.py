@@ -10,6 +10,8 @@ holds the history, so the live state need not. When the live tasks sit more than
 
 from __future__ import annotations
 
+from typing import Any
+
 from SpiffWorkflow.util.task import TaskState
 
 # Finished levels kept above the live tasks (the sample review's loop is about 8 levels a round,
@@ -19,7 +21,7 @@ KEEP_DEPTH = 12
 SLACK = 8
 
 
-def compact(workflow) -> int:
+def compact(workflow: Any) -> int:
     """Cut old finished history from the workflow and its called processes; returns tasks removed."""
     removed = _compact_tree(workflow)
     for subprocess in list(workflow.subprocesses.values()):
@@ -29,7 +31,7 @@ def compact(workflow) -> int:
     return removed
 
 
-def _path(task) -> list:
+def _path(task: Any) -> list[Any]:
     path = []
     while task is not None:
         path.append(task)
@@ -38,7 +40,7 @@ def _path(task) -> list:
     return path
 
 
-def _compact_tree(tree) -> int:
+def _compact_tree(tree: Any) -> int:
     live = [t for t in tree.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
     if not live:
         return 0
@@ -71,7 +73,7 @@ def _compact_tree(tree) -> int:
     return len(gone)
 
 
-def _drop_orphan_subprocesses(workflow) -> None:
+def _drop_orphan_subprocesses(workflow: Any) -> None:
     """Called processes whose call activity was cut away go with it (and theirs with them)."""
     changed = True
     while changed:

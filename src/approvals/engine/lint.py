@@ -49,7 +49,8 @@ class LintResult:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    name: str = etree.QName(el).localname
+    return name
 
 
 def _label(el: etree._Element) -> str:
@@ -127,7 +128,7 @@ def _routing_expression(lane: etree._Element) -> str | None:
     return None
 
 
-def _check_lanes(process, lane_agencies, result: LintResult, extra_functions) -> None:
+def _check_lanes(process: Any, lane_agencies: Any, result: LintResult, extra_functions: Any) -> None:
     for lane in process.iterfind(".//bpmn:lane", NS):
         routing = _routing_expression(lane)
         if routing is not None:
@@ -152,7 +153,7 @@ def _check_lanes(process, lane_agencies, result: LintResult, extra_functions) ->
                 )
 
 
-def _check_time_limits(process, result: LintResult) -> None:
+def _check_time_limits(process: Any, result: LintResult) -> None:
     for kind in HUMAN_TASKS:
         for task in process.iterfind(f".//bpmn:{kind}", NS):
             for prop in task.iterfind(
@@ -175,7 +176,7 @@ def four_eyes_steps(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-def _check_forms_used(process, result: LintResult) -> None:
+def _check_forms_used(process: Any, result: LintResult) -> None:
     for task in process.iterfind(".//bpmn:userTask", NS):
         ref = task.find("bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
         if ref is None or not (ref.text or "").strip():
@@ -187,7 +188,7 @@ def _check_forms_used(process, result: LintResult) -> None:
                 result.add(task.get("id"), f"{_label(task)} uses form {filename!r}, which was not provided")
 
 
-def _expressions(process) -> list[tuple[etree._Element, str, str]]:
+def _expressions(process: Any) -> list[tuple[etree._Element, str, str]]:
     """(element, what, text) for every expression the engine will evaluate."""
     found = []
     for flow in process.iterfind(".//bpmn:sequenceFlow", NS):
@@ -209,7 +210,7 @@ def _expressions(process) -> list[tuple[etree._Element, str, str]]:
     return found
 
 
-def _scripts(process) -> list[tuple[etree._Element, str, str]]:
+def _scripts(process: Any) -> list[tuple[etree._Element, str, str]]:
     found = []
     for task in process.iterfind(".//bpmn:scriptTask", NS):
         script = task.find("bpmn:script", NS)
@@ -222,7 +223,7 @@ def _scripts(process) -> list[tuple[etree._Element, str, str]]:
     return found
 
 
-def _check_expressions(process, result: LintResult, extra_functions) -> None:
+def _check_expressions(process: Any, result: LintResult, extra_functions: Any) -> None:
     for el, what, text in _expressions(process):
         try:
             check_expression(text, extra_functions)
@@ -238,7 +239,7 @@ def _check_expressions(process, result: LintResult, extra_functions) -> None:
             result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
 
 
-def _check_merges(process, result: LintResult) -> None:
+def _check_merges(process: Any, result: LintResult) -> None:
     """Flows may only merge at a gateway (or an end event), so every loop goes through one.
 
     SpiffWorkflow keeps completed tasks in its tree; implicit merges on tasks make loops that
@@ -287,7 +288,7 @@ def lint_decision(tree: etree._ElementTree) -> list[Problem]:
     return problems
 
 
-def _check_dmn(text: str | None, owner, what: str, problems: list[Problem], *, as_test: bool) -> None:
+def _check_dmn(text: str | None, owner: Any, what: str, problems: list[Problem], *, as_test: bool) -> None:
     text = (text or "").strip()
     if not text or text == "-":
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -31,7 +32,7 @@ class ParsedModel:
     key: str
     name: str
     spec_json: str
-    forms: dict
+    forms: dict[str, Any]
     lane_routes: dict[str, str]
     callees: tuple[tuple[str, str], ...] = ()  # (kind, key) of every process and decision it calls
 
@@ -81,7 +82,7 @@ def _decision_id(tree: etree._ElementTree) -> str:
     decisions = tree.getroot().findall("{*}decision")
     if len(decisions) != 1 or not decisions[0].get("id"):
         raise ModelRejected([Problem(None, "a DMN file must hold exactly one decision with an id")])
-    return decisions[0].get("id")
+    return str(decisions[0].get("id"))
 
 
 def _main_process_id(tree: etree._ElementTree) -> str:
@@ -96,7 +97,7 @@ def _main_process_id(tree: etree._ElementTree) -> str:
     if len(candidates) != 1:
         raise ModelRejected([Problem(None, "the file must contain exactly one executable process that no call "
                                            f"activity in it calls; found {candidates or 'none'}")])
-    return candidates[0]
+    return str(candidates[0])
 
 
 def _validate(validator: BpmnValidator, tree: etree._ElementTree, filename: str, what: str) -> None:
@@ -123,7 +124,7 @@ def parse_decision(dmn: bytes, *, max_bytes: int, filename: str = "decision.dmn"
     return ParsedModel("dmn", key, decision.get("name") or key, "", {}, {})
 
 
-def _add_callees(parser: SpiffBpmnParser, outline: ModelOutline, tree, resolve: Resolver,
+def _add_callees(parser: SpiffBpmnParser, outline: ModelOutline, tree: Any, resolve: Resolver,
                  max_bytes: int, routes: dict[str, str], seen: set[tuple[str, str]]) -> list[Problem]:
     """Add the published XML of every process and decision the model calls, transitively.
 
@@ -152,16 +153,18 @@ def _add_callees(parser: SpiffBpmnParser, outline: ModelOutline, tree, resolve: 
     return problems
 
 
-def _caller_of(tree, kind: str, key: str) -> str | None:
+def _caller_of(tree: Any, kind: str, key: str) -> str | None:
     root = tree.getroot()
     if kind == "bpmn":
         for call in root.iterfind(".//bpmn:callActivity", NS):
             if call.get("calledElement") == key:
-                return call.get("id")
+                caller: str | None = call.get("id")
+                return caller
     for task in root.iterfind(".//bpmn:businessRuleTask", NS):
         ref = task.find("bpmn:extensionElements/spiffworkflow:calledDecisionId", NS)
         if ref is not None and (ref.text or "").strip() == key:
-            return task.get("id")
+            found: str | None = task.get("id")
+            return found
     return None
 
 

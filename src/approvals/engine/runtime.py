@@ -7,6 +7,7 @@ cached for the life of the process (see ``runtime_for``). Workflows themselves a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -163,7 +164,7 @@ class ModelRuntime:
 
     @staticmethod
     def is_completed(workflow: BpmnWorkflow) -> bool:
-        return workflow.is_completed()
+        return bool(workflow.is_completed())
 
     @staticmethod
     def reached_end(workflow: BpmnWorkflow) -> tuple[str, str] | None:
@@ -199,14 +200,14 @@ class ModelRuntime:
         return sorted({task.task_spec.bpmn_id for task in waiting if task.state != TaskState.WAITING})
 
 
-def _find(workflow: BpmnWorkflow, task_id: str):
+def _find(workflow: BpmnWorkflow, task_id: str) -> Any:
     try:
         return workflow.get_task_from_id(UUID(task_id))
     except (ValueError, SpiffWorkflowException):
         return None
 
 
-def _leads_to(earlier, later) -> bool:
+def _leads_to(earlier: Any, later: Any) -> bool:
     """Whether ``earlier`` is an ancestor of ``later``, following called processes up to the
     call activity that started them (an earlier step in another branch does not count)."""
     task = later.parent
@@ -230,7 +231,7 @@ def _describe(exc: Exception) -> str:
     return " ".join([str(exc), *notes]).strip()
 
 
-def use_calendar(calendar) -> None:
+def use_calendar(calendar: Any) -> None:
     """Count working days in expressions (workdays_after) with this calendar, in this context."""
     CALENDAR.set(calendar)
 
@@ -239,7 +240,7 @@ _CACHE: dict[tuple[str, float, int], ModelRuntime] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def runtime_for(checksum: str, load_spec_json, lane_routes: dict[str, str], *,
+def runtime_for(checksum: str, load_spec_json: Callable[[], str], lane_routes: dict[str, str], *,
                 script_timeout: float, script_memory_bytes: int) -> ModelRuntime:
     """The cached runtime of a published definition, keyed by its content checksum.
 

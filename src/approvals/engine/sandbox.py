@@ -33,7 +33,7 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from ..calendar import WorkCalendar, local_date
+from ..workdays import WorkCalendar, local_date
 from .data import check_safe_data, from_jsonable, to_jsonable
 from .errors import ExpressionError, ScriptError, UnsafeData
 
@@ -190,7 +190,7 @@ def _script_result(scope: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _child(code, data: dict[str, Any], memory_bytes: int, write_fd: int) -> None:  # pragma: no cover - child
+def _child(code: Any, data: dict[str, Any], memory_bytes: int, write_fd: int) -> None:  # pragma: no cover - child
     # Runs in the forked child: limit memory beyond what the parent already maps, run, report.
     try:
         with open("/proc/self/statm") as statm:
@@ -262,7 +262,7 @@ def run_script(script: str, data: dict[str, Any], *, timeout: float, memory_byte
         raise ScriptError("the script stopped without a result") from None
     if not payload.get("ok"):
         raise ScriptError(payload.get("error") or "the script stopped without a result")
-    result = from_jsonable(payload["data"])
+    result: dict[str, Any] = from_jsonable(payload["data"])
     try:
         check_safe_data(result)
     except UnsafeData as exc:
@@ -280,18 +280,18 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self.script_memory_bytes = script_memory_bytes
         self.functions = functions or {}
 
-    def evaluate(self, expression, context, external_context=None):
+    def evaluate(self, expression: Any, context: Any, external_context: Any = None) -> Any:
         check_expression(expression, tuple(self.functions))
         # ``data`` names the whole process data, for fields that may be missing: data.get('x').
         names = {"data": context, **(external_context or {}), **context}
         return evaluate(expression, names, self.functions)
 
-    def execute(self, script, context, external_context=None):
+    def execute(self, script: Any, context: Any, external_context: Any = None) -> Any:
         data = {**(external_context or {}), **context}
         result = run_script(script, data, timeout=self.script_timeout, memory_bytes=self.script_memory_bytes)
         context.clear()
         context.update(result)
         return True
 
-    def call_service(self, context, **kwargs):
+    def call_service(self, context: Any, **kwargs: Any) -> Any:
         raise ScriptError("service tasks are not supported")

@@ -22,13 +22,13 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 class SpeclessWorkflowConverter(BpmnWorkflowConverter):
     """Converts a top-level workflow without its specs; restores it onto given spec objects."""
 
-    def to_dict(self, workflow):
+    def to_dict(self, workflow: Any) -> Any:
         dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def from_dict(self, dct, spec=None, subprocess_specs=None):
+    def from_dict(self, dct: Any, spec: Any = None, subprocess_specs: Any = None) -> Any:
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -38,7 +38,7 @@ class SpeclessWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
-def _registry():
+def _registry() -> Any:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpeclessWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
@@ -53,14 +53,14 @@ _ENCODER = create_encoder(_REGISTRY)
 STATE_FORMAT = f"approvals-1/spiff-{_SERIALIZER.VERSION}"
 
 
-def specs_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
+def specs_to_json(spec: Any, subprocess_specs: dict[str, Any]) -> str:
     return json.dumps({
         "spec": _REGISTRY.convert(spec),
         "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
     })
 
 
-def specs_from_json(text: str):
+def specs_from_json(text: str) -> Any:
     dct = json.loads(text)
     spec = _REGISTRY.restore(dct["spec"])
     subprocess_specs = {name: _REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
@@ -72,7 +72,7 @@ def workflow_to_json(workflow: BpmnWorkflow) -> str:
     return json.dumps(_REGISTRY.convert(workflow), cls=_ENCODER, separators=(",", ":"))
 
 
-def workflow_from_json(text: str, spec, subprocess_specs, script_engine) -> BpmnWorkflow:
+def workflow_from_json(text: str, spec: Any, subprocess_specs: Any, script_engine: Any) -> BpmnWorkflow:
     workflow = _REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow

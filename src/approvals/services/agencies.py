@@ -15,7 +15,7 @@ from . import reference
 from .errors import InvalidInput
 
 
-def load_directory(session: Session, path: Path) -> list[Agency]:
+def load_agencies(session: Session, path: Path) -> list[Agency]:
     """Insert or update every agency of the TOML file (agencies are never deleted: tasks name them)."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)

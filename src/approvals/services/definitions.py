@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Set
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..engine.errors import ModelRejected, Problem
-from ..engine.parser import model_outline, parse_model
+from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..models import ProcessDefinition, User
 from . import events
@@ -59,14 +60,15 @@ def list_latest(session: Session) -> list[tuple[ProcessDefinition, int]]:
     return [(definition, versions) for definition, versions in rows]
 
 
-def _check_material_fields(forms: Mapping[str, dict]) -> None:
+def _check_material_fields(forms: Mapping[str, dict[str, Any]]) -> None:
     problems = [Problem(f"form:{name}", message) for name, schema in sorted(forms.items())
                 for message in field_problems(schema)]
     if problems:
         raise ModelRejected(problems)
 
 
-def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str):
+def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes],
+             filename: str) -> tuple[ParsedModel, ProcessDefinition | None]:
     """Lint and parse a model as publishing would; returns (parsed model, latest version of its key)
     or raises ModelInvalid listing every problem with its element."""
     limits = limits_of(session)
@@ -84,13 +86,15 @@ def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename
     return model, previous
 
 
-def check_model(session: Session, bpmn: bytes, actor: User, forms: Mapping[str, bytes] | None = None) -> list[dict]:
+def check_model(session: Session, bpmn: bytes, actor: User,
+                forms: Mapping[str, bytes] | None = None) -> list[dict[str, Any]]:
     """The problems publishing would report (element and message each), without storing anything."""
     require(can_publish(actor), "only process owners and admins check and publish process models")
     try:
         _checked(session, bpmn, forms or {}, "model.bpmn")
     except ModelInvalid as exc:
-        return exc.errors["bpmn"]
+        problems: list[dict[str, Any]] = exc.errors["bpmn"]
+        return problems
     return []
 
 
@@ -155,7 +159,7 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
     return definition, True
 
 
-def _resolver(session: Session):
+def _resolver(session: Session) -> Callable[[str, str], bytes | None]:
     """Latest published XML of a called process ("bpmn") or decision table ("dmn")."""
 
     def resolve(kind: str, key: str) -> bytes | None:
@@ -176,7 +180,7 @@ def referenced_forms(session: Session, bpmn: bytes) -> set[str]:
 def publication_order(session: Session, files: dict[str, bytes]) -> list[str]:
     """File names ordered so that decision tables and called processes are published before callers."""
     limits = limits_of(session)
-    outlines = {}
+    outlines: dict[str, ModelOutline | None] = {}
     for name, data in files.items():
         try:
             outlines[name] = model_outline(data, max_bytes=limits.max_bpmn_bytes)
@@ -201,7 +205,7 @@ def publication_order(session: Session, files: dict[str, bytes]) -> list[str]:
     return ordered
 
 
-def _with_inherited_forms(forms: Mapping[str, bytes], used: set[str],
+def _with_inherited_forms(forms: Mapping[str, bytes], used: Set[str],
                           previous: ProcessDefinition | None) -> dict[str, bytes]:
     merged = dict(forms)
     if previous is not None:
@@ -211,7 +215,7 @@ def _with_inherited_forms(forms: Mapping[str, bytes], used: set[str],
     return merged
 
 
-def _summary(problems) -> str:
+def _summary(problems: list[Problem]) -> str:
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"the model cannot be published: {first.element or 'file'}: {first.message}{more}"
@@ -219,7 +223,7 @@ def _summary(problems) -> str:
 
 def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
     """The engine for a definition, with this session's calendar for workdays_after() in timers."""
-    from .calendar import calendar_of
+    from .calendar_years import calendar_of
 
     use_calendar(calendar_of(session))
     limits = limits_of(session)
@@ -234,10 +238,10 @@ def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
 
 # A published version never changes, so its forms can be kept for the life of the process, keyed
 # by content checksum like the engine's runtimes (saves loading and parsing them on every step).
-_FORMS: dict[str, dict[str, dict]] = {}
+_FORMS: dict[str, dict[str, dict[str, Any]]] = {}
 
 
-def form_schema(definition: ProcessDefinition, name: str | None) -> dict | None:
+def form_schema(definition: ProcessDefinition, name: str | None) -> dict[str, Any] | None:
     """The JSON Schema of one of a definition's forms (None for a step without a form)."""
     if not name:
         return None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base class: ``message`` for people, ``errors`` naming the fields or elements at fault."""
 
-    def __init__(self, message: str, errors: dict | None = None):
+    def __init__(self, message: str, errors: dict[str, Any] | None = None):
         self.message = message
         self.errors = errors or {}
         super().__init__(message)
@@ -32,7 +34,7 @@ class InvalidInput(DomainError):
     """The request's data is wrong; ``errors`` maps each field to its messages, found in
     ``location`` of the request (``json`` body, or ``form`` for a multipart upload)."""
 
-    def __init__(self, message: str, errors: dict | None = None, location: str = "json"):
+    def __init__(self, message: str, errors: dict[str, Any] | None = None, location: str = "json"):
         super().__init__(message, errors)
         self.location = location
 

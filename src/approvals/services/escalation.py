@@ -11,20 +11,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Task, User, utcnow
+from ..db import Database
+from ..models import Role, Task, TaskKind, TaskState, User, utcnow
 from . import events
-from .instances import OPEN_STATES, lock_instance
+from .instance_change import changing_instance
 
 
 def _lead_of(session: Session, agency: str) -> User | None:
-    return session.scalar(select(User).where(User.agency_code == agency, User.role == "lead", User.active)
+    return session.scalar(select(User).where(User.agency_code == agency, User.role == Role.LEAD, User.active)
                           .order_by(User.id).limit(1))
 
 
 def overdue_steps(session: Session, now: datetime, limit: int = 500) -> list[int]:
     return list(session.scalars(
-        select(Task.id).where(Task.kind == "step", Task.state.in_(OPEN_STATES), Task.due_at < now,
-                              Task.escalated_at.is_(None))
+        select(Task.id).where(Task.kind == TaskKind.STEP, Task.overdue_at(now), Task.escalated_at.is_(None))
         .order_by(Task.due_at, Task.id).limit(limit)
     ))
 
@@ -35,29 +35,30 @@ def escalate(session: Session, task_id: int, now: datetime | None = None) -> Tas
     step = session.get(Task, task_id)
     if step is None:
         return None
-    instance = lock_instance(session, step.instance_id)
-    session.refresh(step)
-    if step.state not in OPEN_STATES or step.escalated_at is not None or step.due_at is None or step.due_at >= now:
-        return None  # done meanwhile, or another worker escalated it first
-    lead = _lead_of(session, step.agency_code)
-    step.escalated_at = now
-    reminder = Task(
-        instance_id=instance.id, kind="reminder", reminder_for_id=step.id, spiff_task_id=f"reminder-{step.id}",
-        bpmn_id=step.bpmn_id, name=f"催办：{step.name}", stage=step.stage, lane=step.lane, agency_code=step.agency_code,
-        documentation=f"The step “{step.name}” passed its due date; follow it up with its assignee.",
-        state="claimed" if lead else "open", assignee=lead, claimed_at=now if lead else None,
-        created_at=now, due_at=None, input_data={},
-    )
-    session.add(reminder)
-    instance.updated_at = now
-    session.flush()
-    events.record(session, "task.escalated", None, instance=instance, task=step,
-                  payload={"bpmn_id": step.bpmn_id, "due_at": step.due_at.isoformat(),
-                           "lead": lead.username if lead else None, "reminder": reminder.id})
+    with changing_instance(session, step.instance_id, None) as change:
+        session.refresh(step)
+        if not step.overdue_at(now) or step.escalated_at is not None:
+            change.leave_unchanged()  # done meanwhile, or another worker escalated it first
+            return None
+        lead = _lead_of(session, step.agency_code)
+        step.escalated_at = now
+        reminder = Task(
+            instance_id=change.instance.id, kind=TaskKind.REMINDER, reminder_for_id=step.id,
+            spiff_task_id=f"reminder-{step.id}", bpmn_id=step.bpmn_id, name=f"催办：{step.name}", stage=step.stage,
+            lane=step.lane, agency_code=step.agency_code,
+            documentation=f"The step “{step.name}” passed its due date; follow it up with its assignee.",
+            state=TaskState.CLAIMED if lead else TaskState.OPEN, assignee=lead, claimed_at=now if lead else None,
+            created_at=now, due_at=None, input_data={},
+        )
+        session.add(reminder)
+        session.flush()
+        events.record(session, "task.escalated", None, instance=change.instance, task=step,
+                      payload={"bpmn_id": step.bpmn_id, "due_at": step.due_at.isoformat() if step.due_at else None,
+                               "lead": lead.username if lead else None, "reminder": reminder.id})
     return reminder
 
 
-def escalate_overdue(database, now: datetime | None = None) -> int:
+def escalate_overdue(database: Database, now: datetime | None = None) -> int:
     """Escalate every overdue step not escalated yet, one transaction each; returns how many."""
     now = now or utcnow()
     with database.session(read_only=True) as session:

@@ -35,7 +35,7 @@ def validate_submission(schema: dict[str, Any] | None, data: Any) -> dict[str, l
     return errors
 
 
-def _explain(error, schema) -> list[tuple[str, str]]:
+def _explain(error: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
     path = ".".join(str(p) for p in error.absolute_path)
     prefix = f"{path}." if path else ""
     if error.validator == "required" and isinstance(error.instance, dict):

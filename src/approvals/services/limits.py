@@ -3,25 +3,33 @@ so that services need no app context."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ..config import DEFAULTS
 
 
+def _default(name: str) -> Any:
+    return DEFAULTS[name]  # the one place defaults live: config.DEFAULTS
+
+
 @dataclass(frozen=True)
 class Limits:
-    max_bpmn_bytes: int = 2 * 1024 * 1024
-    max_form_bytes: int = 256 * 1024
-    script_timeout: float = 1.0
-    script_memory_bytes: int = 256 * 1024 * 1024
-    data_dir: str = str(DEFAULTS["DATA_DIR"])
-    max_material_bytes: int = 50 * 1024 * 1024
-    max_task_material_bytes: int = 200 * 1024 * 1024
+    """The settings services enforce."""
+
+    max_bpmn_bytes: int = _default("MAX_BPMN_BYTES")
+    max_form_bytes: int = _default("MAX_FORM_BYTES")
+    script_timeout: float = _default("SCRIPT_TIMEOUT_SECONDS")
+    script_memory_bytes: int = _default("SCRIPT_MEMORY_BYTES")
+    data_dir: str = _default("DATA_DIR")
+    max_material_bytes: int = _default("MAX_MATERIAL_BYTES")
+    max_task_material_bytes: int = _default("MAX_TASK_MATERIAL_BYTES")
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
         return cls(
             max_bpmn_bytes=int(settings["MAX_BPMN_BYTES"]),
             max_form_bytes=int(settings["MAX_FORM_BYTES"]),

@@ -12,7 +12,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1024 * 1024
 
@@ -38,7 +38,7 @@ class MaterialStore:
     def path_of(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
-    def receive(self, stream: BinaryIO, max_bytes: int, head_bytes: int) -> Upload:
+    def receive(self, stream: IO[bytes], max_bytes: int, head_bytes: int) -> Upload:
         """Copy ``stream`` into a temporary file, hashing it; raises TooLarge past ``max_bytes``."""
         incoming = self.root / "incoming"
         incoming.mkdir(parents=True, exist_ok=True)

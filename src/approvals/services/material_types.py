@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 import filetype
 
@@ -78,7 +79,7 @@ def accepts(wanted: list[str] | None, kind: Kind) -> bool:
     return not wanted or kind.code in wanted or kind.group in wanted
 
 
-def field_problems(schema: dict) -> list[str]:
+def field_problems(schema: dict[str, Any]) -> list[str]:
     """What is wrong with a form's material fields (``"x-material": {"types": [...]}`` on an array
     property), for the publish check."""
     problems = []

@@ -12,7 +12,7 @@ error until a matching file is attached.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 from ..engine.data import storable
 from ..models import Material, ProcessInstance, Task, User, utcnow
 from . import events
-from .authz import COORDINATOR, READ_ALL_ROLES, require
+from .authz import can_read_all_materials, require
 from .definitions import form_schema
 from .errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedType
 from .limits import limits_of
@@ -45,14 +45,14 @@ def material_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
 
 
 def can_read_materials(session: Session, user: User, instance_id: int) -> bool:
-    if user.role in READ_ALL_ROLES or user.agency_code == COORDINATOR:
+    if can_read_all_materials(user):
         return True
     held = session.scalar(select(Task.id).where(Task.instance_id == instance_id,
                                                 Task.agency_code == user.agency_code).limit(1))
     return held is not None
 
 
-def upload(session: Session, task: Task, actor: User, *, name: str, stream: BinaryIO,
+def upload(session: Session, task: Task, actor: User, *, name: str, stream: IO[bytes],
            field: str | None = None, document_number: str | None = None) -> Material:
     """Store a file for an open step the caller may work on (checked by the caller, under the lock)."""
     name = Path((name or "").replace("\\", "/")).name.strip()
@@ -90,7 +90,7 @@ def upload(session: Session, task: Task, actor: User, *, name: str, stream: Bina
         except RefusedFile as exc:
             raise UnsupportedType(str(exc), {"file": [str(exc)]}) from None
         if not accepts(wanted, kind):
-            message = f"{name}: field {field!r} takes {', '.join(wanted)}, not {kind.code}"
+            message = f"{name}: field {field!r} takes {', '.join(wanted or ())}, not {kind.code}"
             raise UnsupportedType(message, {"file": [message]})
         store.keep(received)
     finally:
@@ -111,7 +111,7 @@ def withdraw(session: Session, material: Material, actor: User) -> None:
     """Take back a file attached by mistake, while its step is still open; the record stays."""
     if material.withdrawn_at is not None:
         raise Conflict(f"material {material.id} is already withdrawn")
-    if material.task.state not in ("open", "claimed"):
+    if not material.task.is_open:
         raise Conflict(f"step “{material.task.name}” is {material.task.state}; its materials are final")
     material.withdrawn_at = utcnow()
     events.record(session, "material.withdrawn", actor, instance=material.task.instance, task=material.task,
@@ -172,14 +172,14 @@ def fill_material_fields(session: Session, task: Task, schema: dict[str, Any] | 
     fields = material_fields(schema)
     if not fields or not isinstance(data, dict):
         return data, {}
-    attached: dict[str, list[int]] = {}
+    attached: dict[str | None, list[int]] = {}
     for material_id, field in session.execute(
         select(Material.id, Material.field).where(Material.task_id == task.id, Material.withdrawn_at.is_(None),
                                                   Material.field.in_(fields)).order_by(Material.id)
     ):
         attached.setdefault(field, []).append(material_id)
     filled = {k: v for k, v in data.items() if k not in fields}
-    filled.update(attached)
+    filled.update((field, ids) for field, ids in attached.items() if field is not None)
     hints = {}
     for name, spec in fields.items():
         title = ((schema or {}).get("properties") or {}).get(name, {}).get("title") or name

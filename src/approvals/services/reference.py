@@ -26,7 +26,8 @@ _KEY = "reference"  # in session.info: what this transaction read ({"revision": 
 
 
 def _seen(session: Session) -> dict[str, Any]:
-    return session.info.setdefault(_KEY, {})
+    seen: dict[str, Any] = session.info.setdefault(_KEY, {})
+    return seen
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -50,18 +51,19 @@ def cached(session: Session, name: str, build: Callable[[Session], T]) -> T:
     while the reference revision stays the same."""
     seen = _seen(session)
     if name in seen:
-        return seen[name]
+        value: T = seen[name]
+        return value
     if seen.get("changed"):  # this transaction changed reference data and may yet roll back
-        seen[name] = build(session)
-        return seen[name]
+        value = seen[name] = build(session)
+        return value
     if "revision" not in seen:
         seen["revision"] = session.scalar(_READ_REVISION)
-    cache = _CACHES.setdefault(session.get_bind().pool, {})
+    cache = _CACHES.setdefault(session.get_bind().pool, {})  # type: ignore[union-attr]  # an Engine here
     hit = cache.get(name)
     if hit is None or hit[0] != seen["revision"]:
         hit = cache[name] = (seen["revision"], build(session))
-    seen[name] = hit[1]
-    return hit[1]
+    value = seen[name] = hit[1]
+    return value
 
 
 def bump(session: Session, name: str) -> None:

@@ -10,65 +10,54 @@ for 补正).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..engine.errors import EngineFailure
 from ..engine.runtime import NotOnPath, TaskNotReady
-from ..models import SENT_BACK, ProcessInstance, Task, User, utcnow
-from . import events
-from .calendar import calendar_of, counted_workdays
-from .definitions import runtime_of
+from ..models import Outcome, ProcessInstance, Task, TaskKind, TaskState, User
 from .errors import Conflict, InvalidInput
-from .instances import apply_engine_result, close_reminders
-from .tasks import MAX_OPINION, acting_for, locked_task_and_open_items, require_workable
+from .instance_change import changing_task
+from .tasks import MAX_OPINION, acting_for, require_workable
 
 
 def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | None,
               actor: User) -> tuple[ProcessInstance, list[Task]]:
-    task, instance, open_items = locked_task_and_open_items(session, task_id, actor)
-    require_workable(session, task, instance, actor)
-    on_behalf_of = acting_for(session, task, actor)
-    if task.kind != "step":
-        raise Conflict("a reminder cannot be sent back; send back the step itself")
-    reason = (reason or "").strip()
-    if not reason or len(reason) > MAX_OPINION:
-        raise InvalidInput("sending back needs a reason", {"reason": [f"1-{MAX_OPINION} characters (退回理由)"]})
-    target = session.scalar(
-        select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == to_bpmn_id, Task.kind == "step",
-                           Task.state == "completed", Task.outcome.is_distinct_from(SENT_BACK))
-        .order_by(Task.id.desc()).limit(1))
-    if target is None:
-        raise InvalidInput(f"{to_bpmn_id!r} is not a step this process has completed",
-                           {"to_bpmn_id": ["not an earlier step of this process instance"]})
+    with changing_task(session, task_id, actor) as change:
+        task, instance = change.task, change.instance
+        require_workable(session, task, instance, actor)
+        on_behalf_of = acting_for(session, task, actor)
+        if not task.is_step:
+            raise Conflict("a reminder cannot be sent back; send back the step itself")
+        reason = (reason or "").strip()
+        if not reason or len(reason) > MAX_OPINION:
+            raise InvalidInput("sending back needs a reason", {"reason": [f"1-{MAX_OPINION} characters (退回理由)"]})
+        target = session.scalar(
+            select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == to_bpmn_id,
+                               Task.kind == TaskKind.STEP, Task.state == TaskState.COMPLETED,
+                               Task.outcome.is_distinct_from(Outcome.SENT_BACK))
+            .order_by(Task.id.desc()).limit(1))
+        if target is None:
+            raise InvalidInput(f"{to_bpmn_id!r} is not a step this process has completed",
+                               {"to_bpmn_id": ["not an earlier step of this process instance"]})
 
-    runtime = runtime_of(session, instance.definition)
-    failure = None
-    try:
-        workflow = runtime.send_back(runtime.load(instance.state), task.spiff_task_id, target.spiff_task_id)
-    except TaskNotReady:
-        raise Conflict(f"task {task.id} is not ready in the process") from None
-    except NotOnPath:
-        raise InvalidInput(f"“{target.name}” is not on the path that led to “{task.name}”",
-                           {"to_bpmn_id": ["not on the path already taken to this step"]}) from None
-    except EngineFailure as exc:
-        workflow, failure = runtime.load(instance.state), exc
+        def move_back(workflow: Any) -> None:
+            change.workflow = change.runtime.send_back(workflow, task.spiff_task_id, target.spiff_task_id)
 
-    now = utcnow()
-    task.state = "completed"
-    task.completed_at = now
-    task.completed_by = actor
-    task.on_behalf_of = on_behalf_of
-    task.assignee = task.assignee or actor
-    task.outcome = SENT_BACK
-    task.opinion = reason
-    task.submitted_data = {"to_bpmn_id": target.bpmn_id}
-    task.counted_workdays = counted_workdays(calendar_of(session), task, now)
-    if task.limit_workdays is not None:  # the share of the limit used; the rest resumes later
-        task.limit_workdays = min(task.counted_workdays, task.limit_workdays)
-    events.record(session, "task.sent_back", actor, instance=instance, task=task, payload={
-        "bpmn_id": task.bpmn_id, "name": task.name, "to_bpmn_id": target.bpmn_id, "to_name": target.name,
-        "reason": reason, "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
-    close_reminders(session, instance, task, actor)
-    return instance, apply_engine_result(session, instance, runtime, workflow, actor, failure,
-                                         cancel_reason=f"sent back to “{target.name}”", open_items=open_items)
+        try:
+            change.advance(move_back)
+        except TaskNotReady:
+            raise Conflict(f"task {task.id} is not ready in the process") from None
+        except NotOnPath:
+            raise InvalidInput(f"“{target.name}” is not on the path that led to “{task.name}”",
+                               {"to_bpmn_id": ["not on the path already taken to this step"]}) from None
+        if change.failure is not None:  # keep the instance as it was, in error
+            change.workflow = change.runtime.load(instance.state)
+        change.close_step(task, outcome=Outcome.SENT_BACK, opinion=reason, submitted_data={"to_bpmn_id": target.bpmn_id},
+                          on_behalf_of=on_behalf_of, event="task.sent_back",
+                          payload={"to_bpmn_id": target.bpmn_id, "to_name": target.name, "reason": reason})
+        if task.limit_workdays is not None:  # the share of the limit used; the rest resumes later
+            task.limit_workdays = min(task.counted_workdays or 0, task.limit_workdays)
+        change.cancel_reason = f"sent back to “{target.name}”"
+    return change.instance, change.open_after

@@ -9,13 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..calendar import WorkCalendar, local_date
-from ..models import ProcessDefinition, ProcessInstance, Project, Task, utcnow
-from .calendar import calendar_of
-from .instances import OPEN_STATES
+from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, utcnow
+from ..workdays import WorkCalendar, local_date
+from .calendar_years import calendar_of
 from .projects import get_project
-
-LIVE_STATUSES = ("running", "suspended", "error")
 
 
 def project_summaries(session: Session, projects: list[Project]) -> list[dict[str, Any]]:
@@ -34,9 +31,9 @@ def project_summaries(session: Session, projects: list[Project]) -> list[dict[st
             stages[project_id].append(name)
         now = utcnow()
         for project_id, open_count, late in session.execute(
-            select(ProcessInstance.project_id, func.count(Task.id), func.count(Task.id).filter(Task.due_at < now))
+            select(ProcessInstance.project_id, func.count(Task.id), func.count(Task.id).filter(Task.overdue_at(now)))
             .join(Task, Task.instance_id == ProcessInstance.id)
-            .where(ProcessInstance.project_id.in_(ids), Task.state.in_(OPEN_STATES))
+            .where(ProcessInstance.project_id.in_(ids), Task.is_open)
             .group_by(ProcessInstance.project_id)
         ):
             counts[project_id] = (open_count, late)
@@ -65,11 +62,39 @@ class AgencyClock:
 
 
 @dataclass(frozen=True)
-class InstanceStatus:
+class InstanceProgress:
+    """One instance of a project: its open and finished steps and its agencies' clocks."""
+
     instance: ProcessInstance
     open_tasks: list[Task]
     completed_tasks: list[Task]
     agencies: list[AgencyClock]
+
+    @property
+    def stages(self) -> list[str]:
+        """The (called) processes it has open steps in: where it stands."""
+        return sorted({t.stage for t in self.open_tasks if t.stage})
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """Where a project stands, as the API, the pages and the CLI show it (computed here only)."""
+
+    project: Project
+    summary: dict[str, Any]  # as in the project list: stage, open and overdue step counts
+    instances: list[InstanceProgress]
+    counted_workdays: int  # working days on which any agency's statutory step ran
+    commitment_workdays: int = COMMITMENT_WORKDAYS
+
+    @property
+    def within_commitment(self) -> bool:
+        return self.counted_workdays <= self.commitment_workdays
+
+    @property
+    def overview(self) -> dict[str, Any]:
+        """The project's row in the list, with its statutory clock against the commitment."""
+        return {**self.summary, "counted_workdays": self.counted_workdays,
+                "commitment_workdays": self.commitment_workdays, "within_commitment": self.within_commitment}
 
 
 def _statutory_days(calendar: WorkCalendar, steps: list[Task], now: datetime) -> set[date]:
@@ -90,20 +115,20 @@ def _agency_clocks(calendar: WorkCalendar, tasks: list[Task], now: datetime) -> 
     clocks = []
     for agency, steps in sorted(by_agency.items()):
         counted = len(_statutory_days(calendar, steps, now))
-        limits = [s.limit_workdays for s in steps]
-        limit = sum(limits) if all(v is not None for v in limits) else None
+        limits = [s.limit_workdays for s in steps if s.limit_workdays is not None]
+        limit = sum(limits) if len(limits) == len(steps) else None
         late = any(s.due_at is not None and (s.completed_at or now) > s.due_at for s in steps)
         clocks.append(AgencyClock(agency, counted, limit, late or (limit is not None and counted > limit)))
     return clocks
 
 
-def project_counted_workdays(calendar: WorkCalendar, statuses: list[InstanceStatus], now: datetime) -> int:
+def _counted_workdays(calendar: WorkCalendar, progress: list[InstanceProgress], now: datetime) -> int:
     """Working days on which any agency's statutory step of the project was running."""
-    steps = [t for s in statuses for t in (*s.open_tasks, *s.completed_tasks) if t.statutory]
+    steps = [t for s in progress for t in (*s.open_tasks, *s.completed_tasks) if t.statutory]
     return len(_statutory_days(calendar, steps, now))
 
 
-def project_status(session: Session, code: str) -> tuple[Project, list[InstanceStatus]]:
+def project_status(session: Session, code: str) -> ProjectStatus:
     project = get_project(session, code)
     instances = list(session.scalars(
         select(ProcessInstance).where(ProcessInstance.project_id == project.id)
@@ -112,18 +137,20 @@ def project_status(session: Session, code: str) -> tuple[Project, list[InstanceS
     tasks: dict[int, list[Task]] = {i.id: [] for i in instances}
     if instances:
         for task in session.scalars(
-            select(Task).where(Task.instance_id.in_(tasks), Task.state != "cancelled")
+            select(Task).where(Task.instance_id.in_(tasks), Task.state != TaskState.CANCELLED)
             .options(joinedload(Task.assignee), joinedload(Task.completed_by)).order_by(Task.id)
         ):
             tasks[task.instance_id].append(task)
     calendar, now = calendar_of(session), utcnow()
-    return project, [
-        InstanceStatus(
+    progress = [
+        InstanceProgress(
             instance=i,
-            open_tasks=[t for t in tasks[i.id] if t.state in OPEN_STATES],
-            completed_tasks=sorted((t for t in tasks[i.id] if t.state == "completed"),
+            open_tasks=[t for t in tasks[i.id] if t.is_open],
+            completed_tasks=sorted((t for t in tasks[i.id] if t.state == TaskState.COMPLETED),
                                    key=lambda t: (t.completed_at, t.id)),
             agencies=_agency_clocks(calendar, tasks[i.id], now),
         )
         for i in instances
     ]
+    return ProjectStatus(project=project, summary=project_summaries(session, [project])[0], instances=progress,
+                         counted_workdays=_counted_workdays(calendar, progress, now))

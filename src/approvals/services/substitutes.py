@@ -12,24 +12,17 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from ..calendar import local_date
+from .. import workdays
 from ..models import Substitution, User, utcnow
 from . import events
-from .authz import WORK_ROLES, require
+from .authz import can_manage_substitutes_of, may_take_steps, require
 from .errors import Conflict, InvalidInput, NotFound
 from .users import get_user
 
 MAX_DAYS = 366
 
 
-def today() -> date:
-    return local_date(utcnow())
-
-
-def may_manage(actor: User, user: User) -> bool:
-    """The user themselves, a lead of their agency, or an admin."""
-    return actor.id == user.id or actor.role == "admin" or (
-        actor.role == "lead" and actor.agency_code == user.agency_code)
+today = workdays.today  # substitutions run on Shenzhen dates
 
 
 def create_substitution(session: Session, actor: User, *, substitute: str, starts_on: date, ends_on: date,
@@ -37,7 +30,7 @@ def create_substitution(session: Session, actor: User, *, substitute: str, start
     user = actor if username in (None, actor.username) else get_user(session, username or "")
     if user is None:
         raise InvalidInput(f"no user {username!r}", {"user": ["unknown user"]})
-    require(may_manage(actor, user), f"only {user.username}, a lead of {user.agency_code} or an admin "
+    require(can_manage_substitutes_of(actor, user), f"only {user.username}, a lead of {user.agency_code} or an admin "
                                      f"may name a substitute for {user.username}")
     errors: dict[str, list[str]] = {}
     stand_in = get_user(session, substitute or "")
@@ -45,7 +38,7 @@ def create_substitution(session: Session, actor: User, *, substitute: str, start
         errors["substitute"] = ["unknown user"]
     elif stand_in.id == user.id:
         errors["substitute"] = ["cannot stand in for themselves"]
-    elif stand_in.agency_code != user.agency_code or stand_in.role not in WORK_ROLES:
+    elif not may_take_steps(stand_in, user.agency_code):
         errors["substitute"] = [f"must be staff or a lead of agency {user.agency_code}"]
     if ends_on < starts_on:
         errors["ends_on"] = ["must not be before starts_on"]
@@ -53,7 +46,7 @@ def create_substitution(session: Session, actor: User, *, substitute: str, start
         errors["ends_on"] = [f"a substitution lasts at most {MAX_DAYS} days"]
     elif ends_on < today():
         errors["ends_on"] = ["is in the past"]
-    if errors:
+    if errors or stand_in is None:
         raise InvalidInput("invalid substitution", errors)
     row = Substitution(user_id=user.id, substitute_id=stand_in.id, starts_on=starts_on, ends_on=ends_on,
                        created_by_id=actor.id)
@@ -70,7 +63,7 @@ def list_substitutions(session: Session, actor: User, username: str | None = Non
     user = actor if username in (None, actor.username) else get_user(session, username or "")
     if user is None:
         raise NotFound(f"no user {username!r}")
-    require(may_manage(actor, user), f"you may not read the substitutions of {user.username}")
+    require(can_manage_substitutes_of(actor, user), f"you may not read the substitutions of {user.username}")
     stmt = select(Substitution).where((Substitution.user_id == user.id) | (Substitution.substitute_id == user.id))
     return list(session.scalars(stmt.options(joinedload(Substitution.user), joinedload(Substitution.substitute))
                                 .order_by(Substitution.starts_on, Substitution.id)))
@@ -80,7 +73,7 @@ def revoke_substitution(session: Session, substitution_id: int, actor: User) -> 
     row = session.get(Substitution, substitution_id)
     if row is None:
         raise NotFound(f"substitution {substitution_id} not found")
-    require(may_manage(actor, row.user), "only the absent user, a lead of their agency or an admin may revoke it")
+    require(can_manage_substitutes_of(actor, row.user), "only the absent user, a lead of their agency or an admin may revoke it")
     if row.revoked_at is not None:
         raise Conflict(f"substitution {substitution_id} is already revoked")
     row.revoked_at = utcnow()

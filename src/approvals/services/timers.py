@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from ..db import is_postgres
-from ..engine.errors import EngineFailure
-from ..models import ProcessInstance, utcnow
+from ..db import Database, is_postgres
+from ..models import InstanceStatus, ProcessInstance, utcnow
 from . import events
-from .definitions import runtime_of
-from .instances import apply_engine_result, lock_instance
+from .instance_change import changing_instance
 
 
 def claim_due_instance(session: Session, now: datetime, skip: frozenset[int] = frozenset()) -> int | None:
     """The id of one running instance with a due timer, locked for this transaction."""
     stmt = (
         select(ProcessInstance.id)
-        .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)
-        .where(ProcessInstance.id.not_in(skip) if skip else True)
+        .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at <= now)
+        .where(ProcessInstance.id.not_in(skip) if skip else true())
         .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
         .limit(1)
     )
@@ -37,23 +35,18 @@ def claim_due_instance(session: Session, now: datetime, skip: frozenset[int] = f
 def fire_timers(session: Session, instance_id: int, now: datetime | None = None) -> list[str]:
     """Fire the due timers of one instance; returns the BPMN ids of the timers that fired."""
     now = now or utcnow()
-    instance = lock_instance(session, instance_id)
-    if instance.status != "running" or instance.next_timer_at is None or instance.next_timer_at > now:
-        return []  # another worker got here first, or the instance moved on
-    runtime = runtime_of(session, instance.definition)
-    workflow = runtime.load(instance.state)
-    failure, fired = None, []
-    try:
-        fired = runtime.fire_due_timers(workflow)
-    except EngineFailure as exc:
-        failure = exc
-    for bpmn_id in fired:
-        events.record(session, "timer.fired", None, instance=instance, payload={"bpmn_id": bpmn_id})
-    apply_engine_result(session, instance, runtime, workflow, None, failure)
+    with changing_instance(session, instance_id, None) as change:
+        instance = change.instance
+        if instance.status != InstanceStatus.RUNNING or instance.next_timer_at is None or instance.next_timer_at > now:
+            change.leave_unchanged()  # another worker got here first, or the instance moved on
+            return []
+        fired = change.advance(change.runtime.fire_due_timers) or []
+        for bpmn_id in fired:
+            events.record(session, "timer.fired", None, instance=instance, payload={"bpmn_id": bpmn_id})
     return fired
 
 
-def run_due(database, now: datetime | None = None, limit: int = 1000) -> int:
+def run_due(database: Database, now: datetime | None = None, limit: int = 1000) -> int:
     """Fire due timers instance by instance, one transaction each; returns how many were handled."""
     seen: set[int] = set()  # each instance once per run, even if a timer refuses to fire
     while len(seen) < limit:

@@ -11,8 +11,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import ROLES, Agency, ApiToken, LoginFailure, User, utcnow
-from .errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, TooManyAttempts
+from ..models import WORK_ROLES, Agency, ApiToken, LoginFailure, Role, User, utcnow
+from .authz import can_manage_users, require
+from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD = 4
@@ -27,8 +28,8 @@ def create_user(session: Session, *, username: str, password: str, agency_code: 
         errors["username"] = ["2-64 letters, digits, '.', '_' or '-'"]
     if len(password or "") < MIN_PASSWORD:
         errors["password"] = [f"at least {MIN_PASSWORD} characters"]
-    if role not in ROLES:
-        errors["role"] = [f"one of {', '.join(ROLES)}"]
+    if role not in tuple(Role):
+        errors["role"] = [f"one of {', '.join(Role)}"]
     if session.get(Agency, agency_code) is None:
         errors["agency"] = [f"unknown agency {agency_code!r}"]
     if errors:
@@ -111,8 +112,7 @@ def get_user(session: Session, username: str) -> User | None:
 
 def list_users(session: Session, actor: User) -> list[User]:
     """Every account with its agency and role (admins)."""
-    if actor.role != "admin":
-        raise Forbidden("only admins list users")
+    require(can_manage_users(actor), "only admins list users")
     return list(session.scalars(select(User).order_by(User.agency_code, User.role, User.username)))
 
 
@@ -120,4 +120,4 @@ def colleagues(session: Session, user: User) -> list[User]:
     """Active staff and leads of the user's agency, the user excepted (to delegate a step to)."""
     return list(session.scalars(select(User).where(
         User.agency_code == user.agency_code, User.id != user.id, User.active.is_(True),
-        User.role.in_(("staff", "lead"))).order_by(User.username)))
+        User.role.in_(WORK_ROLES)).order_by(User.username)))

@@ -7,7 +7,8 @@ from datetime import datetime
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from ..calendar import LOCAL
+from ..services.authz import TEMPLATE_PREDICATES
+from ..workdays import LOCAL
 from .auth import signed_in_user
 from .i18n import language, translate
 
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals["_"] = translate
+    app.jinja_env.globals.update(TEMPLATE_PREDICATES)  # the services' own rules decide what a page offers
 
     @app.context_processor
     def _page_context():

@@ -7,8 +7,8 @@ from functools import wraps
 
 from flask import g, redirect, request, session, url_for
 
-from ..api.auth import check_password
 from ..db import get_session
+from ..http_edge import check_password
 from ..models import User
 from ..services import users
 from ..services.errors import NotAuthenticated, TooManyAttempts

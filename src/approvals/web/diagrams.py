@@ -8,18 +8,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..models import Task, utcnow
+from ..models import Task, TaskState, utcnow
 from ..services.definitions import diagram_of
-from ..services.status import InstanceStatus
+from ..services.status import InstanceProgress
 
 
 def _markers(steps: list[Task], now: datetime) -> dict[str, list[str]]:
-    active = [t for t in steps if t.state in ("open", "claimed") and t.kind == "step"]
+    active = [t for t in steps if t.is_open and t.is_step]
     return {
-        "finished": sorted({t.bpmn_id for t in steps if t.state == "completed" and t.kind == "step"}
+        "finished": sorted({t.bpmn_id for t in steps if t.state == TaskState.COMPLETED and t.is_step}
                            - {t.bpmn_id for t in active}),
         "active": sorted({t.bpmn_id for t in active}),
-        "overdue": sorted({t.bpmn_id for t in active if t.due_at is not None and t.due_at < now}),
+        "overdue": sorted({t.bpmn_id for t in active if t.overdue_at(now)}),
     }
 
 
@@ -31,7 +31,7 @@ def step_diagram(session: Session, task: Task) -> dict[str, Any]:
     return {"xml": definition.bpmn_xml, "title": task.stage, **markers}
 
 
-def instance_diagrams(session: Session, found: InstanceStatus, now: datetime) -> list[dict[str, Any]]:
+def instance_diagrams(session: Session, found: InstanceProgress, now: datetime) -> list[dict[str, Any]]:
     """One diagram per stage the instance has steps in, those with open steps first."""
     steps = [*found.open_tasks, *found.completed_tasks]
     stages: dict[str, list[Task]] = {}
@@ -39,6 +39,6 @@ def instance_diagrams(session: Session, found: InstanceStatus, now: datetime) ->
         stages.setdefault(step.stage, []).append(step)
     if not stages:
         stages[found.instance.definition.name] = []
-    ordered = sorted(stages.items(), key=lambda item: not any(t.state in ("open", "claimed") for t in item[1]))
+    ordered = sorted(stages.items(), key=lambda item: not any(t.is_open for t in item[1]))
     return [{"xml": diagram_of(session, found.instance.definition, stage).bpmn_xml, "title": stage,
              **_markers(rows, now)} for stage, rows in ordered]

@@ -1,4 +1,9 @@
-"""The pages. Each view reads or changes through services/ and renders a template; no rules here."""
+"""The pages. Each view reads or changes through services/ and renders a template; no rules here.
+
+No view commits or rolls back: the request's transaction is committed after a 2xx or 3xx answer and
+rolled back after any other (db.py). A refused change has written nothing by then (services check
+before they write, and the one that writes first, completing with uploads, uses a savepoint), so
+the page shown with the error reads the state as it was."""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from datetime import date
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as cookie_session
 
-from ..api.materials import send_material
 from ..db import get_session
-from ..models import SENT_BACK, utcnow
+from ..http_edge import send_material, status_of
+from ..models import Outcome, TaskState, utcnow
 from ..services import (
-    calendar,
+    calendar_years,
     definitions,
     instances,
     materials,
@@ -23,8 +28,9 @@ from ..services import (
     tasks,
     users,
 )
-from ..services.authz import can_publish, can_work_on
-from ..services.errors import Conflict, DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from ..services.authz import can_publish, can_work_on, is_lead, works_on_steps
+from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from ..workdays import today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import data_from, fields_of
@@ -46,7 +52,7 @@ def _check_csrf() -> None:
 
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    code = 403 if isinstance(exc, Forbidden) else 404 if isinstance(exc, NotFound) else 409
+    code = status_of(exc)
     return render_template("error.html", message=exc.message, code=code), code
 
 
@@ -98,15 +104,14 @@ def inbox():
         state = "active"
 
     def section(**kwargs):
-        return tasks.inbox(session, user, tasks.InboxQuery(project=project, process=process, state=state, page=page,
+        return tasks.inbox(session, user, tasks.InboxFilter(project=project, process=process, state=state, page=page,
                                                            page_size=PAGE_SIZE, **kwargs))
 
-    sections = [("My steps", *section(assignee_me=True))]
-    if user.role in ("staff", "lead"):
-        sections.append(("Open at my agency", *section()))
-    if user.role == "lead":
-        sections.append(("Overdue at my agency", *section(overdue=True)))
-    if user.role not in ("staff", "lead"):
+    if works_on_steps(user):
+        sections = [("My steps", *section(assignee_me=True)), ("Open at my agency", *section())]
+        if is_lead(user):
+            sections.append(("Overdue at my agency", *section(overdue=True)))
+    else:
         sections = [("Open steps", *section())]
     return render_template("inbox.html", sections=sections, page=page, page_size=PAGE_SIZE, project=project,
                            process=process, state=state, states=tasks.TASK_FILTER_STATES,
@@ -119,13 +124,13 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
     task = tasks.get_task(session, task_id, user)
     schema = tasks.form_of(task)
     earlier = sorted({(t.bpmn_id, t.name) for t in task.instance.tasks
-                      if t.state == "completed" and t.kind == "step" and t.outcome != SENT_BACK})
+                      if t.state == TaskState.COMPLETED and t.is_step and t.outcome != Outcome.SENT_BACK})
     return render_template(
         "task.html", task=task, fields=fields_of(schema, values or task.submitted_data or {}, errors),
         form_errors=errors, opinion=opinion, materials=materials.shown_with_task(session, task, user),
         history=instances.instance_events(session, task.instance_id),
         figure=step_diagram(session, task), earlier=earlier, now=utcnow(),
-        can_work=can_work_on(user, task) and task.state in ("open", "claimed"),
+        can_work=can_work_on(user, task) and task.is_open,
         colleagues=users.colleagues(session, user) if task.assignee_id == user.id else [],
     ), code
 
@@ -155,11 +160,9 @@ def release(task_id: int):
 @bp.post("/tasks/<int:task_id>/delegate")
 @auth.signed_in
 def delegate(task_id: int):
-    session = get_session()
     try:
-        tasks.delegate_task(session, task_id, request.form.get("_username", ""), me())
+        tasks.delegate_task(get_session(), task_id, request.form.get("_username", ""), me())
     except InvalidInput as exc:
-        session.rollback()
         return _task_page(task_id, errors=_field_errors(exc), code=422)
     return redirect(url_for("web.task_page", task_id=task_id), 303)
 
@@ -179,19 +182,14 @@ def complete(task_id: int):
     schema = tasks.form_of(task)
     data = data_from(schema, request.form)
     opinion = request.form.get("_opinion", "")  # "_": never the name of a form field (reserved)
+    uploads = [tasks.Upload(item.name, upload.filename, upload.stream) for item in fields_of(schema)
+               for upload in request.files.getlist(item.name) if upload.filename]
     try:
-        for item in fields_of(schema):
-            for upload in request.files.getlist(item.name):
-                if upload.filename:
-                    tasks.attach_material(session, task_id, user, name=upload.filename, stream=upload.stream,
-                                          field=item.name)
-        tasks.complete_task(session, task_id, data, user, opinion=opinion)
+        tasks.complete_with_uploads(session, task_id, uploads, data, user, opinion=opinion)
     except DomainError as exc:
         if isinstance(exc, Forbidden | NotFound):
             raise
-        session.rollback()  # nothing of this submission is kept, files included
-        return _task_page(task_id, values=data, errors=_field_errors(exc), opinion=opinion,
-                          code=409 if isinstance(exc, Conflict) else 422)
+        return _task_page(task_id, values=data, errors=_field_errors(exc), opinion=opinion, code=status_of(exc))
     flash(translate("Completed."))
     return redirect(url_for("web.inbox"), 303)
 
@@ -213,11 +211,10 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
 @bp.post("/tasks/<int:task_id>/send-back")
 @auth.signed_in
 def send_back_page(task_id: int):
-    session = get_session()
     try:
-        send_back.send_back(session, task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"), me())
+        send_back.send_back(get_session(), task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"),
+                            me())
     except InvalidInput as exc:
-        session.rollback()
         return _task_page(task_id, errors=_field_errors(exc), code=422)
     flash(translate("Sent back."))
     return redirect(url_for("web.inbox"), 303)
@@ -238,7 +235,7 @@ def material(material_id: int):
 def away():
     """Name a colleague who acts for you while you are out of office; see who stands in for whom."""
     session, user = get_session(), me()
-    errors, values = None, {}
+    errors, values = None, {}  # type: ignore[var-annotated]
     if request.method == "POST":
         values = request.form
         try:
@@ -246,12 +243,11 @@ def away():
                                             starts_on=_date(values.get("starts_on"), "starts_on"),
                                             ends_on=_date(values.get("ends_on"), "ends_on"))
         except InvalidInput as exc:
-            session.rollback()
             errors = exc.errors
         else:
             flash(translate("Saved."))
             return redirect(url_for("web.away"), 303)
-    return render_template("away.html", rows=substitutes.list_substitutions(session, user), today=substitutes.today(),
+    return render_template("away.html", rows=substitutes.list_substitutions(session, user), today=today(),
                            colleagues=users.colleagues(session, user), errors=errors, values=values), (
         422 if errors else 200)
 
@@ -287,12 +283,10 @@ def project_list():
 @auth.signed_in
 def project_page(code: str):
     session = get_session()
-    project, found = status.project_status(session, code)
+    found = status.project_status(session, code)
     now = utcnow()
-    counted = status.project_counted_workdays(calendar.calendar_of(session), found, now)
-    return render_template("project.html", project=project, instances=found, counted=counted, now=now,
-                           commitment=status.COMMITMENT_WORKDAYS,
-                           diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found})
+    return render_template("project.html", found=found, project=found.project, now=now,
+                           diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances})
 
 
 # -- process models --------------------------------------------------------------------------------
@@ -339,7 +333,6 @@ def model_upload():
     try:
         definition, _ = definitions.publish(session, upload.read(), {}, me(), filename=upload.filename)
     except ModelInvalid as exc:
-        session.rollback()
         return render_template("models.html", models=definitions.list_latest(session), can_publish=True,
                                upload_problems=exc.errors["bpmn"]), 422
     return redirect(url_for("web.model_page", key=definition.key), 303)
@@ -358,7 +351,6 @@ def model_form(key: str, name: str):
         try:
             definition, _ = definitions.publish(session, latest.bpmn_xml.encode(), {name: text.encode()}, me())
         except ModelInvalid as exc:
-            session.rollback()
             problems = exc.errors["bpmn"]
         else:
             flash(translate("Saved.") + f" {key} v{definition.version}")
@@ -382,18 +374,17 @@ def model_xml(key: str, version: int):
 def admin():
     session, user = get_session(), me()
     people = users.list_users(session, user)
-    year = request.args.get("year", date.today().year, type=int)
+    year = request.args.get("year", today().year, type=int)  # the year in Shenzhen
     problems, text = None, ""
     if request.method == "POST":
         text = request.form.get("arrangement", "")
         try:
-            loaded = calendar.load_year(session, text, user)
+            loaded = calendar_years.load_year(session, text, user)
         except InvalidInput as exc:
-            session.rollback()
             problems = _field_errors(exc)
         else:
             flash(translate("Saved.") + f" {loaded.year}")
             return redirect(url_for("web.admin", year=loaded.year), 303)
-    return render_template("admin.html", users=people, year=calendar.year_view(session, year), text=text,
+    return render_template("admin.html", users=people, year=calendar_years.year_view(session, year), text=text,
                            problems=problems), (422 if problems else 200)
 

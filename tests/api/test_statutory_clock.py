@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import time_machine
 
 from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import SUBMISSION, post_files
+from tests.helpers import SUBMISSION, post_files, submitted_sample
 
 SAMPLE = (BPMN_DIR / "sample_review.bpmn").read_text()
 # The water opinion becomes an expert evaluation: it has a limit but stops the agencies' clock.
@@ -62,3 +62,20 @@ def test_an_invalid_clock_value_is_refused(client, people):
     response = post_files(client, people, "owner", [("bpmn", "m.bpmn", bad.encode())])
     assert response.status_code == 422
     assert any(p["element"] == "review_water" and "clock" in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+# 10:00 in Shenzhen on Monday 2026-09-21.
+MONDAY_MORNING = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
+
+
+def test_open_steps_count_live_and_go_overdue(client, people, sample):
+    with time_machine.travel(MONDAY_MORNING, tick=False):
+        submitted_sample(client, people)
+    with time_machine.travel(datetime(2026, 10, 12, 3, 0, tzinfo=UTC), tick=False):
+        (planning,) = client.get("/api/tasks", headers=people.auth("pnr")).json["items"]
+        assert planning["counted_workdays"] == 10 and planning["overdue"] is False  # + Oct 10 (Sat, worked), Oct 12
+    with time_machine.travel(datetime(2026, 10, 27, 1, 0, tzinfo=UTC), tick=False):
+        late = client.get("/api/tasks?overdue=true", headers=people.auth("pnr")).json["items"]
+        assert [t["bpmn_id"] for t in late] == ["review_planning"] and late[0]["overdue"] is True
+        status = client.get("/api/projects/P-1/status", headers=people.auth("observer")).json
+        assert status["project"]["overdue_tasks"] == 2  # planning (20 WD) and water (15 WD)

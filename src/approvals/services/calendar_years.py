@@ -1,27 +1,25 @@
-"""The working-day calendar as the service uses it: official data plus the years admins loaded."""
+"""The calendar years: official data plus the years admins loaded, as the service reads them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..calendar import (
+from ..models import CalendarYear, User, utcnow
+from ..workdays import (
     Arrangement,
     ArrangementError,
-    Deadline,
     WorkCalendar,
     arrangement_from_dict,
-    local_date,
     parse_arrangement,
 )
-from ..models import CalendarYear, Task, User, utcnow
 from . import events, reference
-from .authz import require
+from .authz import can_manage_users, require
 from .errors import InvalidInput
 
 
@@ -42,7 +40,7 @@ def _read_calendar(session: Session) -> WorkCalendar:
 def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
     """Load (or replace) one year's official arrangement: a year file's text, or the same as a mapping."""
     if actor is not None:
-        require(actor.role == "admin", "only admins load calendar years")
+        require(can_manage_users(actor), "only admins load calendar years")
     try:
         arrangement = parse_arrangement(source) if isinstance(source, str) else arrangement_from_dict(source)
     except ArrangementError as exc:
@@ -76,32 +74,7 @@ def year_view(session: Session, year: int) -> dict[str, Any]:
     }
 
 
-def load_directory(session: Session, folder: Path) -> list[int]:
+def load_year_files(session: Session, folder: Path) -> list[int]:
     """Load every ``*.toml`` year file of a folder (workflows/calendar/)."""
     return [load_year(session, path.read_text(encoding="utf-8"), None).year
             for path in sorted(folder.glob("*.toml"))]
-
-
-# -- the statutory clock on steps ------------------------------------------------------------------
-
-
-def parse_time_limit(value: str | None) -> tuple[int, str] | None:
-    """'20WD' -> (20, 'WD'); '7CD' -> (7, 'CD'); None when the step has no limit."""
-    if not value:
-        return None
-    return int(value[:-2]), value[-2:]
-
-
-def due_for(calendar: WorkCalendar, created_at: datetime, time_limit: str | None) -> Deadline | None:
-    limit = parse_time_limit(time_limit)
-    if limit is None:
-        return None
-    count, unit = limit
-    start = local_date(created_at)
-    return calendar.add_workdays(start, count) if unit == "WD" else calendar.add_calendar_days(start, count)
-
-
-def counted_workdays(calendar: WorkCalendar, task: Task, now: datetime) -> int:
-    """Working days the step has been with its agency (the start day not counted)."""
-    end = task.completed_at if task.completed_at is not None else now
-    return calendar.workdays_between(local_date(task.created_at), local_date(end))

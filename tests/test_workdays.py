@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from approvals.calendar import ArrangementError, WorkCalendar, parse_arrangement
+from approvals.workdays import ArrangementError, WorkCalendar, parse_arrangement
 
 CAL = WorkCalendar()
 

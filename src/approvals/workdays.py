@@ -13,7 +13,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -145,3 +145,8 @@ class WorkCalendar:
 def local_date(moment: datetime) -> date:
     """The Shenzhen calendar date of an aware datetime."""
     return moment.astimezone(LOCAL).date()
+
+
+def today() -> date:
+    """Today in Shenzhen (the date the statutes count in, whatever the server's time zone)."""
+    return local_date(datetime.now(UTC))

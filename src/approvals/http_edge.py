@@ -1,0 +1,54 @@
+"""What the API and the pages share at the HTTP edge: the status each domain error answers with,
+the password check of signing in, and downloads of stored files. Neither ``api/`` nor ``web/``
+imports the other; both import this."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, send_file
+from sqlalchemy.orm import Session
+
+from .db import get_session
+from .models import Material, User
+from .services import errors as domain
+from .services import materials, users
+from .services.errors import NotAuthenticated
+
+# One map from domain errors to HTTP status, for the API's JSON errors and the pages' error pages.
+STATUS: dict[type[domain.DomainError], int] = {
+    domain.NotAuthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.PayloadTooLarge: 413,
+    domain.UnsupportedType: 415,
+    domain.InvalidInput: 422,
+    domain.ModelInvalid: 422,
+    domain.TooManyAttempts: 429,
+}
+
+
+def status_of(exc: domain.DomainError) -> int:
+    return next(code for cls, code in STATUS.items() if isinstance(exc, cls))
+
+
+def check_password(username: str, password: str) -> User:
+    """The user these credentials name (raises NotAuthenticated or TooManyAttempts); a failure is
+    recorded in a transaction of its own, as this request's is rolled back with its refusal."""
+    session = get_session()
+    users.check_attempts(session, username)
+    try:
+        return users.authenticate(session, username, password)
+    except NotAuthenticated:
+        session.rollback()  # end the request's transaction first: on SQLite it holds the write lock
+        with current_app.extensions["approvals_db"].session() as own:
+            users.record_failure(own, username)
+        raise
+
+
+def send_material(session: Session, material: Material) -> Response:
+    """A material's bytes as a download: an attachment, never rendered in our origin."""
+    response = send_file(materials.store_of(session).path_of(material.sha256), mimetype=material.content_type,
+                         as_attachment=True, download_name=material.name, etag=material.sha256, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response

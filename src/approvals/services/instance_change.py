@@ -1,0 +1,373 @@
+"""One unit of work for every change to a process instance.
+
+Complete, send back, fire timers, escalate, suspend, resume and terminate each change an instance
+the same way: lock the instance row (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write
+transaction itself began with ``BEGIN IMMEDIATE``), re-read its open work items under that lock,
+run the engine, then save the workflow, bring the task rows in line with its ready steps and append
+the events — all in the caller's transaction. ``lock_version`` is bumped on save, so a writer that
+slipped past the lock would fail, never win. Retry, modify and migrate go through here too.
+
+    with changing_task(session, task_id, actor) as change:
+        ...checks on change.task...
+        change.advance(lambda workflow: change.runtime.complete(workflow, ...))
+        change.close_step(change.task, ...)
+    return change.instance, change.open_after
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session, joinedload, undefer
+
+from ..db import is_postgres
+from ..engine.data import plain_json
+from ..engine.errors import EngineFailure
+from ..engine.runtime import ModelRuntime
+from ..engine.serializer import STATE_FORMAT
+from ..models import (
+    InstanceStatus,
+    Outcome,
+    ProcessInstance,
+    Task,
+    TaskKind,
+    TaskState,
+    User,
+    utcnow,
+)
+from . import events, reference
+from .agencies import lane_agencies
+from .authz import can_read_task, require
+from .calendar_years import calendar_of
+from .deadlines import counted_workdays, due_for, parse_time_limit
+from .definitions import runtime_of
+from .errors import NotFound
+
+T = TypeVar("T")
+
+# -- locking -------------------------------------------------------------------------------------
+
+
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance, loaded for change and locked until the transaction ends (404 when unknown).
+    The same statement reads the reference revision, so cached calendars and directories need no other."""
+    return _locked(session, _lock_statement(False, is_postgres(session)), {"instance_id": instance_id},
+                   f"process instance {instance_id} not found")
+
+
+def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance:
+    """The instance task ``task_id`` belongs to, locked as ``lock_instance`` does (404 when the task is unknown)."""
+    return _locked(session, _lock_statement(True, is_postgres(session)), {"task_id": task_id},
+                   f"task {task_id} not found")
+
+
+def _locked(session: Session, stmt: Select[Any], params: dict[str, int], missing: str) -> ProcessInstance:
+    row = session.execute(stmt, params).one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    instance, revision = row
+    reference.note_revision(session, revision)
+    return instance  # type: ignore[no-any-return]
+
+
+# The statements of every instance change are built once (building one costs about as much as
+# running it); SQLAlchemy then finds their compiled form in its cache.
+@cache
+def _lock_statement(by_task: bool, for_update: bool) -> Select[Any]:
+    which = (select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery() if by_task
+             else bindparam("instance_id"))
+    stmt = (
+        select(ProcessInstance, reference.REVISION).where(ProcessInstance.id == which)
+        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition),
+                 joinedload(ProcessInstance.project))
+        .execution_options(populate_existing=True)
+    )
+    return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
+
+
+# -- reading work items --------------------------------------------------------------------------
+
+
+def open_tasks(session: Session, instance_id: int, kind: TaskKind | None = None) -> list[Task]:
+    """The open work items of an instance: its steps and any reminders about them (with the
+    people on them loaded, as every caller shows or checks them)."""
+    stmt = select(Task).where(Task.instance_id == instance_id, Task.is_open)
+    if kind is not None:
+        stmt = stmt.where(Task.kind == kind)
+    return list(session.scalars(stmt.options(joinedload(Task.assignee)).order_by(Task.id)))
+
+
+_TASK_AND_OPEN_ITEMS = (
+    select(Task).where(Task.instance_id == bindparam("instance_id"),
+                       (Task.id == bindparam("task_id")) | Task.is_open)
+    .options(joinedload(Task.assignee)).order_by(Task.id).execution_options(populate_existing=True)
+)
+
+
+def _task_and_open_items(session: Session, instance_id: int, task_id: int) -> tuple[Task | None, list[Task]]:
+    """Under the instance's lock, in one statement: task ``task_id`` if it belongs to the instance,
+    and the instance's open items (as ``open_tasks``), both read afresh."""
+    rows = list(session.scalars(_TASK_AND_OPEN_ITEMS, {"instance_id": instance_id, "task_id": task_id}))
+    task = next((row for row in rows if row.id == task_id), None)
+    return task, [row for row in rows if row.is_open]
+
+
+# -- the unit of work ----------------------------------------------------------------------------
+
+
+class InstanceChange:
+    """A change to one locked instance within the caller's transaction; saved by ``save`` (the
+    context managers below call it when their block ends without an exception)."""
+
+    def __init__(self, session: Session, instance: ProcessInstance, actor: User | None, *,
+                 open_items: list[Task] | None = None, task: Task | None = None):
+        self.session = session
+        self.instance = instance
+        self.actor = actor
+        self._task = task  # the work item the change came through, if any
+        self._open_items = open_items  # read under the lock (None: read when needed)
+        self._runtime: ModelRuntime | None = None
+        self._workflow: Any = None
+        self.failure: EngineFailure | None = None
+        self.cancel_reason = "no longer reachable"  # said of the steps the engine dropped
+        self._open_after: list[Task] | None = None
+        self._unchanged = False
+
+    @property
+    def task(self) -> Task:
+        """The work item the change came through (``changing_task``)."""
+        if self._task is None:
+            raise TypeError("this change did not come through a task")
+        return self._task
+
+    @property
+    def runtime(self) -> ModelRuntime:
+        if self._runtime is None:  # also sets the calendar the engine's working-day timers use
+            self._runtime = runtime_of(self.session, self.instance.definition)
+        return self._runtime
+
+    @property
+    def workflow(self) -> Any:
+        if self._workflow is None:
+            self._workflow = self.runtime.load(self.instance.state)
+        return self._workflow
+
+    @workflow.setter
+    def workflow(self, workflow: Any) -> None:
+        self._workflow = workflow
+
+    @property
+    def open_items(self) -> list[Task]:
+        """The instance's open work items, read under the lock once and kept current by this change."""
+        if self._open_items is None:
+            self._open_items = open_tasks(self.session, self.instance.id)
+        return [row for row in self._open_items if row.is_open]
+
+    @property
+    def open_after(self) -> list[Task]:
+        """The instance's open items once the change is saved."""
+        return self._open_after if self._open_after is not None else self.open_items
+
+    def advance(self, engine_work: Callable[[Any], T]) -> T | None:
+        """Run engine work on the workflow. An engine failure is kept, not raised: the change is
+        still saved and the instance goes to ``error`` with the failure's element. Other
+        exceptions (the engine refusing the request) propagate and nothing is saved."""
+        try:
+            return engine_work(self.workflow)
+        except EngineFailure as exc:
+            self.failure = exc
+            return None
+
+    def close_step(self, task: Task, *, outcome: str | None, opinion: str | None,
+                   submitted_data: dict[str, Any], on_behalf_of: User | None, event: str,
+                   payload: dict[str, Any]) -> None:
+        """The step is done (completed, or sent back from): who did it, for whom, what was decided,
+        the working days it counted; its event, and its reminders closed."""
+        now = utcnow()
+        task.state = TaskState.COMPLETED
+        task.completed_at = now
+        task.completed_by = self.actor
+        task.on_behalf_of = on_behalf_of
+        if task.assignee is None:
+            task.assignee = self.actor
+            task.claimed_at = now
+        task.outcome = outcome
+        task.opinion = opinion
+        task.submitted_data = submitted_data
+        task.counted_workdays = counted_workdays(calendar_of(self.session), task, now)
+        events.record(self.session, event, self.actor, instance=self.instance, task=task, payload={
+            "bpmn_id": task.bpmn_id, "name": task.name, **payload,
+            "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
+        close_reminders(self.session, self.instance, task, self.actor)
+
+    def leave_unchanged(self) -> None:
+        """Nothing to do after all (another worker got there first, a claim already held): save nothing."""
+        self._unchanged = True
+
+    def save(self) -> None:
+        """Save what changed. When the engine ran: store the workflow, bring task rows in line with
+        its ready steps, and finish or fail the instance (``open_after`` then says what is open)."""
+        if self._unchanged:
+            return
+        self.instance.updated_at = utcnow()
+        if self._workflow is None:  # rows and status only (claim, escalate, suspend…)
+            self.session.flush()
+            return
+        runtime, workflow = self.runtime, self._workflow
+        still_open: list[Task] | None = None
+        if self.failure is None:
+            try:
+                still_open = _sync_tasks(self, runtime, workflow)
+            except EngineFailure as exc:
+                self.failure = exc
+        self.instance.state = runtime.dump(workflow)
+        self.instance.state_format = STATE_FORMAT
+        self.instance.next_timer_at = runtime.next_timer_due(workflow)
+        if self.failure is not None:
+            fail(self.session, self.instance, self.failure, self.actor)
+        elif runtime.is_completed(workflow):
+            end = runtime.reached_end(workflow)
+            self.instance.status = InstanceStatus.COMPLETED
+            self.instance.result = end[1] if end else None
+            self.instance.ended_at = utcnow()
+            self.instance.next_timer_at = None
+            events.record(self.session, "instance.completed", self.actor, instance=self.instance,
+                          payload={"end_event": end[0] if end else None, "result": self.instance.result})
+        self.session.flush()
+        self._open_after = still_open if still_open is not None else open_tasks(self.session, self.instance.id)
+
+
+@contextmanager
+def changing_instance(session: Session, instance_id: int, actor: User | None) -> Iterator[InstanceChange]:
+    """Lock instance ``instance_id`` and change it; saved when the block ends normally."""
+    change = InstanceChange(session, lock_instance(session, instance_id), actor)
+    yield change
+    change.save()
+
+
+@contextmanager
+def changing_task(session: Session, task_id: int, actor: User) -> Iterator[InstanceChange]:
+    """Lock the instance of task ``task_id`` and change it through that task (``change.task``,
+    read afresh under the lock with the instance's open items), which ``actor`` must be allowed to
+    see (403 otherwise); saved when the block ends normally."""
+    instance = lock_instance_of_task(session, task_id)
+    task, items = _task_and_open_items(session, instance.id, task_id)
+    if task is None:  # deleted between the two statements
+        raise NotFound(f"task {task_id} not found")
+    require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
+    change = InstanceChange(session, instance, actor, open_items=items, task=task)
+    yield change
+    change.save()
+
+
+def new_instance_change(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow: Any,
+                        actor: User | None, failure: EngineFailure | None) -> InstanceChange:
+    """The first change of an instance just started (nothing to lock: no one else can see it yet)."""
+    change = InstanceChange(session, instance, actor, open_items=[])
+    change._runtime, change._workflow, change.failure = runtime, workflow, failure
+    return change
+
+
+def fail(session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None) -> None:
+    instance.status = InstanceStatus.ERROR
+    instance.error_message = str(failure)
+    instance.error_element = failure.element
+    events.record(session, "instance.error", actor, instance=instance,
+                  payload={"message": str(failure), "element": failure.element})
+
+
+def close_reminders(session: Session, instance: ProcessInstance, step: Task, actor: User | None) -> None:
+    """A step that is done (or cancelled) needs no more reminding (only escalated steps have reminders)."""
+    if step.escalated_at is None:
+        return
+    for reminder in session.scalars(select(Task).where(Task.reminder_for_id == step.id, Task.is_open)):
+        cancel(session, instance, reminder, actor, f"step {step.id} is {step.state}")
+
+
+def cancel(session: Session, instance: ProcessInstance, row: Task, actor: User | None, reason: str) -> None:
+    """Close a work item nobody has to do any more, saying why in the history."""
+    row.state = TaskState.CANCELLED
+    row.completed_at = utcnow()
+    events.record(session, "task.cancelled", actor, instance=instance, task=row,
+                  payload={"bpmn_id": row.bpmn_id, "reason": reason})
+
+
+def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) -> list[Task]:
+    """Open rows for new READY steps, cancel rows whose step is gone; returns the open items."""
+    session, instance, actor = change.session, change.instance, change.actor
+    ready = runtime.ready_steps(workflow)
+    ready_ids = {step.task_id for step in ready}
+    # Steps and reminders: what is open afterwards comes from these. Rows read earlier under the
+    # lock are the same objects the change closed since, so their state says which are still open.
+    items = change.open_items
+    rows = [row for row in items if row.is_step]
+    known = {row.spiff_task_id for row in rows}
+    # Route every new step before changing anything, so a routing failure leaves no half-made rows.
+    new_steps = [step for step in ready if step.task_id not in known]
+    agencies = lane_agencies(session) if new_steps else {}
+    routed = []
+    for step in new_steps:
+        target = runtime.route(step.lane, step.data)
+        agency = agencies.get(target or "")
+        if agency is None:
+            raise EngineFailure(f"step {step.bpmn_id!r}: lane {step.lane!r} names no known agency"
+                                + (f" (routed to {target!r})" if target != step.lane else ""), step.bpmn_id)
+        routed.append((step, agency))
+    for row in rows:
+        if row.spiff_task_id not in ready_ids:
+            cancel(session, instance, row, actor, change.cancel_reason)
+            close_reminders(session, instance, row, actor)
+    now = utcnow()
+    created = []
+    calendar = calendar_of(session) if routed else None
+    limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
+    workday_steps = {step.bpmn_id for step, _ in routed if (limit := limits[step.task_id]) and limit[1] == "WD"}
+    used = _used_before_send_back(session, instance.id, workday_steps)
+    for step, agency in routed:
+        time_limit = step.properties.get("time_limit")
+        limit = limits[step.task_id]
+        if limit and limit[1] == "WD":  # a step sent back earlier resumes its clock
+            limit = (max(limit[0] - used[step.bpmn_id], 0), "WD")
+        deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit) if calendar else None
+        row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
+                   stage=step.stage, lane=step.lane, agency_code=agency, form=step.form,
+                   documentation=step.documentation, state=TaskState.OPEN, created_at=now,
+                   input_data=plain_json(step.data), time_limit=time_limit,
+                   due_at=deadline.end_of_day_utc() if deadline else None,
+                   due_provisional=bool(deadline and deadline.provisional),
+                   limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
+                   statutory=limit is not None and step.properties.get("clock") != "stopped",
+                   excluded_steps=step.excluded_steps)
+        session.add(row)
+        created.append(row)
+    if created:
+        session.flush()  # the events below name the new rows' ids
+    for row in created:
+        events.record(session, "task.created", actor, instance=instance, task=row,
+                      payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
+    return [row for row in items if row.is_open] + created
+
+
+def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str]) -> dict[str, int]:
+    """Working days each of these steps already used in its latest runs that ended by sending the
+    instance back (one query for all of them; none when no step with a working-day limit opens)."""
+    used = dict.fromkeys(bpmn_ids, 0)
+    if not bpmn_ids:
+        return used
+    restarted: set[str] = set()
+    for bpmn_id, outcome, counted in session.execute(
+        select(Task.bpmn_id, Task.outcome, Task.counted_workdays).where(
+            Task.instance_id == instance_id, Task.bpmn_id.in_(bpmn_ids), Task.state == TaskState.COMPLETED)
+        .order_by(Task.id.desc())
+    ):
+        if bpmn_id in restarted:
+            continue
+        if outcome != Outcome.SENT_BACK:  # a run that finished normally: the step starts afresh after it
+            restarted.add(bpmn_id)
+            continue
+        used[bpmn_id] += counted or 0
+    return used
