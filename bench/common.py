@@ -27,8 +27,10 @@ STAFF = {"HQ": "b_hq", "PNR": "b_pnr", "WATER": "b_water", "DRC": "b_drc"}
 
 
 def sample_forms() -> dict[str, bytes]:
-    return {name: (FORMS / name).read_bytes() for name in
-            ("sample_submit.schema.json", "sample_opinion.schema.json", "sample_decision.schema.json")}
+    return {
+        name: (FORMS / name).read_bytes()
+        for name in ("sample_submit.schema.json", "sample_opinion.schema.json", "sample_decision.schema.json")
+    }
 
 
 @contextmanager
@@ -47,8 +49,9 @@ def fresh_database(kind: str):
         database = Database(url, {"limits": Limits(data_dir=folder)})
         with database.session() as session:
             agencies.load_agencies(session, PROJECT_ROOT / "workflows" / "agencies.toml")
-            admin_user = users.create_user(session, username="b_admin", password="bench-pw", agency_code="HQ",
-                                           role="admin")
+            admin_user = users.create_user(
+                session, username="b_admin", password="bench-pw", agency_code="HQ", role="admin"
+            )
             for agency, name in STAFF.items():
                 users.create_user(session, username=name, password="bench-pw", agency_code=agency, role="staff")
             definitions.publish(session, SAMPLE.read_bytes(), sample_forms(), admin_user)

@@ -40,8 +40,9 @@ def raw_cycle() -> Callable[[], None]:
 
     def cycle():
         loaded = serializer.deserialize_json(state)
-        review = next(t for t in loaded.get_tasks(state=TaskState.READY, manual=True)
-                      if t.task_spec.bpmn_id == "review_planning")
+        review = next(
+            t for t in loaded.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == "review_planning"
+        )
         review.data.update(OPINION)
         review.run()
         loaded.do_engine_steps()
@@ -72,8 +73,9 @@ def service_cycles(kind: str, repeat: int) -> Iterator[tuple[Callable[[], None],
             for _ in range(repeat):
                 started, _ = instances.start_instance(session, "B-1", "sample_review", {}, hq)
                 tasks.complete_task(session, instances.open_tasks(session, started.id)[0].id, SUBMISSION, hq)
-                review_ids.append(next(t.id for t in instances.open_tasks(session, started.id)
-                                       if t.bpmn_id == "review_planning"))
+                review_ids.append(
+                    next(t.id for t in instances.open_tasks(session, started.id) if t.bpmn_id == "review_planning")
+                )
         pending, statements, sent = iter(review_ids), [], 0
 
         def count(*_):
@@ -110,8 +112,10 @@ def _floor_cycle(engine) -> Callable[[], None]:
             conn.execute(lock).one()
             conn.execute(text("SELECT id, state FROM floor_task WHERE id = 1")).one()
             conn.execute(text("UPDATE floor_task SET state = 'completed' WHERE id = 1"))
-            conn.execute(text("UPDATE floor_instance SET state = :state, lock_version = lock_version + 1 WHERE id = 1"),
-                         {"state": state[:-8] + f"{n:08d}"})
+            conn.execute(
+                text("UPDATE floor_instance SET state = :state, lock_version = lock_version + 1 WHERE id = 1"),
+                {"state": state[:-8] + f"{n:08d}"},
+            )
             conn.execute(text("INSERT INTO floor_event VALUES (:id, :payload)"), {"id": n, "payload": f'{{"n": {n}}}'})
 
     return cycle
@@ -121,10 +125,17 @@ def run(table: Table, repeat: int = 300) -> float:
     """The cycles take turns, one call each, so that the machine's drift (it is shared) falls on all
     of them alike and the ratios hold even when the absolute figures move."""
     warm_up = 20
-    with service_cycles("sqlite", repeat + warm_up) as sqlite, \
-            service_cycles("postgresql", repeat + warm_up) as postgresql:
-        cycles = {"raw": raw_cycle(), "sqlite": sqlite[0], "postgresql": postgresql[0],
-                  "floor sqlite": sqlite[1], "floor postgresql": postgresql[1]}
+    with (
+        service_cycles("sqlite", repeat + warm_up) as sqlite,
+        service_cycles("postgresql", repeat + warm_up) as postgresql,
+    ):
+        cycles = {
+            "raw": raw_cycle(),
+            "sqlite": sqlite[0],
+            "postgresql": postgresql[0],
+            "floor sqlite": sqlite[1],
+            "floor postgresql": postgresql[1],
+        }
         times: dict[str, list[float]] = {name: [] for name in cycles}
         for n in range(repeat + warm_up):
             for name, cycle in cycles.items():
@@ -136,7 +147,11 @@ def run(table: Table, repeat: int = 300) -> float:
     table.add("raw SpiffWorkflow cycle (in memory)", f"{raw:.2f} ms")
     for kind in ("sqlite", "postgresql"):
         ours, floor = median_ms(times[kind]), median_ms(times[f"floor {kind}"])
-        table.add(f"approvals completion on {kind}", f"{ours:.2f} ms = {ours / raw:.2f}x raw, "
-                  f"{statements[kind]:.0f} statements", "<= 2x raw", ours / raw <= 2)
+        table.add(
+            f"approvals completion on {kind}",
+            f"{ours:.2f} ms = {ours / raw:.2f}x raw, {statements[kind]:.0f} statements",
+            "<= 2x raw",
+            ours / raw <= 2,
+        )
         table.add(f"  storage floor on {kind} (5 statements in plain SQL)", f"{floor:.2f} ms = {floor / raw:.2f}x raw")
     return raw

@@ -31,28 +31,58 @@ def seed(database, count: int) -> None:
         definition_id = session.scalar(select(ProcessDefinition.id))
         owner = session.scalar(select(User.id).where(User.username == STAFF["HQ"]))
         first_project = session.scalar(select(Project.id)) + 1
-        session.execute(insert(Project), [{"code": f"R-{n}", "name": f"项目{n}", "created_by_id": owner,
-                                           "created_at": now} for n in range(count // 20 + 1)])
+        session.execute(
+            insert(Project),
+            [
+                {"code": f"R-{n}", "name": f"项目{n}", "created_by_id": owner, "created_at": now}
+                for n in range(count // 20 + 1)
+            ],
+        )
         next_task = 1
         for base in range(0, count, BATCH):
             rows, task_rows = [], []
             for n in range(base, min(base + BATCH, count)):
                 running = n < RUNNING
-                rows.append({"id": n + 1, "project_id": first_project + n // 20, "definition_id": definition_id,
-                             "status": "running" if running else "completed", "state": "{}",
-                             "state_format": "bench", "lock_version": 1, "started_at": now - timedelta(days=n % 700),
-                             "updated_at": now, "started_by_id": owner})
+                rows.append(
+                    {
+                        "id": n + 1,
+                        "project_id": first_project + n // 20,
+                        "definition_id": definition_id,
+                        "status": "running" if running else "completed",
+                        "state": "{}",
+                        "state_format": "bench",
+                        "lock_version": 1,
+                        "started_at": now - timedelta(days=n % 700),
+                        "updated_at": now,
+                        "started_by_id": owner,
+                    }
+                )
                 for index, (bpmn_id, agency) in enumerate(STEPS):
                     open_step = running and index == n % 4
                     if running and index > n % 4:
                         break
-                    task_rows.append({
-                        "id": next_task, "instance_id": n + 1, "kind": "step", "spiff_task_id": f"b-{next_task}",
-                        "bpmn_id": bpmn_id, "name": bpmn_id, "stage": "示例联合审查", "agency_code": agency,
-                        "state": "open" if open_step else "completed", "created_at": now - timedelta(days=3),
-                        "due_at": now + timedelta(days=(n % 30) - 5), "completed_at": None if open_step else now,
-                        "statutory": True, "limit_workdays": 20, "excluded_steps": [], "input_data": {},
-                        "documentation": "", "due_provisional": False})
+                    task_rows.append(
+                        {
+                            "id": next_task,
+                            "instance_id": n + 1,
+                            "kind": "step",
+                            "spiff_task_id": f"b-{next_task}",
+                            "bpmn_id": bpmn_id,
+                            "name": bpmn_id,
+                            "stage": "示例联合审查",
+                            "agency_code": agency,
+                            "state": "open" if open_step else "completed",
+                            "created_at": now - timedelta(days=3),
+                            "due_at": now + timedelta(days=(n % 30) - 5),
+                            "completed_at": None if open_step else now,
+                            "statutory": True,
+                            "limit_workdays": 20,
+                            "excluded_steps": [],
+                            "input_data": {},
+                            "documentation": "",
+                            "due_provisional": False,
+                        }
+                    )
                     next_task += 1
             session.execute(insert(ProcessInstance), rows)
             session.execute(insert(Task), task_rows)
@@ -90,11 +120,21 @@ def run(table: Table, small: int = 1000, large: int = 100_000, repeat: int = 200
     for kind in ("postgresql", "sqlite"):
         inbox_small, status_small, loads_small = measure(kind, small, repeat)
         inbox_large, status_large, loads_large = measure(kind, large, repeat)
-        table.add(f"inbox p95 on {kind}, {large:,} vs {small:,} instances",
-                  f"{inbox_large:.2f} vs {inbox_small:.2f} ms = {inbox_large / inbox_small:.2f}x", "<= 1.5x",
-                  inbox_large / inbox_small <= 1.5)
-        table.add(f"status p95 on {kind}, {large:,} vs {small:,} instances",
-                  f"{status_large:.2f} vs {status_small:.2f} ms = {status_large / status_small:.2f}x", "<= 1.5x",
-                  status_large / status_small <= 1.5)
-        table.add(f"workflows deserialized by these reads ({kind})", str(loads_small + loads_large), "0",
-                  loads_small + loads_large == 0)
+        table.add(
+            f"inbox p95 on {kind}, {large:,} vs {small:,} instances",
+            f"{inbox_large:.2f} vs {inbox_small:.2f} ms = {inbox_large / inbox_small:.2f}x",
+            "<= 1.5x",
+            inbox_large / inbox_small <= 1.5,
+        )
+        table.add(
+            f"status p95 on {kind}, {large:,} vs {small:,} instances",
+            f"{status_large:.2f} vs {status_small:.2f} ms = {status_large / status_small:.2f}x",
+            "<= 1.5x",
+            status_large / status_small <= 1.5,
+        )
+        table.add(
+            f"workflows deserialized by these reads ({kind})",
+            str(loads_small + loads_large),
+            "0",
+            loads_small + loads_large == 0,
+        )

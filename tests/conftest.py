@@ -111,8 +111,9 @@ def read_forms(bpmn: Path) -> dict[str, bytes]:
 def publish_file(db: Database, name: str = "sample_review.bpmn", forms: dict[str, bytes] | None = None):
     path = BPMN_DIR / name
     with db.session() as session:
-        definition, _ = definitions.publish(session, path.read_bytes(),
-                                            read_forms(path) if forms is None else forms, None)
+        definition, _ = definitions.publish(
+            session, path.read_bytes(), read_forms(path) if forms is None else forms, None
+        )
         return definition.key, definition.version
 
 

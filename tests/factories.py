@@ -27,22 +27,33 @@ def make_user(session: Session, username: str, agency: str = "HQ", role: Role = 
     return users.create_user(session, username=username, password="pw-" + username, agency_code=agency, role=role)
 
 
-def make_project(session: Session, code: str = "P-1", name: str = "测试项目", *, funding_level: str = "municipal",
-                 investment: Decimal | None = None) -> Project:
-    return projects.create_project(session, projects.NewProject(code=code, name=name, funding_level=funding_level,
-                                                                investment=investment), user(session, "admin"))
+def make_project(
+    session: Session,
+    code: str = "P-1",
+    name: str = "测试项目",
+    *,
+    funding_level: str = "municipal",
+    investment: Decimal | None = None,
+) -> Project:
+    return projects.create_project(
+        session,
+        projects.NewProject(code=code, name=name, funding_level=funding_level, investment=investment),
+        user(session, "admin"),
+    )
 
 
-def start(session: Session, process_key: str = "sample_review", code: str = "P-1",
-          data: dict[str, Any] | None = None) -> tuple[ProcessInstance, list[Task]]:
+def start(
+    session: Session, process_key: str = "sample_review", code: str = "P-1", data: dict[str, Any] | None = None
+) -> tuple[ProcessInstance, list[Task]]:
     """A new project ``code`` (made if needed) running ``process_key``: the instance and its open steps."""
     if session.scalar(select(Project.id).where(Project.code == code)) is None:
         make_project(session, code)
     return instances.start_instance(session, code, process_key, data or {}, user(session, "admin"))
 
 
-def complete(session: Session, step: Task, data: dict[str, Any], username: str | None = None,
-             opinion: str | None = None) -> list[Task]:
+def complete(
+    session: Session, step: Task, data: dict[str, Any], username: str | None = None, opinion: str | None = None
+) -> list[Task]:
     """Complete ``step`` as ``username`` (default: the staff user of its agency); the open steps afterwards."""
     actor = user(session, username or step.agency_code.lower())
     return tasks.complete_task(session, step.id, data, actor, opinion=opinion)[1]

@@ -19,8 +19,9 @@ def create_project(client, people, code="P-001", **extra):
 
 
 def start_sample(client, people, code="P-001"):
-    response = client.post(f"/api/projects/{code}/instances", json={"process_key": "sample_review", "data": {}},
-                           headers=people.auth("hq"))
+    response = client.post(
+        f"/api/projects/{code}/instances", json={"process_key": "sample_review", "data": {}}, headers=people.auth("hq")
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -29,8 +30,11 @@ def open_task(client, people, username, bpmn_id, instance_id=None):
     """The open task with ``bpmn_id`` in ``username``'s agency inbox."""
     response = client.get("/api/tasks", headers=people.auth(username))
     assert response.status_code == 200, response.json
-    matches = [t for t in response.json["items"] if t["bpmn_id"] == bpmn_id
-               and (instance_id is None or t["instance_id"] == instance_id)]
+    matches = [
+        t
+        for t in response.json["items"]
+        if t["bpmn_id"] == bpmn_id and (instance_id is None or t["instance_id"] == instance_id)
+    ]
     assert matches, f"{bpmn_id} not in {username}'s inbox: {response.json['items']}"
     return matches[0]
 
@@ -60,10 +64,15 @@ def submit_and_review(client, people, instance_id):
 
 def post_files(client, people, user, files: list[tuple[str, str, bytes]]):
     # Encoded in memory: the test client spools large bodies to a temporary file it never closes.
-    boundary, body = encode_multipart(MultiDict([(field, FileStorage(io.BytesIO(content), name))
-                                                 for field, name, content in files]))
-    return client.post("/api/process-definitions", data=body, headers=people.auth(user),
-                       content_type=f'multipart/form-data; boundary="{boundary}"')
+    boundary, body = encode_multipart(
+        MultiDict([(field, FileStorage(io.BytesIO(content), name)) for field, name, content in files])
+    )
+    return client.post(
+        "/api/process-definitions",
+        data=body,
+        headers=people.auth(user),
+        content_type=f'multipart/form-data; boundary="{boundary}"',
+    )
 
 
 def sample_with_script(script: str) -> str:
@@ -71,22 +80,29 @@ def sample_with_script(script: str) -> str:
     from tests.conftest import BPMN_DIR
 
     sample = (BPMN_DIR / "sample_review.bpmn").read_text()
-    task = ('<bpmn:scriptTask id="calc" name="计算"><bpmn:incoming>flow_start</bpmn:incoming>'
-            "<bpmn:outgoing>flow_calc</bpmn:outgoing><bpmn:script>{}</bpmn:script></bpmn:scriptTask>"
-            '<bpmn:sequenceFlow id="flow_calc" sourceRef="calc" targetRef="gw_resubmit" />').format(
-        script.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-    sample = sample.replace('<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="gw_resubmit" />',
-                            '<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="calc" />' + task)
-    return sample.replace("<bpmn:incoming>flow_start</bpmn:incoming>\n      <bpmn:incoming>flow_return",
-                          "<bpmn:incoming>flow_calc</bpmn:incoming>\n      <bpmn:incoming>flow_return")
+    task = (
+        '<bpmn:scriptTask id="calc" name="计算"><bpmn:incoming>flow_start</bpmn:incoming>'
+        "<bpmn:outgoing>flow_calc</bpmn:outgoing><bpmn:script>{}</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="flow_calc" sourceRef="calc" targetRef="gw_resubmit" />'
+    ).format(script.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    sample = sample.replace(
+        '<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="gw_resubmit" />',
+        '<bpmn:sequenceFlow id="flow_start" sourceRef="start" targetRef="calc" />' + task,
+    )
+    return sample.replace(
+        "<bpmn:incoming>flow_start</bpmn:incoming>\n      <bpmn:incoming>flow_return",
+        "<bpmn:incoming>flow_calc</bpmn:incoming>\n      <bpmn:incoming>flow_return",
+    )
 
 
 def submitted_sample(client, people, code="P-1"):
     """A sample instance whose submission HQ completed: PNR and WATER reviews are open."""
     client.post("/api/projects", json={"code": code, "name": "项目"}, headers=people.auth("hq"))
-    started = client.post(f"/api/projects/{code}/instances", json={"process_key": "sample_review"},
-                          headers=people.auth("hq")).json
-    done = client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
-                       headers=people.auth("hq"))
+    started = client.post(
+        f"/api/projects/{code}/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    ).json
+    done = client.post(
+        f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION}, headers=people.auth("hq")
+    )
     assert done.status_code == 200, done.json
     return started

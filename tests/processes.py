@@ -27,8 +27,9 @@ class Process:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Process:
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         return self
 
     def kill(self) -> None:

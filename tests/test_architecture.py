@@ -35,8 +35,12 @@ def _imports(path: Path, root: Path = PACKAGE) -> set[str]:
 
 
 def _offenders(paths: list[Path], forbidden: str, root: Path = PACKAGE) -> list[str]:
-    return [f"{path.relative_to(root)} imports {name}" for path in paths for name in sorted(_imports(path, root))
-            if name == forbidden or name.startswith(forbidden + ".")]
+    return [
+        f"{path.relative_to(root)} imports {name}"
+        for path in paths
+        for name in sorted(_imports(path, root))
+        if name == forbidden or name.startswith(forbidden + ".")
+    ]
 
 
 @pytest.mark.parametrize(("folder", "forbidden"), [("web", "approvals.api"), ("api", "approvals.web")])
@@ -50,9 +54,11 @@ def test_only_the_engine_imports_spiffworkflow():
 
 
 def _calls(path: Path, names: set[str], root: Path = PACKAGE) -> list[str]:
-    return [f"{path.relative_to(root)}:{node.lineno} calls {node.func.attr}()"
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names]
+    return [
+        f"{path.relative_to(root)}:{node.lineno} calls {node.func.attr}()"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in names
+    ]
 
 
 def test_no_view_commits_or_rolls_back():
@@ -65,10 +71,16 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     """A module that breaks each rule is caught (so a pass above means something)."""
     probe = tmp_path / "web" / "probe.py"
     probe.parent.mkdir()
-    probe.write_text("from ..api.auth import bearer_token\nfrom SpiffWorkflow.bpmn import BpmnWorkflow\n\n"
-                     "def view(session):\n    session.rollback()\n")
-    assert _offenders([probe], "approvals.api", tmp_path) == ["web/probe.py imports approvals.api.auth",
-                                                              "web/probe.py imports approvals.api.auth.bearer_token"]
-    assert _offenders([probe], "SpiffWorkflow", tmp_path) == ["web/probe.py imports SpiffWorkflow.bpmn",
-                                                              "web/probe.py imports SpiffWorkflow.bpmn.BpmnWorkflow"]
+    probe.write_text(
+        "from ..api.auth import bearer_token\nfrom SpiffWorkflow.bpmn import BpmnWorkflow\n\n"
+        "def view(session):\n    session.rollback()\n"
+    )
+    assert _offenders([probe], "approvals.api", tmp_path) == [
+        "web/probe.py imports approvals.api.auth",
+        "web/probe.py imports approvals.api.auth.bearer_token",
+    ]
+    assert _offenders([probe], "SpiffWorkflow", tmp_path) == [
+        "web/probe.py imports SpiffWorkflow.bpmn",
+        "web/probe.py imports SpiffWorkflow.bpmn.BpmnWorkflow",
+    ]
     assert _calls(probe, {"commit", "rollback"}, tmp_path) == ["web/probe.py:5 calls rollback()"]

@@ -25,11 +25,13 @@ def test_init_deploy_users_and_tokens(database_url, database):
     assert "project_lifecycle version 1 published" in out and "tender_thresholds version 1 published" in out
     code, out = run(database_url, "deploy", "bpmn/sample_review.bpmn")
     assert code == 0 and "version 1 unchanged" in out
-    code, out = run(database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "DRC",
-                    "--role", "staff")
+    code, out = run(
+        database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "DRC", "--role", "staff"
+    )
     assert code == 0
-    code, out = run(database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "NOPE",
-                    "--role", "staff")
+    code, out = run(
+        database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "NOPE", "--role", "staff"
+    )
     assert code == 1 and "agency" in out
     code, token = run(database_url, "token", "--username", "li")
     assert code == 0 and len(token.strip()) >= 40
@@ -62,31 +64,62 @@ def http(method: str, url: str, **kwargs) -> requests.Response:
 def test_served_instances_survive_a_server_restart(database_url, database):
     run(database_url, "deploy", "bpmn/sample_review.bpmn")
     for name, agency in (("hq1", "HQ"), ("pnr1", "PNR"), ("water1", "WATER"), ("drc1", "DRC")):
-        run(database_url, "create-user", "--username", name, "--password", "pw-1234", "--agency", agency,
-            "--role", "staff")
-    auth = {name: {"Authorization": "Bearer " + run(database_url, "token", "--username", name)[1].strip()}
-            for name in ("hq1", "pnr1", "water1", "drc1")}
+        run(
+            database_url,
+            "create-user",
+            "--username",
+            name,
+            "--password",
+            "pw-1234",
+            "--agency",
+            agency,
+            "--role",
+            "staff",
+        )
+    auth = {
+        name: {"Authorization": "Bearer " + run(database_url, "token", "--username", name)[1].strip()}
+        for name in ("hq1", "pnr1", "water1", "drc1")
+    }
 
     with serving(database_url) as base:
-        assert http("POST", base + "/api/projects", json={"code": "R-1", "name": "重启测试"},
-                             headers=auth["hq1"]).status_code == 201
-        instance = http("POST", base + "/api/projects/R-1/instances", json={"process_key": "sample_review"},
-                                 headers=auth["hq1"]).json()
+        assert (
+            http(
+                "POST", base + "/api/projects", json={"code": "R-1", "name": "重启测试"}, headers=auth["hq1"]
+            ).status_code
+            == 201
+        )
+        instance = http(
+            "POST", base + "/api/projects/R-1/instances", json={"process_key": "sample_review"}, headers=auth["hq1"]
+        ).json()
         submit = instance["open_tasks"][0]["id"]
-        assert http("POST", f"{base}/api/tasks/{submit}/complete", json={"data": SUBMISSION},
-                             headers=auth["hq1"]).status_code == 200
+        assert (
+            http(
+                "POST", f"{base}/api/tasks/{submit}/complete", json={"data": SUBMISSION}, headers=auth["hq1"]
+            ).status_code
+            == 200
+        )
 
     with serving(database_url) as base:
         state = http("GET", f"{base}/api/instances/{instance['id']}", headers=auth["hq1"]).json()
         assert sorted(t["bpmn_id"] for t in state["open_tasks"]) == ["review_planning", "review_water"]
         for task in state["open_tasks"]:
             user = "pnr1" if task["agency"] == "PNR" else "water1"
-            assert http("POST", f"{base}/api/tasks/{task['id']}/complete", json={"data": {"opinion": "agree"}},
-                                 headers=auth[user]).status_code == 200
+            assert (
+                http(
+                    "POST",
+                    f"{base}/api/tasks/{task['id']}/complete",
+                    json={"data": {"opinion": "agree"}},
+                    headers=auth[user],
+                ).status_code
+                == 200
+            )
         decide = http("GET", base + "/api/tasks", headers=auth["drc1"]).json()["items"][0]
-        done = http("POST", f"{base}/api/tasks/{decide['id']}/complete",
-                             json={"data": {"decision": "approve", "approval_number": "深发改〔2026〕8号"}},
-                             headers=auth["drc1"])
+        done = http(
+            "POST",
+            f"{base}/api/tasks/{decide['id']}/complete",
+            json={"data": {"decision": "approve", "approval_number": "深发改〔2026〕8号"}},
+            headers=auth["drc1"],
+        )
         assert done.json()["status"] == "completed"
 
 

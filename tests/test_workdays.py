@@ -17,14 +17,24 @@ def test_the_domain_example_twenty_working_days_across_national_day():
     assert CAL.add_workdays(date(2026, 9, 21), 20).provisional is False
 
 
-@pytest.mark.parametrize("day, workday", [
-    (date(2026, 1, 1), False), (date(2026, 1, 4), True),      # New Year off; Sunday worked
-    (date(2026, 2, 14), True), (date(2026, 2, 18), False),   # Spring Festival
-    (date(2026, 2, 28), True), (date(2026, 4, 6), False),
-    (date(2026, 5, 9), True), (date(2026, 6, 19), False),
-    (date(2026, 9, 20), True), (date(2026, 10, 7), False), (date(2026, 10, 10), True),
-    (date(2026, 10, 8), True), (date(2026, 10, 11), False),
-])
+@pytest.mark.parametrize(
+    "day, workday",
+    [
+        (date(2026, 1, 1), False),
+        (date(2026, 1, 4), True),  # New Year off; Sunday worked
+        (date(2026, 2, 14), True),
+        (date(2026, 2, 18), False),  # Spring Festival
+        (date(2026, 2, 28), True),
+        (date(2026, 4, 6), False),
+        (date(2026, 5, 9), True),
+        (date(2026, 6, 19), False),
+        (date(2026, 9, 20), True),
+        (date(2026, 10, 7), False),
+        (date(2026, 10, 10), True),
+        (date(2026, 10, 8), True),
+        (date(2026, 10, 11), False),
+    ],
+)
 def test_2026_official_days(day, workday):
     assert CAL.is_workday(day) is workday
 
@@ -53,25 +63,29 @@ def test_a_year_without_official_data_is_provisional_never_silently_guessed():
 def test_a_loaded_year_replaces_the_weekday_guess():
     arrangement = parse_arrangement(
         'year = 2027\nsource = "test"\nrest_days = ["2027-01-01", "2027-02-08..2027-02-12"]\n'
-        'work_days = ["2027-02-06"]\n')
+        'work_days = ["2027-02-06"]\n'
+    )
     loaded = WorkCalendar({2027: arrangement})
     assert loaded.is_official(2027)
     assert not loaded.is_workday(date(2027, 2, 10)) and loaded.is_workday(date(2027, 2, 6))
-    assert loaded.add_workdays(date(2027, 2, 5), 1) .due == date(2027, 2, 6)
+    assert loaded.add_workdays(date(2027, 2, 5), 1).due == date(2027, 2, 6)
     assert loaded.add_workdays(date(2027, 2, 6), 1).due == date(2027, 2, 15)
     assert loaded.add_workdays(date(2026, 12, 20), 20).provisional is False
 
 
-@pytest.mark.parametrize("text, field", [
-    ("year = 1990", "year"),
-    ("nonsense = [", "file"),
-    ('year = 2027\nrest_days = ["2027-02-30"]', "rest_days"),
-    ('year = 2027\nrest_days = ["2028-01-03"]', "rest_days"),
-    ('year = 2027\nrest_days = ["2027-01-02"]', "rest_days"),       # a Saturday
-    ('year = 2027\nwork_days = ["2027-01-04"]', "work_days"),       # a Monday
-    ('year = 2027\nrest_days = ["2027-02-12..2027-02-08"]', "rest_days"),
-    ('year = 2027\nrest_days = "2027-01-01"', "rest_days"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("year = 1990", "year"),
+        ("nonsense = [", "file"),
+        ('year = 2027\nrest_days = ["2027-02-30"]', "rest_days"),
+        ('year = 2027\nrest_days = ["2028-01-03"]', "rest_days"),
+        ('year = 2027\nrest_days = ["2027-01-02"]', "rest_days"),  # a Saturday
+        ('year = 2027\nwork_days = ["2027-01-04"]', "work_days"),  # a Monday
+        ('year = 2027\nrest_days = ["2027-02-12..2027-02-08"]', "rest_days"),
+        ('year = 2027\nrest_days = "2027-01-01"', "rest_days"),
+    ],
+)
 def test_bad_year_files_name_the_field(text, field):
     with pytest.raises(ArrangementError) as refused:
         parse_arrangement(text)

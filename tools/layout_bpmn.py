@@ -76,10 +76,24 @@ def layout(path: Path) -> None:
     for index, lane in enumerate(lanes):
         for ref in lane.iterfind("bpmn:flowNodeRef", NS) if lane is not None else []:
             lane_of[ref.text.strip()] = index
-    elements = {el.get("id"): el for el in process if isinstance(el.tag, str) and el.get("id")
-                and etree.QName(el).localname not in ("sequenceFlow", "laneSet", "boundaryEvent",
-                                                       "documentation", "extensionElements", "textAnnotation",
-                                                       "association", "dataObject", "dataObjectReference")}
+    elements = {
+        el.get("id"): el
+        for el in process
+        if isinstance(el.tag, str)
+        and el.get("id")
+        and etree.QName(el).localname
+        not in (
+            "sequenceFlow",
+            "laneSet",
+            "boundaryEvent",
+            "documentation",
+            "extensionElements",
+            "textAnnotation",
+            "association",
+            "dataObject",
+            "dataObjectReference",
+        )
+    }
     boundaries = process.findall("bpmn:boundaryEvent", NS)
     flows = [(f.get("id"), f.get("sourceRef"), f.get("targetRef")) for f in process.iterfind("bpmn:sequenceFlow", NS)]
     host_of = {b.get("id"): b.get("attachedToRef") for b in boundaries}
@@ -110,8 +124,12 @@ def layout(path: Path) -> None:
 
     diagram = etree.SubElement(root, f"{{{BPMNDI}}}BPMNDiagram", id=f"Diagram_{process.get('id')}")
     collaboration = root.find("bpmn:collaboration", NS)
-    plane = etree.SubElement(diagram, f"{{{BPMNDI}}}BPMNPlane", id=f"Plane_{process.get('id')}",
-                             bpmnElement=collaboration.get("id") if collaboration is not None else process.get("id"))
+    plane = etree.SubElement(
+        diagram,
+        f"{{{BPMNDI}}}BPMNPlane",
+        id=f"Plane_{process.get('id')}",
+        bpmnElement=collaboration.get("id") if collaboration is not None else process.get("id"),
+    )
 
     def shape(element_id: str, x: int, y: int, w: int, h: int, **extra) -> None:
         el = etree.SubElement(plane, f"{{{BPMNDI}}}BPMNShape", id=f"{element_id}_di", bpmnElement=element_id, **extra)
@@ -124,11 +142,20 @@ def layout(path: Path) -> None:
     for index, lane in enumerate(lanes):
         if lane is not None:
             lane_height = rows_in_lane[index] * ROW + 20
-            shape(lane.get("id"), MARGIN + POOL_HEADER, lane_top[index], width - POOL_HEADER, lane_height,
-                  isHorizontal="true")
+            shape(
+                lane.get("id"),
+                MARGIN + POOL_HEADER,
+                lane_top[index],
+                width - POOL_HEADER,
+                lane_height,
+                isHorizontal="true",
+            )
     for node, (x, y0, w, h) in bounds.items():
-        extra = {"isMarkerVisible": "true"} if etree.QName(process.find(f".//*[@id='{node}']")).localname == \
-            "exclusiveGateway" else {}
+        extra = (
+            {"isMarkerVisible": "true"}
+            if etree.QName(process.find(f".//*[@id='{node}']")).localname == "exclusiveGateway"
+            else {}
+        )
         shape(node, x, y0, w, h, **extra)
     bottom = y + 10
     for fid, source, target in flows:
@@ -140,8 +167,14 @@ def layout(path: Path) -> None:
             skips = tx - (sx + sw) > COLUMN  # passes over the steps between: go round above them
             if start[1] == end[1] and skips:
                 above = min(sy, ty) - 15
-                points = [start, (start[0] + 15, start[1]), (start[0] + 15, above), (end[0] - 15, above),
-                          (end[0] - 15, end[1]), end]
+                points = [
+                    start,
+                    (start[0] + 15, start[1]),
+                    (start[0] + 15, above),
+                    (end[0] - 15, above),
+                    (end[0] - 15, end[1]),
+                    end,
+                ]
             elif start[1] == end[1]:
                 points = [start, end]
             else:

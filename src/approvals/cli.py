@@ -83,8 +83,7 @@ def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_na
             actor = users.get_user(session, actor_name) if actor_name else None
             try:
                 forms = _forms_for(session, files[name], forms_dir)
-                definition, created = definitions.publish(session, files[name], forms, actor,
-                                                          filename=Path(name).name)
+                definition, created = definitions.publish(session, files[name], forms, actor, filename=Path(name).name)
             except DomainError as exc:
                 click.echo(f"{name}: refused: {exc.message}", err=True)
                 for problem in exc.errors.get("bpmn", []):
@@ -122,8 +121,14 @@ def create_user(settings: dict, username: str, password: str, agency_code: str, 
     """Create a user of an agency."""
     try:
         with open_database(settings) as database, database.session() as session:
-            users.create_user(session, username=username, password=password, agency_code=agency_code, role=role,
-                              display_name=display_name)
+            users.create_user(
+                session,
+                username=username,
+                password=password,
+                agency_code=agency_code,
+                role=role,
+                display_name=display_name,
+            )
     except DomainError as exc:
         _fail(exc)
     click.echo(f"user {username} ({agency_code}, {role}) created")
@@ -190,14 +195,18 @@ def status_command(settings: dict, code: str) -> None:
         except DomainError as exc:
             _fail(exc)
         work, now, project = calendar_years.calendar_of(session), utcnow(), found.project
-        click.echo(f"{project.code} {project.name}: {found.counted_workdays} of {found.commitment_workdays} "
-                   "committed working days used")
+        click.echo(
+            f"{project.code} {project.name}: {found.counted_workdays} of {found.commitment_workdays} "
+            "committed working days used"
+        )
         for entry in found.instances:
             instance = entry.instance
             stages = entry.stages
-            click.echo(f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}"
-                       + (f" - now in {', '.join(stages)}" if stages else "")
-                       + (f" - {instance.result}" if instance.result else ""))
+            click.echo(
+                f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}"
+                + (f" - now in {', '.join(stages)}" if stages else "")
+                + (f" - {instance.result}" if instance.result else "")
+            )
             rows: list[tuple[str, ...]] = [("agency", "open step", "assignee", "since", "due", "WD used/limit", "")]
             for task in entry.open_tasks:
                 due = "-"
@@ -205,21 +214,38 @@ def status_command(settings: dict, code: str) -> None:
                     due = local_date(task.due_at).isoformat() + ("?" if task.due_provisional else "")
                 late = "OVERDUE" if task.overdue_at(now) else ""
                 used = workdays_so_far(work, task, now)
-                rows.append((task.agency_code, task.name, task.assignee.username if task.assignee else "-",
-                             local_date(task.created_at).isoformat(), due,
-                             f"{used}/{task.limit_workdays or '-'}", late))
+                rows.append(
+                    (
+                        task.agency_code,
+                        task.name,
+                        task.assignee.username if task.assignee else "-",
+                        local_date(task.created_at).isoformat(),
+                        due,
+                        f"{used}/{task.limit_workdays or '-'}",
+                        late,
+                    )
+                )
             if len(rows) > 1:
                 _table(rows)
             done: list[tuple[str, ...]] = [("agency", "finished step", "by", "on", "outcome", "WD used")]
             for task in entry.completed_tasks:
-                done.append((task.agency_code, task.name, task.completed_by.username if task.completed_by else "-",
-                             local_date(task.completed_at or now).isoformat(), task.outcome or "-",
-                             str(task.counted_workdays if task.counted_workdays is not None else "-")))
+                done.append(
+                    (
+                        task.agency_code,
+                        task.name,
+                        task.completed_by.username if task.completed_by else "-",
+                        local_date(task.completed_at or now).isoformat(),
+                        task.outcome or "-",
+                        str(task.counted_workdays if task.counted_workdays is not None else "-"),
+                    )
+                )
             if len(done) > 1:
                 _table(done)
             for clock in entry.agencies:
-                click.echo(f"  {clock.agency}: {clock.counted_workdays} of {clock.limit_workdays or '-'} working days"
-                           + (" - OVERDUE" if clock.overdue else ""))
+                click.echo(
+                    f"  {clock.agency}: {clock.counted_workdays} of {clock.limit_workdays or '-'} working days"
+                    + (" - OVERDUE" if clock.overdue else "")
+                )
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:
@@ -303,7 +329,8 @@ def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bo
     timer_worker = None
     if with_worker:
         timer_worker = subprocess.Popen(  # noqa: S603 - our own command with our own arguments
-            [sys.executable, "-m", "approvals.cli", "--database-url", str(settings["DATABASE_URL"]), "worker"])
+            [sys.executable, "-m", "approvals.cli", "--database-url", str(settings["DATABASE_URL"]), "worker"]
+        )
     try:
         Server().run()
     finally:

@@ -66,8 +66,9 @@ class Database:
         # session.info carries settings services need (their limits) without an app context.
         info = dict(session_info or {})
         self.write_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
-        self.read_sessions = sessionmaker(self.engine.execution_options(sqlite_deferred=True),
-                                          expire_on_commit=False, info=info)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_deferred=True), expire_on_commit=False, info=info
+        )
 
     @contextmanager
     def session(self, *, read_only: bool = False) -> Iterator[Session]:

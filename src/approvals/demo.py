@@ -23,19 +23,33 @@ AGREE = {"opinion": "agree"}
 DONE = {"done_on": "2026-12-01"}
 # What each step's agency fills in, by BPMN id: the demo's (and the lifecycle test's) answers.
 ANSWERS: dict[str, dict[str, Any]] = {
-    "prepare_report": {"proposal_approval_number": "深发改〔2025〕88号", "construction_scale": "约12万平方米",
-                       "estimated_investment": 350000, "funding_source": "municipal_budget"},
+    "prepare_report": {
+        "proposal_approval_number": "深发改〔2025〕88号",
+        "construction_scale": "约12万平方米",
+        "estimated_investment": 350000,
+        "funding_source": "municipal_budget",
+    },
     "check_prerequisites": {"site_book_status": "in_progress"},
     "submit_report": {"submitted_on": "2026-09-21"},
     "acceptance_check": {"acceptance_decision": "accept", "acceptance_number": "受理-1"},
     "assess_need": {"evaluation_needed": False},
-    "decide": {"decision": "approve", "approval_number": "深发改〔2026〕512号", "approved_investment": 348000,
-               "tender_scope": "施工、监理", "tender_method": "open", "tender_organisation": "agent"},
+    "decide": {
+        "decision": "approve",
+        "approval_number": "深发改〔2026〕512号",
+        "approved_investment": 348000,
+        "tender_scope": "施工、监理",
+        "tender_method": "open",
+        "tender_organisation": "agent",
+    },
     "apply_site_book": {"site": "福田区", "land_area": 20000},
-    "site_book_decision": ISSUE, "land_permit_decision": ISSUE, "engineering_permit_decision": ISSUE,
+    "site_book_decision": ISSUE,
+    "land_permit_decision": ISSUE,
+    "engineering_permit_decision": ISSUE,
     "record_feasibility": {"feasibility_approval_number": "深发改〔2026〕512号", "approved_investment": 348000},
     "design_scheme": {"scheme_summary": "方案"},
-    "traffic_opinion": AGREE, "water_opinion": AGREE, "fire_review": AGREE,
+    "traffic_opinion": AGREE,
+    "water_opinion": AGREE,
+    "fire_review": AGREE,
     "budget_estimate": {"budget_estimate": 360000},
     "budget_review": {"budget_decision": "approve", "approval_number": "概算-1", "approved_budget": 360000},
     "prepare_announcement": {"tender_method": "open", "issued_on": "2026-10-01", "bid_deadline": "2026-10-30"},
@@ -49,10 +63,18 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "sign_contract": {"contract_number": "HT-1", "signed_on": "2026-11-20", "amount": 100000000},
     "contract_filing": {"filing_number": "BA-1"},
     "other_procurement": {"procurement_method": "direct", "supplier": "某围挡公司"},
-    "land_handover": DONE, "site_leveling": DONE, "hoarding": DONE,
-    "drainage_permit": ISSUE, "traffic_permit": ISSUE,
-    "apply_construction_permit": {"contractor": "甲", "supervisor": "乙", "funding_confirmed": True,
-                                  "drawings_ready": True, "safety_measures_ready": True},
+    "land_handover": DONE,
+    "site_leveling": DONE,
+    "hoarding": DONE,
+    "drainage_permit": ISSUE,
+    "traffic_permit": ISSUE,
+    "apply_construction_permit": {
+        "contractor": "甲",
+        "supervisor": "乙",
+        "funding_confirmed": True,
+        "drawings_ready": True,
+        "safety_measures_ready": True,
+    },
     "construction_permit": ISSUE,
     "ceremony_decision": {"ceremony": "collective"},
     "record_start": {"started_on": "2027-01-15"},
@@ -69,20 +91,27 @@ PACKAGES = [
 
 # Each project is worked until every open step is one of these: where the demo leaves it.
 PROJECTS = [
-    (projects.NewProject(code="SZ-FCC", name="深圳金融文化中心", owner_unit="市建筑工务署"),
-     {"acceptance_check", "site_book_decision"}),
-    (projects.NewProject(code="SZ-IPAC", name="深圳国际演艺中心", owner_unit="市建筑工务署"),
-     {"traffic_opinion", "water_opinion", "fire_review"}),
-    (projects.NewProject(code="SZ-IEC", name="深圳国际交流中心", owner_unit="市建筑工务署"),
-     {"bid_opening", "other_procurement"}),
+    (
+        projects.NewProject(code="SZ-FCC", name="深圳金融文化中心", owner_unit="市建筑工务署"),
+        {"acceptance_check", "site_book_decision"},
+    ),
+    (
+        projects.NewProject(code="SZ-IPAC", name="深圳国际演艺中心", owner_unit="市建筑工务署"),
+        {"traffic_opinion", "water_opinion", "fire_review"},
+    ),
+    (
+        projects.NewProject(code="SZ-IEC", name="深圳国际交流中心", owner_unit="市建筑工务署"),
+        {"bid_opening", "other_procurement"},
+    ),
 ]
 
 
 def _ensure_user(session: Session, username: str, agency: str, role: str, name: str):
     user = users.get_user(session, username)
     if user is None:
-        user = users.create_user(session, username=username, password=DEMO_PASSWORD, agency_code=agency,
-                                 role=role, display_name=name)
+        user = users.create_user(
+            session, username=username, password=DEMO_PASSWORD, agency_code=agency, role=role, display_name=name
+        )
     return user
 
 
@@ -114,15 +143,23 @@ def attach_sample_materials(session: Session, task, worker, answer: dict) -> Non
     carries the number its answer gives)."""
     for field in materials.material_fields(tasks.form_of(task)):
         number = answer.get("approval_number") or answer.get("document_number")
-        tasks.attach_material(session, task.id, worker, name=f"{task.bpmn_id}-{field}.pdf",
-                              stream=io.BytesIO(sample_pdf(f"{task.bpmn_id} {field}")), field=field,
-                              document_number=number)
+        tasks.attach_material(
+            session,
+            task.id,
+            worker,
+            name=f"{task.bpmn_id}-{field}.pdf",
+            stream=io.BytesIO(sample_pdf(f"{task.bpmn_id} {field}")),
+            field=field,
+            document_number=number,
+        )
 
 
 def work_until(session: Session, instance_id: int, stop_at: set[str], limit: int = 200) -> None:
     """Complete open steps with the demo answers, as each agency's staff, until only ``stop_at`` remain."""
     for _ in range(limit):
-        pending = [t for t in instances.open_tasks(session, instance_id, kind=TaskKind.STEP) if t.bpmn_id not in stop_at]
+        pending = [
+            t for t in instances.open_tasks(session, instance_id, kind=TaskKind.STEP) if t.bpmn_id not in stop_at
+        ]
         if not pending:
             return
         for task in pending:

@@ -47,8 +47,14 @@ def check_password(username: str, password: str) -> User:
 
 def send_material(session: Session, material: Material) -> Response:
     """A material's bytes as a download: an attachment, never rendered in our origin."""
-    response = send_file(materials.store_of(session).path_of(material.sha256), mimetype=material.content_type,
-                         as_attachment=True, download_name=material.name, etag=material.sha256, max_age=0)
+    response = send_file(
+        materials.store_of(session).path_of(material.sha256),
+        mimetype=material.content_type,
+        as_attachment=True,
+        download_name=material.name,
+        etag=material.sha256,
+        max_age=0,
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
     return response

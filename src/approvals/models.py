@@ -96,8 +96,9 @@ class Outcome(StrEnum):
 
 
 # Outcomes that send a file back or turn it down: these need a written opinion (审查意见).
-NEGATIVE_OUTCOMES = frozenset({Outcome.RETURN, Outcome.CORRECT, Outcome.REFUSE, Outcome.REJECT, Outcome.REVISE,
-                               Outcome.DISAGREE})
+NEGATIVE_OUTCOMES = frozenset(
+    {Outcome.RETURN, Outcome.CORRECT, Outcome.REFUSE, Outcome.REJECT, Outcome.REVISE, Outcome.DISAGREE}
+)
 
 
 class Role(StrEnum):
@@ -191,8 +192,7 @@ class Project(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
-    instances: Mapped[list[ProcessInstance]] = relationship(back_populates="project",
-                                                            order_by="ProcessInstance.id")
+    instances: Mapped[list[ProcessInstance]] = relationship(back_populates="project", order_by="ProcessInstance.id")
 
 
 class ProcessInstance(Base):

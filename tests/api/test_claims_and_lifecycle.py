@@ -54,7 +54,9 @@ def test_leads_assign_within_their_agency(client, people, planning):
     post(client, people, "pnr_lead", f"/api/tasks/{tid}/assign", {"username": "pnr"})
     trail = client.get(f"/api/instances/{planning['instance_id']}/events", headers=people.auth("admin")).json
     assert [(e["actor"], e["payload"]) for e in trail if e["type"] == "task.assigned"] == [
-        ("pnr_lead", {"from": None, "to": "pnr2"}), ("pnr_lead", {"from": "pnr2", "to": "pnr"})]
+        ("pnr_lead", {"from": None, "to": "pnr2"}),
+        ("pnr_lead", {"from": "pnr2", "to": "pnr"}),
+    ]
 
 
 def test_suspended_instance_takes_no_work_until_resumed(client, people, planning):

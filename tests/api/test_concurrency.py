@@ -46,16 +46,18 @@ def test_parallel_agencies_completing_at_the_same_moment_both_land(client, peopl
     for round_ in range(50):
         instance = start_sample(client, people)
         submit = instance["open_tasks"][0]
-        done = client.post(f"/api/tasks/{submit['id']}/complete", json={"data": SUBMISSION},
-                           headers=people.auth("hq"))
+        done = client.post(f"/api/tasks/{submit['id']}/complete", json={"data": SUBMISSION}, headers=people.auth("hq"))
         assert done.status_code == 200
         planning = open_task(client, people, "pnr", "review_planning", instance["id"])
         water = open_task(client, people, "water", "review_water", instance["id"])
 
-        responses = _post_all_at_once(live_server.url, [
-            (f"/api/tasks/{planning['id']}/complete", (people.auth("pnr"), {"data": {"opinion": "agree"}})),
-            (f"/api/tasks/{water['id']}/complete", (people.auth("water"), {"data": {"opinion": "agree"}})),
-        ])
+        responses = _post_all_at_once(
+            live_server.url,
+            [
+                (f"/api/tasks/{planning['id']}/complete", (people.auth("pnr"), {"data": {"opinion": "agree"}})),
+                (f"/api/tasks/{water['id']}/complete", (people.auth("water"), {"data": {"opinion": "agree"}})),
+            ],
+        )
 
         assert [r.status_code for r in responses] == [200, 200], (round_, [r.text for r in responses])
         state = client.get(f"/api/instances/{instance['id']}", headers=people.auth("drc")).json

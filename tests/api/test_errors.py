@@ -48,11 +48,11 @@ def test_body_that_is_not_an_object_or_has_unknown_keys(client, people, started)
     task_id = started["open_tasks"][0]["id"]
     response = client.post(f"/api/tasks/{task_id}/complete", json={"data": [1, 2]}, headers=people.auth("hq"))
     assert response.status_code == 422 and "data" in response.json["errors"]["json"]
-    response = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}, "extra": 1},
-                           headers=people.auth("hq"))
+    response = client.post(f"/api/tasks/{task_id}/complete", json={"data": {}, "extra": 1}, headers=people.auth("hq"))
     assert response.status_code == 422 and "extra" in response.json["errors"]["json"]
-    response = client.post(f"/api/tasks/{task_id}/complete", data="not json", content_type="application/json",
-                           headers=people.auth("hq"))
+    response = client.post(
+        f"/api/tasks/{task_id}/complete", data="not json", content_type="application/json", headers=people.auth("hq")
+    )
     assert response.status_code == 400 and response.json["code"] == 400  # not JSON at all: a bad request
 
 
@@ -105,9 +105,17 @@ def test_sign_in_returns_a_working_token(client, people, started):
     assert client.get("/api/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/api/tasks/999999", "/api/instances/999999", "/api/instances/999999/events",
-                                  "/api/projects/NOPE/status",
-                                  "/api/process-definitions/nope/versions/1/bpmn", "/api/no-such-route"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/tasks/999999",
+        "/api/instances/999999",
+        "/api/instances/999999/events",
+        "/api/projects/NOPE/status",
+        "/api/process-definitions/nope/versions/1/bpmn",
+        "/api/no-such-route",
+    ],
+)
 def test_unknown_ids_are_404(client, people, started, path):
     response = client.get(path, headers=people.auth("admin"))
     assert response.status_code == 404 and response.json["code"] == 404
@@ -116,9 +124,11 @@ def test_unknown_ids_are_404(client, people, started, path):
 def test_unknown_process_and_bad_project_input(client, people, started):
     response = client.post("/api/projects/P-001/instances", json={"process_key": "nope"}, headers=people.auth("hq"))
     assert response.status_code == 422 and "process_key" in response.json["errors"]["json"]
-    response = client.post("/api/projects/P-001/instances", json={"process_key": "sample_review",
-                                                                   "data": {"typename": "x"}},
-                           headers=people.auth("hq"))
+    response = client.post(
+        "/api/projects/P-001/instances",
+        json={"process_key": "sample_review", "data": {"typename": "x"}},
+        headers=people.auth("hq"),
+    )
     assert response.status_code == 422 and "typename" in response.json["errors"]["json"]["data"]
     response = client.post("/api/projects", json={"code": "bad code!", "name": ""}, headers=people.auth("hq"))
     assert response.status_code == 422
@@ -150,21 +160,31 @@ def test_password_guessing_is_slowed_down(client, people, started):
 
 def test_text_a_database_cannot_keep_is_refused_naming_the_field(client, people, sample):
     """NUL characters (PostgreSQL cannot store them) and unpaired surrogates get 422, not a 500."""
-    signin = client.post("/api/tokens", data='{"username": "a\\u0000b", "password": "x"}',
-                         content_type="application/json")
+    signin = client.post(
+        "/api/tokens", data='{"username": "a\\u0000b", "password": "x"}', content_type="application/json"
+    )
     assert signin.status_code == 422 and "username" in signin.json["errors"]["json"]
-    project = client.post("/api/projects", data='{"code": "P-9", "name": "\\ud83c"}', content_type="application/json",
-                          headers=people.auth("hq"))
+    project = client.post(
+        "/api/projects",
+        data='{"code": "P-9", "name": "\\ud83c"}',
+        content_type="application/json",
+        headers=people.auth("hq"),
+    )
     assert project.status_code == 422 and "name" in project.json["errors"]["json"]
     inbox = client.get("/api/tasks?project=%00", headers=people.auth("hq"))
     assert inbox.status_code == 422 and "project" in inbox.json["errors"]["query"]
     assert client.get("/api/projects/a%00b/status", headers=people.auth("hq")).status_code == 404
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
-    started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
-                          headers=people.auth("hq")).json
-    bad_form = client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete",
-                           data='{"data": {"application_title": "x\\u0000y", "estimated_investment": 1}}',
-                           content_type="application/json", headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    ).json
+    bad_form = client.post(
+        f"/api/tasks/{started['open_tasks'][0]['id']}/complete",
+        data='{"data": {"application_title": "x\\u0000y", "estimated_investment": 1}}',
+        content_type="application/json",
+        headers=people.auth("hq"),
+    )
     assert bad_form.status_code == 422
-    assert bad_form.json["errors"]["json"] == {"data.application_title": [
-        "text must not contain NUL characters or unpaired surrogates"]}
+    assert bad_form.json["errors"]["json"] == {
+        "data.application_title": ["text must not contain NUL characters or unpaired surrogates"]
+    }

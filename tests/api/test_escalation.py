@@ -31,11 +31,14 @@ def test_overdue_step_raises_one_reminder_for_the_lead(client, people, sample, d
         assert len(escalated) == 1 and escalated[0]["task_id"] == water["id"]
 
         # The step is finally done: its reminder closes by itself.
-        done = client.post(f"/api/tasks/{water['id']}/complete", json={"data": {"opinion": "agree"}},
-                           headers=people.auth("water"))
+        done = client.post(
+            f"/api/tasks/{water['id']}/complete", json={"data": {"opinion": "agree"}}, headers=people.auth("water")
+        )
         assert done.status_code == 200
-        states = {t["id"]: t["state"] for t in client.get("/api/tasks?agency=WATER&state=all",
-                                                         headers=people.auth("admin")).json["items"]}
+        states = {
+            t["id"]: t["state"]
+            for t in client.get("/api/tasks?agency=WATER&state=all", headers=people.auth("admin")).json["items"]
+        }
         assert states[reminder["id"]] == "cancelled"
 
 
@@ -51,4 +54,6 @@ def test_a_lead_acknowledges_a_reminder_without_moving_the_process(client, peopl
         ack = client.post(f"/api/tasks/{mine[0]['id']}/complete", json={"data": {}}, headers=people.auth("pnr_lead"))
         assert ack.status_code == 200
         assert sorted(t["bpmn_id"] for t in ack.json["open_tasks"] if t["kind"] == "step") == [
-            "review_planning", "review_water"]
+            "review_planning",
+            "review_water",
+        ]

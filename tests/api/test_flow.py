@@ -35,7 +35,9 @@ def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):
     done = complete(client, people, "hq", submit["id"], SUBMISSION)
     assert done.status_code == 200, done.json
     assert sorted((t["bpmn_id"], t["agency"]) for t in done.json["open_tasks"]) == [
-        ("review_planning", "PNR"), ("review_water", "WATER")]
+        ("review_planning", "PNR"),
+        ("review_water", "WATER"),
+    ]
 
     # Each agency finds its parallel step in its own inbox, with the submitted data to read.
     planning = open_task(client, people, "pnr", "review_planning")
@@ -45,8 +47,12 @@ def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):
     water = open_task(client, people, "water", "review_water")
     assert complete(client, people, "pnr", planning["id"], {"opinion": "agree"}).status_code == 200
     assert client.get("/api/tasks", headers=people.auth("drc")).json["total"] == 0  # join waits for WATER
-    assert complete(client, people, "water", water["id"],
-                    {"opinion": "agree_with_conditions", "comments": "排水方案需细化"}).status_code == 200
+    assert (
+        complete(
+            client, people, "water", water["id"], {"opinion": "agree_with_conditions", "comments": "排水方案需细化"}
+        ).status_code
+        == 200
+    )
 
     decide = open_task(client, people, "drc", "decide")
     finished = complete(client, people, "drc", decide["id"], APPROVAL)
@@ -58,8 +64,7 @@ def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):
 
     trail = client.get(f"/api/instances/{instance['id']}/events", headers=people.auth("observer")).json
     completions = [(e["actor"], e["payload"]["bpmn_id"]) for e in trail if e["type"] == "task.completed"]
-    assert completions == [("hq", "submit"), ("pnr", "review_planning"), ("water", "review_water"),
-                           ("drc", "decide")]
+    assert completions == [("hq", "submit"), ("pnr", "review_planning"), ("water", "review_water"), ("drc", "decide")]
     assert [e["type"] for e in trail][0] == "instance.started"
     assert trail[-1]["type"] == "instance.completed"
     assert all(e["created_at"] for e in trail)
@@ -73,14 +78,26 @@ def test_return_for_correction_loops_back_to_hq(client, people, sample):
     decide = submit_and_review(client, people, instance["id"])
     unexplained = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"})
     assert unexplained.status_code == 422 and "opinion" in unexplained.json["errors"]["json"]
-    back = complete(client, people, "drc", decide["id"], {"decision": "return", "reason": "缺少用地预审意见"},
-                    opinion="请补充用地预审意见后重新报送。")
+    back = complete(
+        client,
+        people,
+        "drc",
+        decide["id"],
+        {"decision": "return", "reason": "缺少用地预审意见"},
+        opinion="请补充用地预审意见后重新报送。",
+    )
     assert back.status_code == 200
     assert [(t["bpmn_id"], t["agency"]) for t in back.json["open_tasks"]] == [("submit", "HQ")]
     # Second round runs through again and can be refused.
     decide = submit_and_review(client, people, instance["id"])
-    refused = complete(client, people, "drc", decide["id"], {"decision": "refuse", "reason": "不符合规划"},
-                       opinion="项目选址不符合国土空间规划，不予批准。")
+    refused = complete(
+        client,
+        people,
+        "drc",
+        decide["id"],
+        {"decision": "refuse", "reason": "不符合规划"},
+        opinion="项目选址不符合国土空间规划，不予批准。",
+    )
     assert refused.json["status"] == "completed"
     status = client.get("/api/projects/P-001/status", headers=people.auth("observer")).json
     steps = [(t["bpmn_id"], t["outcome"]) for t in status["instances"][0]["completed_tasks"]]
@@ -104,7 +121,8 @@ def test_comments_join_the_history(client, people, sample):
     assert missing.status_code == 404
     trail = client.get(f"/api/instances/{instance['id']}/events", headers=people.auth("observer")).json
     assert [(e["actor"], e["payload"]["text"]) for e in trail if e["type"] == "comment.added"] == [
-        ("hq_lead", "请水务局优先审查。")]
+        ("hq_lead", "请水务局优先审查。")
+    ]
 
 
 def test_project_status_shape(client, people, sample):
@@ -117,8 +135,18 @@ def test_project_status_shape(client, people, sample):
     (entry,) = body["instances"]
     assert entry["id"] == instance["id"] and entry["process_key"] == "sample_review" and entry["version"] == 1
     task = entry["open_tasks"][0]
-    for key in ("id", "bpmn_id", "name", "agency", "assignee", "created_at", "due_at", "overdue",
-                "counted_workdays", "limit_workdays"):
+    for key in (
+        "id",
+        "bpmn_id",
+        "name",
+        "agency",
+        "assignee",
+        "created_at",
+        "due_at",
+        "overdue",
+        "counted_workdays",
+        "limit_workdays",
+    ):
         assert key in task
     assert entry["completed_tasks"] == []
 

@@ -10,37 +10,46 @@ SAMPLE = (BPMN_DIR / "sample_review.bpmn").read_text()
 CHECKED = SAMPLE.replace('<bpmn:lane id="Lane_WATER" name="WATER">', '<bpmn:lane id="Lane_WATER" name="HQ">').replace(
     '<spiffworkflow:property name="time_limit" value="15WD" />',
     '<spiffworkflow:property name="time_limit" value="15WD" />\n'
-    '          <spiffworkflow:property name="four_eyes" value="submit" />')
+    '          <spiffworkflow:property name="four_eyes" value="submit" />',
+)
 
 
 def publish(client, people, bpmn: str):
     forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    return post_files(client, people, "owner", [("bpmn", "m.bpmn", bpmn.encode())]
-                      + [("forms", n, b) for n, b in forms.items()])
+    return post_files(
+        client, people, "owner", [("bpmn", "m.bpmn", bpmn.encode())] + [("forms", n, b) for n, b in forms.items()]
+    )
 
 
 def test_the_submitter_may_not_do_the_check(client, people):
     assert publish(client, people, CHECKED).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
-    started = client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"},
-                          headers=people.auth("hq")).json
-    done = client.post(f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION},
-                       headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    ).json
+    done = client.post(
+        f"/api/tasks/{started['open_tasks'][0]['id']}/complete", json={"data": SUBMISSION}, headers=people.auth("hq")
+    )
     check = next(t for t in done.json["open_tasks"] if t["bpmn_id"] == "review_water")
     assert check["agency"] == "HQ"
 
     claim = client.post(f"/api/tasks/{check['id']}/claim", headers=people.auth("hq"))
     assert claim.status_code == 403 and "four eyes" in claim.json["message"]
-    complete = client.post(f"/api/tasks/{check['id']}/complete", json={"data": {"opinion": "agree"}},
-                           headers=people.auth("hq"))
+    complete = client.post(
+        f"/api/tasks/{check['id']}/complete", json={"data": {"opinion": "agree"}}, headers=people.auth("hq")
+    )
     assert complete.status_code == 403
     assign = client.post(f"/api/tasks/{check['id']}/assign", json={"username": "hq"}, headers=people.auth("hq_lead"))
     assert assign.status_code == 422 and "username" in assign.json["errors"]["json"]
     assert client.get(f"/api/tasks/{check['id']}", headers=people.auth("hq")).json["state"] == "open"
 
     # Another member of the agency does it.
-    assert client.post(f"/api/tasks/{check['id']}/complete", json={"data": {"opinion": "agree"}},
-                       headers=people.auth("hq_lead")).status_code == 200
+    assert (
+        client.post(
+            f"/api/tasks/{check['id']}/complete", json={"data": {"opinion": "agree"}}, headers=people.auth("hq_lead")
+        ).status_code
+        == 200
+    )
 
 
 def test_four_eyes_must_name_steps_of_the_process(client, people):

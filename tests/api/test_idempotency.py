@@ -10,8 +10,9 @@ def test_the_same_completion_sent_three_times_completes_once(client, people, sam
     instance = start_sample(client, people)
     task_id = instance["open_tasks"][0]["id"]
     headers = {**people.auth("hq"), "Idempotency-Key": "complete-submit-1"}
-    answers = [client.post(f"/api/tasks/{task_id}/complete", json={"data": SUBMISSION}, headers=headers)
-               for _ in range(3)]
+    answers = [
+        client.post(f"/api/tasks/{task_id}/complete", json={"data": SUBMISSION}, headers=headers) for _ in range(3)
+    ]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[0].json == answers[1].json == answers[2].json
     assert "Idempotent-Replayed" not in answers[0].headers and answers[2].headers["Idempotent-Replayed"] == "true"
@@ -57,6 +58,7 @@ def test_keys_belong_to_their_user(client, people, sample):
     start_sample(client, people)
     body = {"process_key": "sample_review", "data": {}}
     for user in ("hq", "hq_lead"):
-        response = client.post("/api/projects/P-001/instances", json=body,
-                               headers={**people.auth(user), "Idempotency-Key": "same"})
+        response = client.post(
+            "/api/projects/P-001/instances", json=body, headers={**people.auth(user), "Idempotency-Key": "same"}
+        )
         assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers

@@ -24,10 +24,18 @@ DXF = b"  0\nSECTION\n  2\nHEADER\n  0\nENDSEC\n  0\nEOF\n"
 def with_required_report(forms: dict[str, bytes]) -> dict[str, bytes]:
     """The sample model's submission form, asking for the application as a PDF."""
     schema = json.loads(forms["sample_submit.schema.json"])
-    schema["properties"]["report"] = {"type": "array", "items": {"type": "integer"}, "title": "申请报告",
-                                      "x-material": {"types": ["pdf"]}}
-    schema["properties"]["drawings"] = {"type": "array", "items": {"type": "integer"}, "title": "图纸",
-                                        "x-material": {"types": ["drawing", "image"]}}
+    schema["properties"]["report"] = {
+        "type": "array",
+        "items": {"type": "integer"},
+        "title": "申请报告",
+        "x-material": {"types": ["pdf"]},
+    }
+    schema["properties"]["drawings"] = {
+        "type": "array",
+        "items": {"type": "integer"},
+        "title": "图纸",
+        "x-material": {"types": ["drawing", "image"]},
+    }
     schema["required"].append("report")
     return {**forms, "sample_submit.schema.json": json.dumps(schema).encode()}
 
@@ -44,8 +52,9 @@ def submit_step(client, people, database):
 
 
 def upload(client, people, user, task_id, content, name, **form):
-    return client.post(f"/api/tasks/{task_id}/materials", data={"file": (io.BytesIO(content), name), **form},
-                       headers=people.auth(user))
+    return client.post(
+        f"/api/tasks/{task_id}/materials", data={"file": (io.BytesIO(content), name), **form}, headers=people.auth(user)
+    )
 
 
 def stored_files(data_dir):
@@ -102,15 +111,19 @@ def test_withdrawn_material_no_longer_counts(client, people, submit_step):
     assert client.get(f"/api/instances/{submit_step['instance_id']}/materials", headers=people.auth("hq")).json == []
 
 
-@pytest.mark.parametrize(("content", "name", "why"), [
-    (ELF, "report.pdf", "not an allowed type"),  # an executable renamed .pdf
-    (EXE, "drawing.dwg", "not an allowed type"),
-    (PDF, "plan.dwg", "the content is PDF, but the name says .dwg"),
-    (PDF, "report", "the content is PDF, but the name says no type"),
-    (b"<html><script>alert(1)</script></html>", "page.pdf", "not an allowed type"),
-])
-def test_forged_or_unknown_types_are_refused_and_nothing_is_kept(client, people, submit_step, database, data_dir,
-                                                                 content, name, why):
+@pytest.mark.parametrize(
+    ("content", "name", "why"),
+    [
+        (ELF, "report.pdf", "not an allowed type"),  # an executable renamed .pdf
+        (EXE, "drawing.dwg", "not an allowed type"),
+        (PDF, "plan.dwg", "the content is PDF, but the name says .dwg"),
+        (PDF, "report", "the content is PDF, but the name says no type"),
+        (b"<html><script>alert(1)</script></html>", "page.pdf", "not an allowed type"),
+    ],
+)
+def test_forged_or_unknown_types_are_refused_and_nothing_is_kept(
+    client, people, submit_step, database, data_dir, content, name, why
+):
     response = upload(client, people, "hq", submit_step["id"], content, name)
     assert response.status_code == 415, response.json
     assert why in response.json["message"] and name in response.json["message"]
@@ -131,8 +144,15 @@ def test_a_field_takes_only_its_types(client, people, submit_step):
 def test_size_limits_per_file_and_per_step(database_url, database, people, submit_step, data_dir):
     from approvals.app import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True,
-                      "MAX_MATERIAL_BYTES": 4096, "MAX_TASK_MATERIAL_BYTES": 6000})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(data_dir),
+            "TESTING": True,
+            "MAX_MATERIAL_BYTES": 4096,
+            "MAX_TASK_MATERIAL_BYTES": 6000,
+        }
+    )
     client = app.test_client()
     try:
         big = PDF + b"%" * 5000
@@ -144,9 +164,11 @@ def test_size_limits_per_file_and_per_step(database_url, database, people, submi
         second = upload(client, people, "hq", submit_step["id"], three_k + b" ", "b.pdf")
         assert second.status_code == 413 and "step's materials would exceed 6000 bytes" in second.json["message"]
         assert counts(database) == (1, 1)
-        huge = client.post(f"/api/tasks/{submit_step['id']}/materials",
-                           data={"file": (io.BytesIO(b"%PDF" + b"0" * 200_000), "huge.pdf")},
-                           headers=people.auth("hq"))
+        huge = client.post(
+            f"/api/tasks/{submit_step['id']}/materials",
+            data={"file": (io.BytesIO(b"%PDF" + b"0" * 200_000), "huge.pdf")},
+            headers=people.auth("hq"),
+        )
         assert huge.status_code == 413  # refused by the request limit before it is read
         assert counts(database) == (1, 1)
     finally:
@@ -192,8 +214,12 @@ def test_issued_document_keeps_its_number(client, people, sample):
     instance = start_sample(client, people)
     assert complete(client, people, "hq", instance["open_tasks"][0]["id"], SUBMISSION).status_code == 200
     for user, step in (("pnr", "review_planning"), ("water", "review_water")):
-        assert complete(client, people, user, open_task(client, people, user, step)["id"],
-                        {"opinion": "agree"}).status_code == 200
+        assert (
+            complete(
+                client, people, user, open_task(client, people, user, step)["id"], {"opinion": "agree"}
+            ).status_code
+            == 200
+        )
     decide = open_task(client, people, "drc", "decide")
     issued = upload(client, people, "drc", decide["id"], PDF, "批复.pdf", document_number="深发改〔2026〕12号")
     assert issued.status_code == 201 and issued.json["document_number"] == "深发改〔2026〕12号"
@@ -202,11 +228,14 @@ def test_issued_document_keeps_its_number(client, people, sample):
     assert uploaded[0]["actor"] == "drc" and uploaded[0]["payload"]["document_number"] == "深发改〔2026〕12号"
 
 
-@pytest.mark.parametrize(("prop", "why"), [
-    ({"type": "string", "x-material": {}}, "an array of integers"),
-    ({"type": "array", "items": {"type": "integer"}, "x-material": {"types": ["exe"]}}, "unknown material types"),
-    ({"type": "array", "items": {"type": "integer"}, "x-material": "pdf"}, "must be an object"),
-])
+@pytest.mark.parametrize(
+    ("prop", "why"),
+    [
+        ({"type": "string", "x-material": {}}, "an array of integers"),
+        ({"type": "array", "items": {"type": "integer"}, "x-material": {"types": ["exe"]}}, "unknown material types"),
+        ({"type": "array", "items": {"type": "integer"}, "x-material": "pdf"}, "must be an object"),
+    ],
+)
 def test_a_malformed_material_field_is_refused_on_publish(client, people, prop, why):
     from tests.helpers import post_files
 
@@ -215,8 +244,9 @@ def test_a_malformed_material_field_is_refused_on_publish(client, people, prop, 
     schema = json.loads(forms["sample_submit.schema.json"])
     schema["properties"]["report"] = prop
     forms["sample_submit.schema.json"] = json.dumps(schema).encode()
-    response = post_files(client, people, "owner", [("bpmn", path.name, path.read_bytes())]
-                          + [("forms", n, b) for n, b in forms.items()])
+    response = post_files(
+        client, people, "owner", [("bpmn", path.name, path.read_bytes())] + [("forms", n, b) for n, b in forms.items()]
+    )
     assert response.status_code == 422
     (problem,) = response.json["errors"]["bpmn"]
     assert problem["element"] == "form:sample_submit.schema.json" and why in problem["message"]

@@ -14,8 +14,13 @@ FORMS = read_forms(BPMN_DIR / "sample_review.bpmn")
 def post_model(client, people, bpmn: bytes | str, forms: dict[str, bytes] | None = None, user="owner"):
     if isinstance(bpmn, str):
         bpmn = bpmn.encode()
-    return post_files(client, people, user, [("bpmn", "model.bpmn", bpmn)] + [
-        ("forms", name, body) for name, body in (FORMS if forms is None else forms).items()])
+    return post_files(
+        client,
+        people,
+        user,
+        [("bpmn", "model.bpmn", bpmn)]
+        + [("forms", name, body) for name, body in (FORMS if forms is None else forms).items()],
+    )
 
 
 def assert_nothing_stored(client, people):
@@ -31,8 +36,12 @@ def problems(response) -> list[dict]:
 def test_publish_sample_creates_version_one_and_is_idempotent(client, people, database):
     first = post_model(client, people, SAMPLE)
     assert first.status_code == 201, first.json
-    assert first.json == {"key": "sample_review", "version": 1, "name": "示例联合审查 (sample joint review)",
-                          "created": True}
+    assert first.json == {
+        "key": "sample_review",
+        "version": 1,
+        "name": "示例联合审查 (sample joint review)",
+        "created": True,
+    }
     again = post_model(client, people, SAMPLE)
     assert again.status_code == 200 and again.json["version"] == 1 and again.json["created"] is False
     listing = client.get("/api/process-definitions", headers=people.auth("hq")).json
@@ -47,24 +56,26 @@ def test_only_owners_and_admins_publish(client, people, database):
 
 
 def test_missing_file_field(client, people, database):
-    response = client.post("/api/process-definitions", data={}, headers=people.auth("owner"),
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/api/process-definitions", data={}, headers=people.auth("owner"), content_type="multipart/form-data"
+    )
     assert response.status_code == 422
     assert "bpmn" in response.json["errors"]["json"]
 
 
 def test_every_problem_is_reported_at_once(client, people, database):
-    bad = (SAMPLE.replace('name="WATER"', 'name="NOWHERE"')
-           .replace('decision == "refuse"', "__import__('os')"))
+    bad = SAMPLE.replace('name="WATER"', 'name="NOWHERE"').replace('decision == "refuse"', "__import__('os')")
     found = problems(post_model(client, people, bad))
     assert {"review_water", "flow_refuse"} <= {p["element"] for p in found}
 
 
 def test_script_task_with_import_or_dunder_is_refused(client, people, database):
-    for script, words in (("import os", "imports are not allowed"),
-                          ("from os import system", "imports are not allowed"),
-                          ("x = ().__class__.__base__", "__class__"),
-                          ("x = getattr(1, '__class__')", None)):
+    for script, words in (
+        ("import os", "imports are not allowed"),
+        ("from os import system", "imports are not allowed"),
+        ("x = ().__class__.__base__", "__class__"),
+        ("x = getattr(1, '__class__')", None),
+    ):
         response = post_model(client, people, sample_with_script(script))
         if words is None:
             # getattr compiles but does not exist in the sandbox: it fails when run (see the runtime tests).
@@ -75,9 +86,11 @@ def test_script_task_with_import_or_dunder_is_refused(client, people, database):
 
 
 def test_timer_with_code_is_refused(client, people, database):
-    timer = ('<bpmn:boundaryEvent id="late" attachedToRef="decide" cancelActivity="false">'
-             "<bpmn:timerEventDefinition><bpmn:timeDuration>__import__('os').getcwd()</bpmn:timeDuration>"
-             "</bpmn:timerEventDefinition></bpmn:boundaryEvent>")
+    timer = (
+        '<bpmn:boundaryEvent id="late" attachedToRef="decide" cancelActivity="false">'
+        "<bpmn:timerEventDefinition><bpmn:timeDuration>__import__('os').getcwd()</bpmn:timeDuration>"
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+    )
     bad = SAMPLE.replace('<bpmn:endEvent id="end_approved"', timer + '<bpmn:endEvent id="end_approved"')
     found = problems(post_model(client, people, bad))
     assert any(p["element"] == "late" and "timer" in p["message"] for p in found), found
@@ -116,7 +129,8 @@ def test_forms_missing_from_upload_come_from_the_previous_version(client, people
 
 
 def test_xsd_invalid_model_names_the_line(client, people, database):
-    bad = SAMPLE.replace('<bpmn:userTask id="decide" name="审批决定">',
-                         '<bpmn:userTask id="decide" name="审批决定" bogus="1">')
+    bad = SAMPLE.replace(
+        '<bpmn:userTask id="decide" name="审批决定">', '<bpmn:userTask id="decide" name="审批决定" bogus="1">'
+    )
     found = problems(post_model(client, people, bad))
     assert "not valid BPMN" in found[0]["message"]

@@ -22,8 +22,9 @@ def on(month: int, day: int):
 
 
 def send_back(client, people, user, task_id, to, reason="材料不全，退回补充"):
-    return client.post(f"/api/tasks/{task_id}/send-back", json={"to_bpmn_id": to, "reason": reason},
-                       headers=people.auth(user))
+    return client.post(
+        f"/api/tasks/{task_id}/send-back", json={"to_bpmn_id": to, "reason": reason}, headers=people.auth(user)
+    )
 
 
 def reviews_done(client, people, instance_id):
@@ -54,7 +55,11 @@ def test_send_back_and_forward_again_keeps_the_clock(client, people, decision):
     (event,) = [e for e in history if e["type"] == "task.sent_back"]
     assert event["actor"] == "drc"
     assert {k: event["payload"][k] for k in ("bpmn_id", "to_bpmn_id", "to_name", "reason")} == {
-        "bpmn_id": "decide", "to_bpmn_id": "submit", "to_name": "提交申请材料", "reason": "材料不全，退回补充"}
+        "bpmn_id": "decide",
+        "to_bpmn_id": "submit",
+        "to_name": "提交申请材料",
+        "reason": "材料不全，退回补充",
+    }
     old = client.get(f"/api/tasks/{decision['id']}", headers=people.auth("drc")).json
     assert (old["state"], old["outcome"], old["opinion"]) == ("completed", "sent_back", "材料不全，退回补充")
     assert (old["counted_workdays"], old["limit_workdays"]) == (3, 3)
@@ -117,8 +122,9 @@ def test_sending_back_drops_the_timers_of_the_steps_it_leaves(client, people, da
     with database.session() as session:
         definitions.publish(session, (DATA / "review_deadline.bpmn").read_bytes(), {}, None)
     create_project(client, people)
-    started = client.post("/api/projects/P-001/instances", json={"process_key": "review_deadline"},
-                          headers=people.auth("hq")).json
+    started = client.post(
+        "/api/projects/P-001/instances", json={"process_key": "review_deadline"}, headers=people.auth("hq")
+    ).json
     assert complete(client, people, "hq", started["open_tasks"][0]["id"], {}).status_code == 200
     with database.session() as session:
         assert session.get(ProcessInstance, started["id"]).next_timer_at is not None  # the review's 3-day timer

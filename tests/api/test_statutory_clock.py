@@ -14,7 +14,8 @@ SAMPLE = (BPMN_DIR / "sample_review.bpmn").read_text()
 WITH_EXPERTS = SAMPLE.replace(
     '<spiffworkflow:property name="time_limit" value="15WD" />',
     '<spiffworkflow:property name="time_limit" value="15WD" />\n'
-    '          <spiffworkflow:property name="clock" value="stopped" />')
+    '          <spiffworkflow:property name="clock" value="stopped" />',
+)
 
 
 def at(day: int, month: int = 9):
@@ -23,16 +24,22 @@ def at(day: int, month: int = 9):
 
 
 def do(client, people, user, bpmn_id, data):
-    task = next(t for t in client.get("/api/tasks", headers=people.auth(user)).json["items"]
-                if t["bpmn_id"] == bpmn_id)
+    task = next(t for t in client.get("/api/tasks", headers=people.auth(user)).json["items"] if t["bpmn_id"] == bpmn_id)
     response = client.post(f"/api/tasks/{task['id']}/complete", json={"data": data}, headers=people.auth(user))
     assert response.status_code == 200, response.json
 
 
 def test_counted_days_per_agency_and_for_the_project(client, people):
     forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    assert post_files(client, people, "owner", [("bpmn", "m.bpmn", WITH_EXPERTS.encode())]
-                      + [("forms", n, b) for n, b in forms.items()]).status_code == 201
+    assert (
+        post_files(
+            client,
+            people,
+            "owner",
+            [("bpmn", "m.bpmn", WITH_EXPERTS.encode())] + [("forms", n, b) for n, b in forms.items()],
+        ).status_code
+        == 201
+    )
     with at(21):
         client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
         client.post("/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq"))

@@ -31,8 +31,13 @@ def claimed_review(client, people, sample):
 
 
 def away(client, people, starts_on="2026-09-22", ends_on="2026-09-25", **extra):
-    return post(client, people, "pnr", "/api/substitutions",
-                {"substitute": "pnr2", "starts_on": starts_on, "ends_on": ends_on, **extra})
+    return post(
+        client,
+        people,
+        "pnr",
+        "/api/substitutions",
+        {"substitute": "pnr2", "starts_on": starts_on, "ends_on": ends_on, **extra},
+    )
 
 
 def test_substitute_acts_during_the_absence_only(client, people, claimed_review):
@@ -67,28 +72,44 @@ def test_revoked_substitution_ends_the_right(client, people, claimed_review):
         assert complete(client, people, "pnr2", claimed_review["id"], {"opinion": "agree"}).status_code == 409
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"substitute": "water"}, "substitute"),  # another agency
-    ({"substitute": "pnr"}, "substitute"),  # oneself
-    ({"substitute": "nobody"}, "substitute"),
-    ({"substitute": "pnr2", "ends_on": "2026-09-01"}, "ends_on"),  # before the start
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"substitute": "water"}, "substitute"),  # another agency
+        ({"substitute": "pnr"}, "substitute"),  # oneself
+        ({"substitute": "nobody"}, "substitute"),
+        ({"substitute": "pnr2", "ends_on": "2026-09-01"}, "ends_on"),  # before the start
+    ],
+)
 def test_invalid_substitutions_name_the_field(client, people, claimed_review, body, field):
     with on(9, 21):
-        response = post(client, people, "pnr", "/api/substitutions",
-                        {"starts_on": "2026-09-22", "ends_on": "2026-09-25", **body})
+        response = post(
+            client, people, "pnr", "/api/substitutions", {"starts_on": "2026-09-22", "ends_on": "2026-09-25", **body}
+        )
     assert response.status_code == 422 and field in response.json["errors"]["json"], response.json
 
 
 def test_only_the_user_or_their_lead_names_a_substitute(client, people, claimed_review):
     with on(9, 21):
         assert away(client, people, user="pnr2").status_code == 403  # pnr naming one for pnr2
-        by_lead = post(client, people, "pnr_lead", "/api/substitutions",
-                       {"user": "pnr", "substitute": "pnr2", "starts_on": "2026-09-22", "ends_on": "2026-09-22"})
+        by_lead = post(
+            client,
+            people,
+            "pnr_lead",
+            "/api/substitutions",
+            {"user": "pnr", "substitute": "pnr2", "starts_on": "2026-09-22", "ends_on": "2026-09-22"},
+        )
         assert by_lead.status_code == 201
-        assert post(client, people, "drc_lead", "/api/substitutions",
-                    {"user": "pnr", "substitute": "pnr2", "starts_on": "2026-09-22",
-                     "ends_on": "2026-09-22"}).status_code == 403
+        assert (
+            post(
+                client,
+                people,
+                "drc_lead",
+                "/api/substitutions",
+                {"user": "pnr", "substitute": "pnr2", "starts_on": "2026-09-22", "ends_on": "2026-09-22"},
+            ).status_code
+            == 403
+        )
 
 
 def test_delegate_and_recall(client, people, claimed_review):
@@ -111,4 +132,10 @@ def test_delegate_and_recall(client, people, claimed_review):
     assert (task["completed_by"], task["on_behalf_of"]) == ("pnr2", "pnr")
     history = client.get(f"/api/instances/{task['instance_id']}/events", headers=people.auth("pnr")).json
     assert [e["type"] for e in history if e["task_id"] == tid] == [
-        "task.created", "task.claimed", "task.delegated", "task.recalled", "task.delegated", "task.completed"]
+        "task.created",
+        "task.claimed",
+        "task.delegated",
+        "task.recalled",
+        "task.delegated",
+        "task.completed",
+    ]

@@ -8,19 +8,22 @@ from approvals.engine.bpmn_xml import parse_xml
 from approvals.engine.errors import ModelRejected
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"<a><b></a>", "not well-formed"),
-    (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>', "DOCTYPE"),
-    (b'<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>', "DOCTYPE"),
-    (b'<?xml version="1.0"?>\n<!doctype a><a/>', "DOCTYPE"),
-    (b'<?xml version="1.0" encoding="ISO-8859-1"?><a/>', "UTF-8"),
-    ("<a>é</a>".encode("latin-1"), "UTF-8"),
-    (b"<a>" + b"<b>" * 5000 + b"</b>" * 5000 + b"</a>", "not well-formed"),
-    (b"<a>" + b"x" * 100 + b"</a>", "limit"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"<a><b></a>", "not well-formed"),
+        (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>', "DOCTYPE"),
+        (b'<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>', "DOCTYPE"),
+        (b'<?xml version="1.0"?>\n<!doctype a><a/>', "DOCTYPE"),
+        (b'<?xml version="1.0" encoding="ISO-8859-1"?><a/>', "UTF-8"),
+        ("<a>é</a>".encode("latin-1"), "UTF-8"),
+        (b"<a>" + b"<b>" * 5000 + b"</b>" * 5000 + b"</a>", "not well-formed"),
+        (b"<a>" + b"x" * 100 + b"</a>", "limit"),
+    ],
+)
 def test_hostile_xml_is_refused(data, words):
     with pytest.raises(ModelRejected) as refused:
-        parse_xml(data, max_bytes=100 if words == "limit" else 10 ** 7)
+        parse_xml(data, max_bytes=100 if words == "limit" else 10**7)
     assert words in refused.value.problems[0].message
 
 

@@ -11,16 +11,24 @@ from approvals.engine.parser import parse_model
 from approvals.engine.runtime import ModelRuntime
 from tests.conftest import BPMN_DIR, read_forms
 
-ANSWERS = {"submit": {"application_title": "x", "estimated_investment": 1},
-           "review_planning": {"opinion": "agree"}, "review_water": {"opinion": "agree"},
-           "decide": {"decision": "return", "reason": "补正"}}
+ANSWERS = {
+    "submit": {"application_title": "x", "estimated_investment": 1},
+    "review_planning": {"opinion": "agree"},
+    "review_water": {"opinion": "agree"},
+    "decide": {"decision": "return", "reason": "补正"},
+}
 
 
 @pytest.fixture(scope="module")
 def runtime() -> ModelRuntime:
     path = BPMN_DIR / "sample_review.bpmn"
-    model = parse_model(path.read_bytes(), read_forms(path), {a: a for a in ("HQ", "PNR", "WATER", "DRC")},
-                        max_bytes=10**7, max_form_bytes=10**6)
+    model = parse_model(
+        path.read_bytes(),
+        read_forms(path),
+        {a: a for a in ("HQ", "PNR", "WATER", "DRC")},
+        max_bytes=10**7,
+        max_form_bytes=10**6,
+    )
     return ModelRuntime(model.spec_json, {}, script_timeout=1, script_memory_bytes=2**28)
 
 
@@ -46,8 +54,10 @@ def test_a_thousand_rounds_keep_the_state_bounded(runtime):
         step = next(s for s in runtime.ready_steps(workflow) if s.bpmn_id == bpmn_id)
         runtime.complete(workflow, step.task_id, ANSWERS[bpmn_id])
     (decide,) = runtime.ready_steps(workflow)
-    submit = max((t for t in workflow.tasks.values()
-                  if t.task_spec.bpmn_id == "submit" and t.state == TaskState.COMPLETED), key=lambda t: t.depth)
+    submit = max(
+        (t for t in workflow.tasks.values() if t.task_spec.bpmn_id == "submit" and t.state == TaskState.COMPLETED),
+        key=lambda t: t.depth,
+    )
     sent = runtime.load(runtime.dump(runtime.send_back(workflow, decide.task_id, str(submit.id))))
     assert [s.bpmn_id for s in runtime.ready_steps(sent)] == ["submit"]
 

@@ -14,31 +14,40 @@ from approvals.engine.sandbox import check_expression, evaluate, run_script
 LIMITS = {"timeout": 1.0, "memory_bytes": 256 * 1024 * 1024}
 
 
-@pytest.mark.parametrize("expression, data, expected", [
-    ("decision == 'approve'", {"decision": "approve"}, True),
-    ("estimate > approved * 1.1", {"estimate": 120, "approved": 100}, True),
-    ("'DRC_DISTRICT' if project['funding_level'] == 'district' else 'DRC'", {"project": {"funding_level": "district"}},
-     "DRC_DISTRICT"),
-    ("len(bids) < 3", {"bids": [1, 2]}, True),
-    ('"P3D"', {}, "P3D"),
-])
+@pytest.mark.parametrize(
+    "expression, data, expected",
+    [
+        ("decision == 'approve'", {"decision": "approve"}, True),
+        ("estimate > approved * 1.1", {"estimate": 120, "approved": 100}, True),
+        (
+            "'DRC_DISTRICT' if project['funding_level'] == 'district' else 'DRC'",
+            {"project": {"funding_level": "district"}},
+            "DRC_DISTRICT",
+        ),
+        ("len(bids) < 3", {"bids": [1, 2]}, True),
+        ('"P3D"', {}, "P3D"),
+    ],
+)
 def test_expressions_evaluate_on_task_data(expression, data, expected):
     check_expression(expression)
     assert evaluate(expression, data) == expected
 
 
-@pytest.mark.parametrize("expression", [
-    "__import__('os').system('true')",
-    "().__class__.__base__.__subclasses__()",
-    "x.__class__",
-    "getattr(x, '__class__')",
-    "open('/etc/passwd')",
-    "(lambda: 1)()",
-    "[c for c in ().__class__.__mro__]",
-    "'{0.__class__}'.format(1)",
-    "x := 1",
-    "",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "__import__('os').system('true')",
+        "().__class__.__base__.__subclasses__()",
+        "x.__class__",
+        "getattr(x, '__class__')",
+        "open('/etc/passwd')",
+        "(lambda: 1)()",
+        "[c for c in ().__class__.__mro__]",
+        "'{0.__class__}'.format(1)",
+        "x := 1",
+        "",
+    ],
+)
 def test_dangerous_expressions_are_refused_before_running(expression):
     with pytest.raises(ExpressionError):
         check_expression(expression)
@@ -52,10 +61,15 @@ def test_evaluation_refuses_huge_results_and_reports_errors():
 
 
 def test_script_returns_its_data_with_dates_and_decimals():
-    result = run_script("total = amount * 2\nwhen = start", {"amount": Decimal("1.5"), "start": date(2026, 9, 21)},
-                        **LIMITS)
-    assert result == {"amount": Decimal("1.5"), "start": date(2026, 9, 21), "total": Decimal("3.0"),
-                      "when": date(2026, 9, 21)}
+    result = run_script(
+        "total = amount * 2\nwhen = start", {"amount": Decimal("1.5"), "start": date(2026, 9, 21)}, **LIMITS
+    )
+    assert result == {
+        "amount": Decimal("1.5"),
+        "start": date(2026, 9, 21),
+        "total": Decimal("3.0"),
+        "when": date(2026, 9, 21),
+    }
 
 
 def test_task_data_cannot_replace_builtins_or_guards():
@@ -66,11 +80,14 @@ def test_task_data_cannot_replace_builtins_or_guards():
     assert "__builtins__" not in result and "_getattr_" not in result
 
 
-@pytest.mark.parametrize("script, words", [
-    ("while True:\n    pass", "longer than"),
-    ("x = [0] * (10 ** 10)", "memory"),
-    ("x = 'a' * (10 ** 10)", "memory"),
-])
+@pytest.mark.parametrize(
+    "script, words",
+    [
+        ("while True:\n    pass", "longer than"),
+        ("x = [0] * (10 ** 10)", "memory"),
+        ("x = 'a' * (10 ** 10)", "memory"),
+    ],
+)
 def test_runaway_scripts_are_stopped_within_about_a_second(script, words):
     started = time.monotonic()
     with pytest.raises(ScriptError, match=words):
@@ -78,14 +95,17 @@ def test_runaway_scripts_are_stopped_within_about_a_second(script, words):
     assert time.monotonic() - started < 5  # generous: machines here are shared; the limit is 1 s
 
 
-@pytest.mark.parametrize("script", [
-    "import os",
-    "x = ().__class__.__base__.__subclasses__()",
-    "x = open('/etc/passwd').read()",
-    "x = getattr(1, '__class__')",
-    "x = eval('1')",
-    "x = {'typename': 'BpmnWorkflow'}",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "import os",
+        "x = ().__class__.__base__.__subclasses__()",
+        "x = open('/etc/passwd').read()",
+        "x = getattr(1, '__class__')",
+        "x = eval('1')",
+        "x = {'typename': 'BpmnWorkflow'}",
+    ],
+)
 def test_scripts_cannot_escape(script):
     with pytest.raises(ScriptError):
         run_script(script, {}, **LIMITS)

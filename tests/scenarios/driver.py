@@ -27,15 +27,25 @@ def end_of(day: date) -> datetime:
 class Scenario:
     """One instance of ``process_key`` for a fresh project, worked by one staff member per agency."""
 
-    def __init__(self, database: Database, process_key: str, *, funding_level: str = "municipal",
-                 code: str = "S-1", data: dict | None = None, on: date = date(2026, 9, 21)):
+    def __init__(
+        self,
+        database: Database,
+        process_key: str,
+        *,
+        funding_level: str = "municipal",
+        code: str = "S-1",
+        data: dict | None = None,
+        on: date = date(2026, 9, 21),
+    ):
         self.database = database
         self.today = on
         with self._at(), database.session() as session:
             admin = users.get_user(session, "scenario_admin") or users.create_user(
-                session, username="scenario_admin", password="pw-12345", agency_code="HQ", role="admin")
-            projects.create_project(session, projects.NewProject(code=code, name="场景项目",
-                                                                 funding_level=funding_level), admin)
+                session, username="scenario_admin", password="pw-12345", agency_code="HQ", role="admin"
+            )
+            projects.create_project(
+                session, projects.NewProject(code=code, name="场景项目", funding_level=funding_level), admin
+            )
             self.instance_id = instances.start_instance(session, code, process_key, data or {}, admin)[0].id
 
     def _at(self):
@@ -44,7 +54,8 @@ class Scenario:
     def _worker(self, session, agency: str):
         name = f"scenario_{agency.lower()}"
         return users.get_user(session, name) or users.create_user(
-            session, username=name, password="pw-12345", agency_code=agency, role="staff")
+            session, username=name, password="pw-12345", agency_code=agency, role="staff"
+        )
 
     def open_steps(self) -> list[tuple[str, str]]:
         """(bpmn_id, agency) of every open step, sorted."""
@@ -55,8 +66,14 @@ class Scenario:
         with self.database.session() as session:
             return next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
 
-    def do(self, bpmn_id: str, data: dict | None = None, *, on: date | None = None,
-           opinion: str | None = "经审查，意见如表。") -> None:
+    def do(
+        self,
+        bpmn_id: str,
+        data: dict | None = None,
+        *,
+        on: date | None = None,
+        opinion: str | None = "经审查，意见如表。",
+    ) -> None:
         """Complete the open step ``bpmn_id`` on day ``on`` (default: the scenario's current day),
         with a written opinion as a reviewer gives one (required to return or refuse)."""
         self.today = on or self.today

@@ -9,11 +9,21 @@ import pytest
 from tests.conftest import BPMN_DIR, publish_file
 from tests.scenarios.driver import Scenario, end_of
 
-PREPARED = {"proposal_approval_number": "深发改〔2025〕88号", "construction_scale": "总建筑面积约12万平方米",
-            "estimated_investment": 350000, "funding_source": "municipal_budget"}
+PREPARED = {
+    "proposal_approval_number": "深发改〔2025〕88号",
+    "construction_scale": "总建筑面积约12万平方米",
+    "estimated_investment": 350000,
+    "funding_source": "municipal_budget",
+}
 SUBMITTED = {"submitted_on": "2026-09-21"}
-APPROVED = {"decision": "approve", "approval_number": "深发改〔2026〕512号", "approved_investment": 348000,
-            "tender_scope": "勘察、设计、施工、监理", "tender_method": "open", "tender_organisation": "agent"}
+APPROVED = {
+    "decision": "approve",
+    "approval_number": "深发改〔2026〕512号",
+    "approved_investment": 348000,
+    "tender_scope": "勘察、设计、施工、监理",
+    "tender_method": "open",
+    "tender_organisation": "agent",
+}
 
 
 @pytest.fixture
@@ -37,8 +47,11 @@ def test_straight_approval_without_evaluation(feasibility):
     assert s.open_steps() == [("acceptance_check", "DRC")]
     # 5 working days after Monday 2026-09-21, across the Sep 25-27 break: Tuesday 2026-09-29.
     assert s.step("acceptance_check").due_at == end_of(date(2026, 9, 29))
-    s.do("acceptance_check", {"acceptance_decision": "accept", "acceptance_number": "受理〔2026〕1号"},
-         on=date(2026, 9, 21))
+    s.do(
+        "acceptance_check",
+        {"acceptance_decision": "accept", "acceptance_number": "受理〔2026〕1号"},
+        on=date(2026, 9, 21),
+    )
     s.do("assess_need", {"evaluation_needed": False})
     # The decision opens on 2026-09-21: 20 working days later is 2026-10-26 (National Day and Oct 10 worked).
     decide = s.step("decide")

@@ -13,8 +13,13 @@ from tests.scenarios.driver import Scenario, end_of, morning
 
 DONE = {"done_on": "2026-10-09"}
 ISSUE = {"permit_decision": "issue", "document_number": "施工许可 440304202610120101"}
-APPLICATION = {"contractor": "中建某局", "supervisor": "某监理公司", "funding_confirmed": True,
-               "drawings_ready": True, "safety_measures_ready": True}
+APPLICATION = {
+    "contractor": "中建某局",
+    "supervisor": "某监理公司",
+    "funding_confirmed": True,
+    "drawings_ready": True,
+    "safety_measures_ready": True,
+}
 
 
 @pytest.fixture
@@ -22,8 +27,13 @@ def permitted(database):
     """An instance whose construction permit was issued on Monday 2026-10-12."""
     publish_file(database, "groundbreaking.bpmn")
     s = Scenario(database, "groundbreaking", on=date(2026, 10, 9))
-    assert s.open_steps() == [("drainage_permit", "WATER"), ("hoarding", "HQ"), ("land_handover", "URB"),
-                              ("site_leveling", "HQ"), ("traffic_permit", "TRANSPORT")]
+    assert s.open_steps() == [
+        ("drainage_permit", "WATER"),
+        ("hoarding", "HQ"),
+        ("land_handover", "URB"),
+        ("site_leveling", "HQ"),
+        ("traffic_permit", "TRANSPORT"),
+    ]
     for step in ("land_handover", "site_leveling", "hoarding"):
         s.do(step, DONE)
     s.do("drainage_permit", ISSUE)
@@ -78,8 +88,9 @@ def test_start_deadline_with_two_extensions_then_expiry(permitted, database):
     assert fire_timers_on(database, date(2027, 1, 11)) == 0  # three months not yet passed
     assert fire_timers_on(database, date(2027, 1, 13)) == 1
     assert ("request_extension", "HQ") in s.open_steps()
-    for extension, (asked, expires) in enumerate([(date(2027, 1, 13), date(2027, 4, 14)),
-                                                  (date(2027, 4, 14), date(2027, 7, 15))], start=1):
+    for extension, (asked, expires) in enumerate(
+        [(date(2027, 1, 13), date(2027, 4, 14)), (date(2027, 4, 14), date(2027, 7, 15))], start=1
+    ):
         s.do("request_extension", {"reason": "征拆未完成"}, on=asked)
         s.do("extension_decision", {"extension_decision": "approve"}, on=asked)
         assert ("request_extension", "HQ") not in s.open_steps()

@@ -28,8 +28,7 @@ def permits(database):
 def to_budget(s: Scenario, approved=100000) -> None:
     """From the site book to the engineering permit, all issued without corrections."""
     s.do("site_book_decision", ISSUE)
-    s.do("record_feasibility", {"feasibility_approval_number": "深发改〔2026〕512号",
-                                "approved_investment": approved})
+    s.do("record_feasibility", {"feasibility_approval_number": "深发改〔2026〕512号", "approved_investment": approved})
     s.do("land_permit_decision", ISSUE)
     s.do("design_scheme", {"scheme_summary": "方案"})
     for step in ("traffic_opinion", "water_opinion", "fire_review"):

@@ -9,15 +9,23 @@ from approvals.services import users
 from tests.conftest import BPMN_DIR, read_forms
 from tests.helpers import post_files
 
-PACKAGES = [{"name": "施工总承包", "type": "construction", "estimate": 500_000_000},
-            {"name": "监理", "type": "supervision", "estimate": 6_000_000},
-            {"name": "围挡", "type": "construction", "estimate": 800_000}]
+PACKAGES = [
+    {"name": "施工总承包", "type": "construction", "estimate": 500_000_000},
+    {"name": "监理", "type": "supervision", "estimate": 6_000_000},
+    {"name": "围挡", "type": "construction", "estimate": 800_000},
+]
 
 
 def test_one_project_from_feasibility_to_groundbreaking(client, people, database):
     # Publish through the API, callees first, each with the forms it names.
-    for name in ("tender_thresholds.dmn", "feasibility_review.bpmn", "one_book_two_certificates.bpmn",
-                 "tendering.bpmn", "groundbreaking.bpmn", "project_lifecycle.bpmn"):
+    for name in (
+        "tender_thresholds.dmn",
+        "feasibility_review.bpmn",
+        "one_book_two_certificates.bpmn",
+        "tendering.bpmn",
+        "groundbreaking.bpmn",
+        "project_lifecycle.bpmn",
+    ):
         path = BPMN_DIR / name
         upload = [("bpmn", name, path.read_bytes())] + [("forms", n, b) for n, b in read_forms(path).items()]
         response = post_files(client, people, "owner", upload)
@@ -26,15 +34,22 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
     tokens = {}
     with database.session() as session:
         for code in ("HQ", "DRC", "PNR", "TRANSPORT", "WATER", "FIRE", "EXPERTS", "TRADING", "PWB", "HCB", "URB"):
-            user = users.create_user(session, username=f"api_{code.lower()}", password="pw-12345",
-                                     agency_code=code, role="staff")
+            user = users.create_user(
+                session, username=f"api_{code.lower()}", password="pw-12345", agency_code=code, role="staff"
+            )
             tokens[code] = {"Authorization": f"Bearer {users.issue_token(session, user, 1)[0]}"}
 
-    assert client.post("/api/projects", json={"code": "SZ-FCC", "name": "深圳金融文化中心"},
-                       headers=people.auth("hq")).status_code == 201
-    started = client.post("/api/projects/SZ-FCC/instances",
-                          json={"process_key": "project_lifecycle", "data": {"packages": PACKAGES}},
-                          headers=people.auth("hq"))
+    assert (
+        client.post(
+            "/api/projects", json={"code": "SZ-FCC", "name": "深圳金融文化中心"}, headers=people.auth("hq")
+        ).status_code
+        == 201
+    )
+    started = client.post(
+        "/api/projects/SZ-FCC/instances",
+        json={"process_key": "project_lifecycle", "data": {"packages": PACKAGES}},
+        headers=people.auth("hq"),
+    )
     assert started.status_code == 201, started.json
     instance_id = started.json["id"]
 
@@ -50,8 +65,11 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
         stages_seen.update(entry["stages"])
         for task in open_steps:
             attach_documents(client, task["id"], tokens[task["agency"]])
-            response = client.post(f"/api/tasks/{task['id']}/complete", json={"data": ANSWERS[task["bpmn_id"]]},
-                                   headers=tokens[task["agency"]])
+            response = client.post(
+                f"/api/tasks/{task['id']}/complete",
+                json={"data": ANSWERS[task["bpmn_id"]]},
+                headers=tokens[task["agency"]],
+            )
             assert response.status_code == 200, (task["bpmn_id"], response.json)
             seen.append((task["bpmn_id"], task["agency"]))
 
@@ -78,7 +96,10 @@ def attach_documents(client, task_id, headers):
     detail = client.get(f"/api/tasks/{task_id}", headers=headers).json
     for name, prop in ((detail["form_schema"] or {}).get("properties") or {}).items():
         if "x-material" in prop:
-            upload = {"file": (io.BytesIO(sample_pdf(name)), f"{name}.pdf"), "field": name,
-                      "document_number": ANSWERS[detail["bpmn_id"]].get("approval_number", "")}
+            upload = {
+                "file": (io.BytesIO(sample_pdf(name)), f"{name}.pdf"),
+                "field": name,
+                "document_number": ANSWERS[detail["bpmn_id"]].get("approval_number", ""),
+            }
             response = client.post(f"/api/tasks/{task_id}/materials", data=upload, headers=headers)
             assert response.status_code == 201, response.json

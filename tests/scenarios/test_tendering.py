@@ -25,8 +25,12 @@ def tender(database):
     publish_file(database, "tendering.bpmn")
 
     def start(package_type="construction", estimate=500_000_000, **kwargs) -> Scenario:
-        return Scenario(database, "tendering", data={"package": {"name": "施工总承包", "type": package_type,
-                                                                 "estimate": estimate}}, **kwargs)
+        return Scenario(
+            database,
+            "tendering",
+            data={"package": {"name": "施工总承包", "type": package_type, "estimate": estimate}},
+            **kwargs,
+        )
 
     return start
 
@@ -38,11 +42,17 @@ def through_opening(s: Scenario, bids: int = 5) -> None:
     s.do("bid_opening", {**OPENED, "bids_received": bids})
 
 
-@pytest.mark.parametrize("package_type, estimate, must", [
-    ("construction", 4_000_000, True), ("construction", 3_999_999, False),
-    ("goods", 2_000_000, True), ("goods", 1_500_000, False),
-    ("design", 1_000_000, True), ("supervision", 999_999, False),
-])
+@pytest.mark.parametrize(
+    "package_type, estimate, must",
+    [
+        ("construction", 4_000_000, True),
+        ("construction", 3_999_999, False),
+        ("goods", 2_000_000, True),
+        ("goods", 1_500_000, False),
+        ("design", 1_000_000, True),
+        ("supervision", 999_999, False),
+    ],
+)
 def test_the_threshold_table_decides_whether_to_tender(tender, package_type, estimate, must):
     s = tender(package_type, estimate)
     assert s.open_steps() == ([("prepare_announcement", "PWB")] if must else [("other_procurement", "PWB")])
@@ -91,8 +101,11 @@ def test_objection_upheld_reopens_evaluation_then_contract_and_filing(tender):
     s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-23"}, on=date(2026, 10, 23))
     # The contract within 30 days: 2026-11-22 is a Sunday, so the period ends Monday 2026-11-23.
     assert s.step("sign_contract").due_at == end_of(date(2026, 11, 23))
-    s.do("sign_contract", {"contract_number": "HT-001", "signed_on": "2026-11-02", "amount": 480000000},
-         on=date(2026, 11, 2))
+    s.do(
+        "sign_contract",
+        {"contract_number": "HT-001", "signed_on": "2026-11-02", "amount": 480000000},
+        on=date(2026, 11, 2),
+    )
     filing = s.step("contract_filing")
     assert filing.agency_code == "HCB" and filing.due_at == end_of(date(2026, 11, 17))
     s.do("contract_filing", {"filing_number": "BA-001"})

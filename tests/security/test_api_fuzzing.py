@@ -36,21 +36,33 @@ def known(client, people, sample):
     create_project(client, people)
     instance = start_sample(client, people)
     submit = instance["open_tasks"][0]["id"]
-    material = client.post(f"/api/tasks/{submit}/materials", headers=people.auth("hq"),
-                           data={"file": (io.BytesIO(sample_pdf("x")), "x.pdf")}).json
+    material = client.post(
+        f"/api/tasks/{submit}/materials",
+        headers=people.auth("hq"),
+        data={"file": (io.BytesIO(sample_pdf("x")), "x.pdf")},
+    ).json
     done = complete(client, people, "hq", submit, SUBMISSION).json
-    return {"instance_id": [instance["id"]], "task_id": [submit] + [t["id"] for t in done["open_tasks"]],
-            "material_id": [material["id"]], "code": ["P-001"], "key": ["sample_review"], "version": [1],
-            "year": [2026], "substitution_id": [1]}
+    return {
+        "instance_id": [instance["id"]],
+        "task_id": [submit] + [t["id"] for t in done["open_tasks"]],
+        "material_id": [material["id"]],
+        "code": ["P-001"],
+        "key": ["sample_review"],
+        "version": [1],
+        "year": [2026],
+        "substitution_id": [1],
+    }
 
 
 def with_known_ids(strategy, known):
     """Half the cases aim their path parameters at things that exist, so they get past 404."""
+
     def aim(case, picks):
         for name in case.path_parameters or {}:
             if name in known:
                 case.path_parameters[name] = picks.draw(st.sampled_from(known[name]))
         return case
+
     return st.one_of(strategy, st.builds(aim, strategy, st.data()))
 
 
@@ -69,8 +81,9 @@ def test_no_server_errors_and_documented_responses(known, database, live_server)
         if label == "DELETE /api/tokens/current":  # revokes the token it is sent with
             with database.session() as session:
                 token = users.issue_token(session, users.get_user(session, "hq"), days=1)[0]
-        response = case.call_and_validate(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"},
-                                          checks=CHECKS)
+        response = case.call_and_validate(
+            base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS
+        )
         statuses[response.status_code] += 1
 
     for result in schema.get_all_operations():
@@ -78,8 +91,13 @@ def test_no_server_errors_and_documented_responses(known, database, live_server)
         cases = st.one_of(*(operation.as_strategy(mode) for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)))
 
         @given(case=with_known_ids(cases, known))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=True)  # the same cases on every CI run
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )  # the same cases on every CI run
         def fuzz(case):
             send(case)
 

@@ -28,49 +28,55 @@ from tests.helpers import SUBMISSION
 # The callers: no token; staff of the step's agency (who holds it); staff of an agency with no step
 # in the process; the step agency's lead; a process owner; an admin; an observer; HQ (coordinator) staff.
 ROLES = ("anonymous", "pnr", "fire", "pnr_lead", "owner", "admin", "observer", "hq")
-USERS = [("pnr", "PNR", "staff"), ("pnr2", "PNR", "staff"), ("fire", "FIRE", "staff"),
-         ("pnr_lead", "PNR", "lead"), ("owner", "HQ", "owner"), ("admin", "HQ", "admin"),
-         ("observer", "HQ", "observer"), ("hq", "HQ", "staff")]
+USERS = [
+    ("pnr", "PNR", "staff"),
+    ("pnr2", "PNR", "staff"),
+    ("fire", "FIRE", "staff"),
+    ("pnr_lead", "PNR", "lead"),
+    ("owner", "HQ", "owner"),
+    ("admin", "HQ", "admin"),
+    ("observer", "HQ", "observer"),
+    ("hq", "HQ", "staff"),
+]
 
 R, W = 200, 201  # read / created
 #                                                            anon  pnr  fire lead owner admin obs  hq
 MATRIX = {
-    ("post", "/api/tokens"):                                 (W,   W,   W,   W,   W,   W,   W,   W),
-    ("delete", "/api/tokens/current"):                       (401, 204, 204, 204, 204, 204, 204, 204),
-    ("get", "/api/agencies"):                                (401, R,   R,   R,   R,   R,   R,   R),
-    ("get", "/api/process-definitions"):                     (401, R,   R,   R,   R,   R,   R,   R),
-    ("post", "/api/process-definitions"):                    (401, 403, 403, 403, R,   R,   403, 403),
-    ("get", "/api/process-definitions/{key}/versions/{version}/bpmn"):
-                                                             (401, R,   R,   R,   R,   R,   R,   R),
-    ("get", "/api/projects"):                                (401, R,   R,   R,   R,   R,   R,   R),
-    ("post", "/api/projects"):                               (401, 403, 403, 403, 403, W,   403, W),
-    ("get", "/api/projects/{code}/status"):                  (401, R,   R,   R,   R,   R,   R,   R),
-    ("post", "/api/projects/{code}/instances"):              (401, 403, 403, 403, 403, W,   403, W),
-    ("get", "/api/projects/{code}/materials"):               (401, R,   R,   R,   R,   R,   R,   R),
-    ("get", "/api/instances/{instance_id}"):                 (401, R,   R,   R,   R,   R,   R,   R),
-    ("get", "/api/instances/{instance_id}/events"):          (401, R,   R,   R,   R,   R,   R,   R),
-    ("post", "/api/instances/{instance_id}/comments"):       (401, W,   W,   W,   W,   W,   403, W),
-    ("post", "/api/instances/{instance_id}/suspend"):        (401, 403, 403, 403, 403, R,   403, 403),
-    ("post", "/api/instances/{instance_id}/resume"):         (401, 403, 403, 403, 403, 409, 403, 403),
-    ("post", "/api/instances/{instance_id}/terminate"):      (401, 403, 403, 403, 403, R,   403, 403),
-    ("get", "/api/instances/{instance_id}/materials"):       (401, R,   403, R,   R,   R,   R,   R),
-    ("get", "/api/tasks"):                                   (401, R,   R,   R,   R,   R,   R,   R),
-    ("get", "/api/tasks/{task_id}"):                         (401, R,   403, R,   R,   R,   R,   403),
-    ("post", "/api/tasks/{task_id}/claim"):                  (401, R,   403, 409, 403, 403, 403, 403),
-    ("post", "/api/tasks/{task_id}/unclaim"):                (401, R,   403, R,   403, R,   403, 403),
-    ("post", "/api/tasks/{task_id}/assign"):                 (401, 403, 403, R,   403, R,   403, 403),
-    ("post", "/api/tasks/{task_id}/complete"):               (401, R,   403, 409, 403, 403, 403, 403),
-    ("post", "/api/tasks/{task_id}/send-back"):              (401, R,   403, 409, 403, 403, 403, 403),
-    ("post", "/api/tasks/{task_id}/delegate"):               (401, R,   403, 409, 403, 403, 403, 403),
-    ("post", "/api/tasks/{task_id}/recall"):                 (401, 409, 403, 403, 403, 403, 403, 403),
-    ("post", "/api/tasks/{task_id}/materials"):              (401, W,   403, 409, 403, 403, 403, 403),
-    ("get", "/api/materials/{material_id}"):                 (401, R,   403, R,   R,   R,   R,   R),
-    ("delete", "/api/materials/{material_id}"):              (401, 403, 403, 403, 403, 403, 403, 409),
-    ("get", "/api/substitutions"):                           (401, R,   R,   R,   R,   R,   R,   R),
-    ("post", "/api/substitutions"):                          (401, W,   403, W,   403, W,   403, 403),
-    ("delete", "/api/substitutions/{substitution_id}"):      (401, R,   403, R,   403, R,   403, 403),
-    ("get", "/api/calendar/years/{year}"):                   (401, R,   R,   R,   R,   R,   R,   R),
-    ("put", "/api/calendar/years/{year}"):                   (401, 403, 403, 403, 403, R,   403, 403),
+    ("post", "/api/tokens"): (W, W, W, W, W, W, W, W),
+    ("delete", "/api/tokens/current"): (401, 204, 204, 204, 204, 204, 204, 204),
+    ("get", "/api/agencies"): (401, R, R, R, R, R, R, R),
+    ("get", "/api/process-definitions"): (401, R, R, R, R, R, R, R),
+    ("post", "/api/process-definitions"): (401, 403, 403, 403, R, R, 403, 403),
+    ("get", "/api/process-definitions/{key}/versions/{version}/bpmn"): (401, R, R, R, R, R, R, R),
+    ("get", "/api/projects"): (401, R, R, R, R, R, R, R),
+    ("post", "/api/projects"): (401, 403, 403, 403, 403, W, 403, W),
+    ("get", "/api/projects/{code}/status"): (401, R, R, R, R, R, R, R),
+    ("post", "/api/projects/{code}/instances"): (401, 403, 403, 403, 403, W, 403, W),
+    ("get", "/api/projects/{code}/materials"): (401, R, R, R, R, R, R, R),
+    ("get", "/api/instances/{instance_id}"): (401, R, R, R, R, R, R, R),
+    ("get", "/api/instances/{instance_id}/events"): (401, R, R, R, R, R, R, R),
+    ("post", "/api/instances/{instance_id}/comments"): (401, W, W, W, W, W, 403, W),
+    ("post", "/api/instances/{instance_id}/suspend"): (401, 403, 403, 403, 403, R, 403, 403),
+    ("post", "/api/instances/{instance_id}/resume"): (401, 403, 403, 403, 403, 409, 403, 403),
+    ("post", "/api/instances/{instance_id}/terminate"): (401, 403, 403, 403, 403, R, 403, 403),
+    ("get", "/api/instances/{instance_id}/materials"): (401, R, 403, R, R, R, R, R),
+    ("get", "/api/tasks"): (401, R, R, R, R, R, R, R),
+    ("get", "/api/tasks/{task_id}"): (401, R, 403, R, R, R, R, 403),
+    ("post", "/api/tasks/{task_id}/claim"): (401, R, 403, 409, 403, 403, 403, 403),
+    ("post", "/api/tasks/{task_id}/unclaim"): (401, R, 403, R, 403, R, 403, 403),
+    ("post", "/api/tasks/{task_id}/assign"): (401, 403, 403, R, 403, R, 403, 403),
+    ("post", "/api/tasks/{task_id}/complete"): (401, R, 403, 409, 403, 403, 403, 403),
+    ("post", "/api/tasks/{task_id}/send-back"): (401, R, 403, 409, 403, 403, 403, 403),
+    ("post", "/api/tasks/{task_id}/delegate"): (401, R, 403, 409, 403, 403, 403, 403),
+    ("post", "/api/tasks/{task_id}/recall"): (401, 409, 403, 403, 403, 403, 403, 403),
+    ("post", "/api/tasks/{task_id}/materials"): (401, W, 403, 409, 403, 403, 403, 403),
+    ("get", "/api/materials/{material_id}"): (401, R, 403, R, R, R, R, R),
+    ("delete", "/api/materials/{material_id}"): (401, 403, 403, 403, 403, 403, 403, 409),
+    ("get", "/api/substitutions"): (401, R, R, R, R, R, R, R),
+    ("post", "/api/substitutions"): (401, W, 403, W, 403, W, 403, 403),
+    ("delete", "/api/substitutions/{substitution_id}"): (401, R, 403, R, 403, R, 403, 403),
+    ("get", "/api/calendar/years/{year}"): (401, R, R, R, R, R, R, R),
+    ("put", "/api/calendar/years/{year}"): (401, 403, 403, 403, 403, R, 403, 403),
 }
 
 
@@ -96,24 +102,31 @@ def state(tmp_path_factory) -> State:
         agencies.load_agencies(session, AGENCIES)
         people = {}
         for username, agency, role in USERS:
-            people[username] = users.create_user(session, username=username, password=PASSWORD,
-                                                 agency_code=agency, role=role)
+            people[username] = users.create_user(
+                session, username=username, password=PASSWORD, agency_code=agency, role=role
+            )
             state.tokens[username], _ = users.issue_token(session, people[username], days=1)
         path = BPMN_DIR / "sample_review.bpmn"
         definitions.publish(session, path.read_bytes(), read_forms(path), people["owner"])
         projects.create_project(session, projects.NewProject(code="P-001", name="项目"), people["hq"])
         instance, _ = instances.start_instance(session, "P-001", "sample_review", {}, people["hq"])
         (submit,) = instances.open_tasks(session, instance.id)
-        material = tasks.attach_material(session, submit.id, people["hq"], name="r.pdf",
-                                         stream=io.BytesIO(sample_pdf("r")))
+        material = tasks.attach_material(
+            session, submit.id, people["hq"], name="r.pdf", stream=io.BytesIO(sample_pdf("r"))
+        )
         tasks.complete_task(session, submit.id, SUBMISSION, people["hq"])
         review = next(t for t in instances.open_tasks(session, instance.id) if t.agency_code == "PNR")
         tasks.claim_task(session, review.id, people["pnr"])
         today = substitutes.today()
         substitution = substitutes.create_substitution(
-            session, people["pnr"], substitute="pnr2", starts_on=today, ends_on=today + timedelta(days=30))
-        state.ids = {"instance_id": instance.id, "task_id": review.id, "material_id": material.id,
-                     "substitution_id": substitution.id}
+            session, people["pnr"], substitute="pnr2", starts_on=today, ends_on=today + timedelta(days=30)
+        )
+        state.ids = {
+            "instance_id": instance.id,
+            "task_id": review.id,
+            "material_id": material.id,
+            "substitution_id": substitution.id,
+        }
         state.task_ids = set(session.scalars(select(Task.id)))
         state.material_ids = set(session.scalars(select(Material.id)))
         assert not any(t.agency_code == "FIRE" for t in session.scalars(select(Task)))  # FIRE holds nothing
@@ -124,8 +137,7 @@ def state(tmp_path_factory) -> State:
 @pytest.fixture(scope="module")
 def app(state, tmp_path_factory):
     live = tmp_path_factory.mktemp("live") / "approvals.sqlite3"
-    application = create_app({"DATABASE_URL": f"sqlite:///{live}", "DATA_DIR": str(state.data_dir),
-                              "TESTING": True})
+    application = create_app({"DATABASE_URL": f"sqlite:///{live}", "DATA_DIR": str(state.data_dir), "TESTING": True})
     application.config["LIVE_PATH"] = live
     yield application
     application.extensions["approvals_db"].dispose()
@@ -155,8 +167,12 @@ def request_for(method: str, path: str, state: State):
         ("post", "/api/tasks/{task_id}/complete"): {"data": {"opinion": "agree"}},
         ("post", "/api/tasks/{task_id}/send-back"): {"to_bpmn_id": "submit", "reason": "材料不全"},
         ("post", "/api/tasks/{task_id}/delegate"): {"username": "pnr2"},
-        ("post", "/api/substitutions"): {"user": "pnr", "substitute": "pnr2", "starts_on": "2026-12-01",
-                                         "ends_on": "2026-12-05"},
+        ("post", "/api/substitutions"): {
+            "user": "pnr",
+            "substitute": "pnr2",
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-12-05",
+        },
         ("put", "/api/calendar/years/{year}"): {"rest_days": ["2026-10-01"], "work_days": []},
     }.get((method, path))
     files = None
@@ -170,8 +186,12 @@ def request_for(method: str, path: str, state: State):
 
 def test_the_matrix_covers_every_endpoint(app):
     spec = app.test_client().get("/api/openapi.json").json
-    documented = {(method, path) for path, item in spec["paths"].items() for method in item
-                  if method in ("get", "post", "put", "delete", "patch")}
+    documented = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "delete", "patch")
+    }
     assert documented == set(MATRIX)
 
 
@@ -191,7 +211,7 @@ def test_each_caller_gets_the_status_the_matrix_says(client, state, method, path
 
 def test_anonymous_callers_learn_nothing_from_validation(client, state):
     """Without a token every endpoint answers 401, even to a malformed body or query."""
-    for (method, path) in MATRIX:
+    for method, path in MATRIX:
         if path == "/api/tokens":
             continue
         url, _, _ = request_for(method, path, state)

@@ -27,8 +27,12 @@ from tests.processes import Process, Server
 DATA = Path(__file__).parent.parent / "data"
 CLIENTS = 6
 KILLS = 4
-ANSWERS = {"submit": ("hq", SUBMISSION), "review_planning": ("pnr", {"opinion": "agree"}),
-           "review_water": ("water", {"opinion": "agree"}), "decide": ("drc", APPROVAL)}
+ANSWERS = {
+    "submit": ("hq", SUBMISSION),
+    "review_planning": ("pnr", {"opinion": "agree"}),
+    "review_water": ("water", {"opinion": "agree"}),
+    "decide": ("drc", APPROVAL),
+}
 rng = random.Random(20261129)  # noqa: S311 - kill timings, not secrets
 
 
@@ -48,8 +52,12 @@ class LoadClient(threading.Thread):
         """POST until the server answers (it may be down or restarting)."""
         while True:
             try:
-                return requests.post(self.server.base + path, json=body, timeout=10, headers={
-                    **self.people.auth(user), "Idempotency-Key": key})
+                return requests.post(
+                    self.server.base + path,
+                    json=body,
+                    timeout=10,
+                    headers={**self.people.auth(user), "Idempotency-Key": key},
+                )
             except requests.RequestException:
                 time.sleep(0.1)
 
@@ -62,8 +70,12 @@ class LoadClient(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
-            started = self.post(f"/api/projects/{self.code}/instances", {"process_key": "sample_review"}, "hq",
-                                f"start-{self.code}-{len(self.started)}")
+            started = self.post(
+                f"/api/projects/{self.code}/instances",
+                {"process_key": "sample_review"},
+                "hq",
+                f"start-{self.code}-{len(self.started)}",
+            )
             if started.status_code != 201:
                 self.errors.append(f"start: {started.status_code} {started.text[:200]}")
                 return
@@ -75,8 +87,9 @@ class LoadClient(threading.Thread):
                     break
                 for task in state["open_tasks"]:
                     user, data = ANSWERS[task["bpmn_id"]]
-                    done = self.post(f"/api/tasks/{task['id']}/complete", {"data": data}, user,
-                                     f"complete-{task['id']}")
+                    done = self.post(
+                        f"/api/tasks/{task['id']}/complete", {"data": data}, user, f"complete-{task['id']}"
+                    )
                     if done.status_code == 200:
                         self.acknowledged.append(task["id"])
                     elif done.status_code != 409:  # 409: a parallel step's completion moved on first
@@ -129,8 +142,9 @@ def test_serve_killed_under_load_loses_nothing(database_url, database, people, c
     with database.session() as session:
         completed_events = Counter(session.scalars(select(Event.task_id).where(Event.type == "task.completed")))
         states = dict(session.execute(select(Task.id, Task.state).where(Task.id.in_(acknowledged))).all())
-        per_project = dict(session.execute(
-            select(ProcessInstance.project_id, func.count()).group_by(ProcessInstance.project_id)).all())
+        per_project = dict(
+            session.execute(select(ProcessInstance.project_id, func.count()).group_by(ProcessInstance.project_id)).all()
+        )
     # Every acknowledged completion is stored, with exactly one audit event; nothing was done twice.
     assert all(states.get(t) == "completed" for t in acknowledged)
     assert all(completed_events[t] == 1 for t in acknowledged)
@@ -141,9 +155,11 @@ def test_serve_killed_under_load_loses_nothing(database_url, database, people, c
     # Each client finished instances after the last restart: the load went on.
     assert all(any(t > restarted[-1] for t in c.finished_at) for c in clients)
     with capsys.disabled():
-        print(f"\ncrash safety ({database_url.split(':')[0]}): {KILLS} SIGKILLs of serve, "
-              f"{len(acknowledged)} acknowledged completions, "
-              f"{sum(len(c.started) for c in clients)} instances, none lost or doubled")
+        print(
+            f"\ncrash safety ({database_url.split(':')[0]}): {KILLS} SIGKILLs of serve, "
+            f"{len(acknowledged)} acknowledged completions, "
+            f"{sum(len(c.started) for c in clients)} instances, none lost or doubled"
+        )
 
 
 def test_timer_workers_killed_while_firing_fire_each_timer_once(database_url, database, people, capsys):
@@ -191,6 +207,7 @@ def test_timer_workers_killed_while_firing_fire_each_timer_once(database_url, da
     assert len(followups) == count and set(followups.values()) == {1}
     assert consistent(database) == []
     with capsys.disabled():
-        print(f"\ncrash safety ({database_url.split(':')[0]}): {kills} SIGKILLs of 2 timer workers while firing, "
-              f"{count} timers fired once each")
-
+        print(
+            f"\ncrash safety ({database_url.split(':')[0]}): {kills} SIGKILLs of 2 timer workers while firing, "
+            f"{count} timers fired once each"
+        )

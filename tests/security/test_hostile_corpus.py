@@ -26,8 +26,12 @@ def test_the_corpus_is_complete_and_every_file_has_an_expectation():
 
 
 def publish(client, people, name: str):
-    return post_files(client, people, "owner", [("bpmn", name, (CORPUS / name).read_bytes())]
-                      + [("forms", n, b) for n, b in FORMS.items()])
+    return post_files(
+        client,
+        people,
+        "owner",
+        [("bpmn", name, (CORPUS / name).read_bytes())] + [("forms", n, b) for n, b in FORMS.items()],
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -53,12 +57,14 @@ def test_refused_on_publish_naming_the_problem(client, people, database, name):
 @pytest.mark.parametrize("name", AT_RUNTIME)
 def test_runtime_attacks_stop_only_their_own_instance(client, people, database, sample, name):
     create_project(client, people)
-    bystander = client.post("/api/projects/P-001/instances", json={"process_key": "sample_review"},
-                            headers=people.auth("hq")).json
+    bystander = client.post(
+        "/api/projects/P-001/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    ).json
     hostile = publish(client, people, name)
     assert hostile.status_code == 201, hostile.json  # version 2 of sample_review, with the script
-    started = client.post("/api/projects/P-001/instances", json={"process_key": "sample_review"},
-                          headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-001/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    )
     assert started.status_code == 201, started.json
     assert started.json["status"] == "error" and started.json["error"]["element"] == "calc"
     assert EXPECTED[name]["runtime_error"] in started.json["error"]["message"], started.json["error"]

@@ -28,8 +28,10 @@ def test_a_caller_needs_its_callees_published_first(database):
 
 
 def test_the_deploy_order_puts_callees_first(database):
-    files = {str(p): p.read_bytes() for p in (DATA / "parent_calls.bpmn", DATA / "threshold_test.dmn",
-                                              BPMN_DIR / "sample_review.bpmn")}
+    files = {
+        str(p): p.read_bytes()
+        for p in (DATA / "parent_calls.bpmn", DATA / "threshold_test.dmn", BPMN_DIR / "sample_review.bpmn")
+    }
     with database.session() as session:
         order = definitions.publication_order(session, files)
     assert order.index(str(DATA / "parent_calls.bpmn")) == 2
@@ -55,11 +57,16 @@ def test_decision_table_and_call_activity_run_in_one_instance(database, people, 
         assert [(t.bpmn_id, t.agency_code) for t in open_steps] == [("submit", "HQ")]
         tasks.complete_task(session, open_steps[0].id, SUBMISSION, users.get_user(session, "hq"))
         for step in instances.open_tasks(session, instance.id):
-            tasks.complete_task(session, step.id, {"opinion": "agree"},
-                                users.get_user(session, "pnr" if step.agency_code == "PNR" else "water"))
+            tasks.complete_task(
+                session,
+                step.id,
+                {"opinion": "agree"},
+                users.get_user(session, "pnr" if step.agency_code == "PNR" else "water"),
+            )
         (decide,) = instances.open_tasks(session, instance.id)
-        tasks.complete_task(session, decide.id, {"decision": "approve", "approval_number": "1"},
-                            users.get_user(session, "drc"))
+        tasks.complete_task(
+            session, decide.id, {"decision": "approve", "approval_number": "1"}, users.get_user(session, "drc")
+        )
         assert instances.get_instance(session, instance.id).status == "completed"
 
 

@@ -25,10 +25,15 @@ def _snapshot(database, instance_id):
         return instance.lock_version, instance.updated_at, events, steps
 
 
-@pytest.mark.parametrize(("table", "column", "value"), [
-    ("task", "state", "done"), ("task", "kind", "chore"),
-    ("process_instance", "status", "paused"), ("user_account", "role", "boss"),
-])
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("task", "state", "done"),
+        ("task", "kind", "chore"),
+        ("process_instance", "status", "paused"),
+        ("user_account", "role", "boss"),
+    ],
+)
 def test_the_database_refuses_a_value_outside_the_vocabulary(database, people, sample, table, column, value):
     with database.session() as session:
         start(session)

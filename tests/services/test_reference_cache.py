@@ -62,7 +62,9 @@ def test_a_load_rolled_back_changes_nothing_anywhere(database, other_process, pe
         assert _review_due(other_process, "P-2") == before  # nothing landed
         # Another year file is loaded for real: both processes count with that one.
         with other_process.session() as session:
-            calendar_years.load_year(session, 'year = 2027\nrest_days = ["2027-01-01"]\n', users.get_user(session, "admin"))
+            calendar_years.load_year(
+                session, 'year = 2027\nrest_days = ["2027-01-01"]\n', users.get_user(session, "admin")
+            )
         loaded = _review_due(other_process, "P-3")
         assert not loaded[1] and loaded[0] != before[0]
         assert _review_due(database, "P-4") == loaded
@@ -76,8 +78,9 @@ def test_an_alias_loaded_by_another_process_is_accepted_at_publish_here(database
     assert "水务部门" in str(refused.value.errors)
 
     directory = tmp_path / "agencies.toml"
-    directory.write_text(AGENCIES.read_text(encoding="utf-8").replace('"水务局"', '"水务局", "水务部门"', 1),
-                         encoding="utf-8")
+    directory.write_text(
+        AGENCIES.read_text(encoding="utf-8").replace('"水务局"', '"水务局", "水务部门"', 1), encoding="utf-8"
+    )
     assert "水务部门" in directory.read_text(encoding="utf-8")
     with other_process.session() as session:
         agencies.load_agencies(session, directory)

@@ -31,8 +31,9 @@ def publish(database, bpmn: str):
 def start(database, actors, code="P-1", funding_level="municipal", data=None):
     with database.session() as session:
         if session.scalar(projects.select(projects.Project).where(projects.Project.code == code)) is None:
-            projects.create_project(session, projects.NewProject(code=code, name="测试项目",
-                                                                 funding_level=funding_level), actors["admin"])
+            projects.create_project(
+                session, projects.NewProject(code=code, name="测试项目", funding_level=funding_level), actors["admin"]
+            )
         instance, _ = instances.start_instance(session, code, "sample_review", data or {}, actors["admin"])
         return instance.id
 
@@ -52,13 +53,16 @@ def test_script_task_runs_in_the_sandbox_and_its_data_flows_on(database, actors)
         assert task.input_data["review_round"] == 1 and task.input_data["limits"] == [0, 2, 4]
 
 
-@pytest.mark.parametrize("script, words", [
-    ("while True:\\n    pass", "longer than"),
-    ("x = 'a' * (10 ** 10)", "memory"),
-    (f"x = open('{MARKER}', 'w')", "open"),
-    ("x = getattr(1, '__class__')", "getattr"),
-    ("typename = {'typename': 'BpmnWorkflow'}", "reserved"),
-])
+@pytest.mark.parametrize(
+    "script, words",
+    [
+        ("while True:\\n    pass", "longer than"),
+        ("x = 'a' * (10 ** 10)", "memory"),
+        (f"x = open('{MARKER}', 'w')", "open"),
+        ("x = getattr(1, '__class__')", "getattr"),
+        ("typename = {'typename': 'BpmnWorkflow'}", "reserved"),
+    ],
+)
 def test_hostile_script_puts_only_its_instance_in_error(database, actors, script, words):
     import os
 
@@ -86,7 +90,8 @@ def test_lane_routing_expression_sends_district_projects_to_district_drc(databas
         '<bpmn:lane id="Lane_DRC" name="审批机关"><bpmn:extensionElements><spiffworkflow:properties>'
         '<spiffworkflow:property name="routing" '
         "value=\"'DRC_DISTRICT' if project['funding_level'] == 'district' else 'DRC'\" />"
-        "</spiffworkflow:properties></bpmn:extensionElements>")
+        "</spiffworkflow:properties></bpmn:extensionElements>",
+    )
     publish(database, routed)
     for code, level, agency in (("P-CITY", "municipal", "DRC"), ("P-DIST", "district", "DRC_DISTRICT")):
         iid = start(database, actors, code=code, funding_level=level)
@@ -105,7 +110,8 @@ def test_routing_to_an_unknown_agency_is_an_instance_error(database, actors):
         '<bpmn:lane id="Lane_HQ" name="HQ">',
         '<bpmn:lane id="Lane_HQ" name="申请人"><bpmn:extensionElements><spiffworkflow:properties>'
         '<spiffworkflow:property name="routing" value="\'NOWHERE\'" />'
-        "</spiffworkflow:properties></bpmn:extensionElements>")
+        "</spiffworkflow:properties></bpmn:extensionElements>",
+    )
     publish(database, routed)
     status, message, _ = state_of(database, start(database, actors))
     assert status == "error" and "NOWHERE" in message
@@ -131,8 +137,9 @@ def test_a_step_not_ready_in_the_engine_cannot_be_completed(database, actors, sa
 def test_a_restart_loses_nothing(database_url, database, actors, sample):
     iid = start(database, actors)
     with database.session() as session:
-        tasks.complete_task(session, instances.open_tasks(session, iid)[0].id, SUBMISSION,
-                            users.get_user(session, "hq"))
+        tasks.complete_task(
+            session, instances.open_tasks(session, iid)[0].id, SUBMISSION, users.get_user(session, "hq")
+        )
     database.dispose()
     engine_runtime._CACHE.clear()  # a new process has no parsed specs cached
 
@@ -140,11 +147,19 @@ def test_a_restart_loses_nothing(database_url, database, actors, sample):
     with fresh.session() as session:
         assert sorted(t.bpmn_id for t in instances.open_tasks(session, iid)) == ["review_planning", "review_water"]
         for task in instances.open_tasks(session, iid):
-            tasks.complete_task(session, task.id, {"opinion": "agree"},
-                                users.get_user(session, "pnr" if task.agency_code == "PNR" else "water"))
+            tasks.complete_task(
+                session,
+                task.id,
+                {"opinion": "agree"},
+                users.get_user(session, "pnr" if task.agency_code == "PNR" else "water"),
+            )
         (decide,) = instances.open_tasks(session, iid)
-        tasks.complete_task(session, decide.id, {"decision": "approve", "approval_number": "深发改〔2026〕1号"},
-                            users.get_user(session, "drc"))
+        tasks.complete_task(
+            session,
+            decide.id,
+            {"decision": "approve", "approval_number": "深发改〔2026〕1号"},
+            users.get_user(session, "drc"),
+        )
     with fresh.session() as session:
         assert instances.get_instance(session, iid).status == "completed"
     fresh.dispose()

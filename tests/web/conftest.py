@@ -23,10 +23,20 @@ CHROMIUM = Path(os.environ.get("APPROVALS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("APPROVALS_SCREENSHOTS") or Path(tempfile.gettempdir()) / "approvals-screenshots")
 STATIC = PROJECT_ROOT / "src" / "approvals" / "web" / "static"
 # What the pages load from npm (make assets); without them a page waits for bpmn-js until it times out.
-ASSETS = ("vendor/bpmn-js/bpmn-modeler.production.min.js", "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js",
-          "vendor/bpmn-js/assets/bpmn-js.css", "vendor/swagger-ui/swagger-ui-bundle.js")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ASSETS = (
+    "vendor/bpmn-js/bpmn-modeler.production.min.js",
+    "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js",
+    "vendor/bpmn-js/assets/bpmn-js.css",
+    "vendor/swagger-ui/swagger-ui-bundle.js",
+)
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def missing_assets(static: Path = STATIC) -> list[str]:

@@ -81,7 +81,8 @@ def test_drc_staff_claims_and_completes_the_feasibility_decision(page, demo, tmp
     decide = decide_task(database)
     sign_in(page, "drc_staff")
     assert "发展和改革委员会" in page.inner_text("[data-testid=signed-in]") or "DRC" in page.inner_text(
-        "[data-testid=signed-in]")
+        "[data-testid=signed-in]"
+    )
     page.goto("/tasks")
     screenshot(page, "inbox")
     page.click(f"tr[data-bpmn-id=decide] a:has-text('{decide.name}')")
@@ -131,8 +132,9 @@ def test_another_agency_cannot_open_or_complete_a_step(page, demo):
     # Posting the form directly (with a valid CSRF token of PNR's own session) is refused too.
     page.goto("/tasks")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-    posted = page.request.post(f"/tasks/{decide.id}/complete", form={"csrf_token": token, "decision": "refuse",
-                                                                      "reason": "x", "_opinion": "x"})
+    posted = page.request.post(
+        f"/tasks/{decide.id}/complete", form={"csrf_token": token, "decision": "refuse", "reason": "x", "_opinion": "x"}
+    )
     assert posted.status == 403
     with database.session() as session:
         assert session.get(Task, decide.id).state == "open"
@@ -181,8 +183,10 @@ def test_owner_edits_a_diagram_and_publishes_a_new_version(page, demo):
         modeler.get('modeling').updateLabel(modeler.get('elementRegistry').get('Lane_WATER'), 'WATER');
     }""")
     page.click("[data-testid=check]")
-    page.wait_for_function("document.querySelector('[data-testid=problems]').children.length === 0 && "
-                           "document.querySelector('[data-testid=outcome]').textContent.length > 0")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=problems]').children.length === 0 && "
+        "document.querySelector('[data-testid=outcome]').textContent.length > 0"
+    )
     page.click("[data-testid=publish]")
     page.wait_for_function(f"document.querySelector('[data-testid=version]').textContent === '{version + 1}'")
     with database.session() as session:

@@ -86,8 +86,10 @@ def test_form_errors_show_by_the_field_and_change_nothing(app, people, review, d
 def test_rights_on_pages(app, people, review):
     water = signed_in(app, "water")
     assert water.get(f"/tasks/{review['id']}").status_code == 403
-    posted = water.post(f"/tasks/{review['id']}/complete", data={"csrf_token": csrf(water, "/tasks"),
-                                                                  "opinion": "agree", "_opinion": "同意"})
+    posted = water.post(
+        f"/tasks/{review['id']}/complete",
+        data={"csrf_token": csrf(water, "/tasks"), "opinion": "agree", "_opinion": "同意"},
+    )
     assert posted.status_code == 403
     pnr = signed_in(app, "pnr")
     assert pnr.get("/admin").status_code == 403
@@ -98,7 +100,8 @@ def test_rights_on_pages(app, people, review):
     assert signed_in(app, "admin").get("/admin").status_code == 200
     owner = signed_in(app, "owner")
     assert owner.post("/models/check", data=bpmn, headers={"X-CSRFToken": csrf(owner, "/tasks")}).json == {
-        "problems": []}
+        "problems": []
+    }
 
 
 def test_inbox_filters_and_pages(app, people, sample, client):
@@ -118,8 +121,12 @@ def test_form_editing_validates_and_publishes_a_new_version(app, people, sample)
     token = csrf(owner, path)
     bad = owner.post(path, data={"csrf_token": token, "schema": '{"type": "object", "properties": {"x": {"type": 1}}}'})
     assert bad.status_code == 422 and "form:sample_opinion.schema.json" in bad.get_data(as_text=True)
-    schema = json.loads(re.search(r"<textarea[^>]*>(.*?)</textarea>", owner.get(path).get_data(as_text=True),
-                                  re.S).group(1).replace("&#34;", '"').replace("&quot;", '"'))
+    schema = json.loads(
+        re.search(r"<textarea[^>]*>(.*?)</textarea>", owner.get(path).get_data(as_text=True), re.S)
+        .group(1)
+        .replace("&#34;", '"')
+        .replace("&quot;", '"')
+    )
     schema["properties"]["note"] = {"type": "string", "title": "备注"}
     good = owner.post(path, data={"csrf_token": token, "schema": json.dumps(schema, ensure_ascii=False)})
     assert good.status_code == 303
@@ -131,8 +138,13 @@ def test_admin_loads_a_calendar_year(app, people):
     token = csrf(admin, "/admin")
     bad = admin.post("/admin", data={"csrf_token": token, "arrangement": 'year = 2027\nwork_days = ["2027-01-04"]'})
     assert bad.status_code == 422 and "work_days" in bad.get_data(as_text=True)
-    good = admin.post("/admin", data={"csrf_token": token, "arrangement":
-                                      'year = 2027\nsource = "通知"\nrest_days = ["2027-01-01"]\nwork_days = []'})
+    good = admin.post(
+        "/admin",
+        data={
+            "csrf_token": token,
+            "arrangement": 'year = 2027\nsource = "通知"\nrest_days = ["2027-01-01"]\nwork_days = []',
+        },
+    )
     assert good.status_code == 303
     page = admin.get("/admin?year=2027").get_data(as_text=True)
     assert "2027-01-01" in page and "通知" in page
@@ -159,10 +171,12 @@ def test_delegate_and_recall_from_the_step_page(app, people, review, database):
 def test_out_of_office_page(app, people):
     pnr = signed_in(app, "pnr")
     token = csrf(pnr, "/away")
-    bad = pnr.post("/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2026-12-05",
-                                  "ends_on": "2026-12-01"})
+    bad = pnr.post(
+        "/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2026-12-05", "ends_on": "2026-12-01"}
+    )
     assert bad.status_code == 422 and re.search(r'data-field="ends_on".*?field-error', bad.get_data(as_text=True), re.S)
-    good = pnr.post("/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2099-12-01",
-                                   "ends_on": "2099-12-05"})
+    good = pnr.post(
+        "/away", data={"csrf_token": token, "substitute": "pnr2", "starts_on": "2099-12-01", "ends_on": "2099-12-05"}
+    )
     assert good.status_code == 303
     assert "2099-12-01" in signed_in(app, "pnr2").get("/away").get_data(as_text=True)  # the substitute sees it

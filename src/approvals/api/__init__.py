@@ -19,10 +19,15 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
     # Served from our own static files (installed by `make assets`): no page loads another host.
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/static/vendor/swagger-ui/")
-    api = Api(app, spec_kwargs={
-        "info": {"description": "Approvals of government-invested construction projects. "
-                                "Authenticate with POST /api/tokens, then send 'Authorization: Bearer <token>'."},
-    })
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Approvals of government-invested construction projects. "
+                "Authenticate with POST /api/tokens, then send 'Authorization: Bearer <token>'."
+            },
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     # Path parameters the database can hold; anything else is a 404 (see converters.py).
     app.url_map.converters.update({"int": RowId, "default": PathText, "string": PathText})
@@ -39,4 +44,5 @@ def init_app(app: Flask) -> None:
         # Signing in and reading the API documentation are the only things done without a token.
         if request.blueprint not in (None, tokens.blp.name, "api-docs") and request.path.startswith("/api/"):
             auth.authenticate()
+
     errors.init_app(app)

@@ -9,14 +9,22 @@ from ..services.errors import InvalidInput
 from .auth import SECURITY, authenticated, current_user
 from .schemas import DefinitionSchema, PublishResponse
 
-blp = Blueprint("process_definitions", __name__, url_prefix="/api/process-definitions",
-                description="Published process models (immutable versions)")
+blp = Blueprint(
+    "process_definitions",
+    __name__,
+    url_prefix="/api/process-definitions",
+    description="Published process models (immutable versions)",
+)
 
 
 def _definition_doc(definition, versions: int) -> dict:
     return {
-        "key": definition.key, "version": definition.version, "name": definition.name, "versions": versions,
-        "published_at": definition.published_at, "checksum": definition.checksum,
+        "key": definition.key,
+        "version": definition.version,
+        "name": definition.name,
+        "versions": versions,
+        "published_at": definition.published_at,
+        "checksum": definition.checksum,
         "published_by": definition.published_by.username if definition.published_by else None,
     }
 
@@ -31,13 +39,28 @@ def list_definitions():
 
 
 @blp.post("")
-@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["bpmn"],
-    "properties": {
-        "bpmn": {"type": "string", "format": "binary", "description": "the .bpmn file"},
-        "forms": {"type": "array", "items": {"type": "string", "format": "binary"},
-                  "description": "form JSON Schema files, named as the BPMN refers to them"},
-    }}}}})
+@blp.doc(
+    security=SECURITY,
+    requestBody={
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["bpmn"],
+                    "properties": {
+                        "bpmn": {"type": "string", "format": "binary", "description": "the .bpmn file"},
+                        "forms": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "form JSON Schema files, named as the BPMN refers to them",
+                        },
+                    },
+                }
+            }
+        },
+    },
+)
 @blp.response(201, PublishResponse, description="published as a new version")
 @blp.alt_response(200, schema=PublishResponse, description="identical to the latest version; nothing stored")
 @blp.alt_response(422, description="the model was refused; `errors.bpmn` lists elements and messages")
@@ -57,8 +80,9 @@ def publish():
         if not name:
             raise InvalidInput("every form file needs a file name", {"forms": ["a file without a name"]})
         forms[name] = form.read()
-    definition, created = definitions.publish(get_session(), upload.read(), forms, user,
-                                              filename=upload.filename or "model.bpmn")
+    definition, created = definitions.publish(
+        get_session(), upload.read(), forms, user, filename=upload.filename or "model.bpmn"
+    )
     body = {"key": definition.key, "version": definition.version, "name": definition.name, "created": created}
     return body, (201 if created else 200)
 

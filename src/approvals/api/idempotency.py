@@ -11,11 +11,18 @@ from ..services import idempotency
 from .auth import authenticate
 
 HEADER = "Idempotency-Key"
-DOC = {"parameters": [{
-    "in": "header", "name": HEADER, "required": False, "schema": {"type": "string", "maxLength": 200},
-    "description": "a retry with the same key and body returns the first response and changes nothing; "
-                   "the same key with another body is refused with 422",
-}]}
+DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": HEADER,
+            "required": False,
+            "schema": {"type": "string", "maxLength": 200},
+            "description": "a retry with the same key and body returns the first response and changes nothing; "
+            "the same key with another body is refused with 422",
+        }
+    ]
+}
 
 
 def idempotent(view):

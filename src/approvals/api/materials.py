@@ -31,8 +31,17 @@ def project_materials(code: str):
 
 
 @blp.get("/materials/<int:material_id>")
-@blp.doc(security=SECURITY, responses={"200": {"description": "the file's bytes, as an attachment", "content": {
-    kind.content_type: {"schema": {"type": "string", "format": "binary"}} for kind in ALLOWED.values()}}})
+@blp.doc(
+    security=SECURITY,
+    responses={
+        "200": {
+            "description": "the file's bytes, as an attachment",
+            "content": {
+                kind.content_type: {"schema": {"type": "string", "format": "binary"}} for kind in ALLOWED.values()
+            },
+        }
+    },
+)
 @authenticated
 def download(material_id: int):
     """One file's bytes, for agencies with a step in its process, the coordinator and readers."""

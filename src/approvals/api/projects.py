@@ -30,8 +30,12 @@ def list_projects(query):
     """Projects with their current stage, a page at a time."""
     session = get_session()
     rows, total = projects.list_projects(session, page=query["page"], page_size=query["page_size"])
-    return {"items": status.project_summaries(session, rows), "total": total,
-            "page": query["page"], "page_size": query["page_size"]}
+    return {
+        "items": status.project_summaries(session, rows),
+        "total": total,
+        "page": query["page"],
+        "page_size": query["page_size"],
+    }
 
 
 @blp.post("")

@@ -36,8 +36,7 @@ class StrictSchema(Schema):
     def _storable_text(self, data, **_kwargs):
         where = unstorable_text(data)
         if where is not None:
-            raise ValidationError({where or "_schema": ["text must not contain NUL characters or unpaired "
-                                                        "surrogates"]})
+            raise ValidationError({where or "_schema": ["text must not contain NUL characters or unpaired surrogates"]})
         return data
 
 
@@ -50,28 +49,43 @@ class TokenRequest(StrictSchema):
 
 
 class ProjectRequest(StrictSchema):
-    code = fields.String(required=True, validate=validate.Regexp(CODE, error="1-64 letters, digits, '.', '_' or '-'"),
-                         metadata={"description": "the project code (business key)"})
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp(CODE, error="1-64 letters, digits, '.', '_' or '-'"),
+        metadata={"description": "the project code (business key)"},
+    )
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     owner_unit = fields.String(load_default="", validate=validate.Length(max=200))
     funding_level = fields.String(load_default="municipal", validate=validate.OneOf(FUNDING_LEVELS))
     # Validated by a function, not Range: apispec would document a Range on a string-typed decimal
     # as a string "minimum", which is not valid OpenAPI.
-    investment = fields.Decimal(load_default=None, allow_none=True, as_string=True, allow_nan=False,
-                                validate=_not_negative, metadata={**DECIMAL, "description": "万元, not negative"})
+    investment = fields.Decimal(
+        load_default=None,
+        allow_none=True,
+        as_string=True,
+        allow_nan=False,
+        validate=_not_negative,
+        metadata={**DECIMAL, "description": "万元, not negative"},
+    )
 
 
 class StartRequest(StrictSchema):
     process_key = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    data = fields.Dict(keys=fields.String(), load_default=dict,
-                       metadata={"description": "initial process data"})
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "initial process data"})
 
 
 class CompleteRequest(StrictSchema):
-    data = fields.Dict(keys=fields.String(), required=True,
-                       metadata={"description": "the form data, validated against the step's JSON Schema"})
-    opinion = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000), metadata={
-        "description": "the written opinion (审查意见); required when the outcome returns or refuses"})
+    data = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={"description": "the form data, validated against the step's JSON Schema"},
+    )
+    opinion = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=8000),
+        metadata={"description": "the written opinion (审查意见); required when the outcome returns or refuses"},
+    )
 
 
 class CommentRequest(StrictSchema):
@@ -83,15 +97,24 @@ class AssignRequest(StrictSchema):
 
 
 class SendBackRequest(StrictSchema):
-    to_bpmn_id = fields.String(required=True, validate=validate.Length(min=1, max=128), metadata={
-        "description": "the BPMN id of an earlier completed step on the path to this one"})
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=8000),
-                           metadata={"description": "why it goes back (退回理由); kept in the history"})
+    to_bpmn_id = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "the BPMN id of an earlier completed step on the path to this one"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=8000),
+        metadata={"description": "why it goes back (退回理由); kept in the history"},
+    )
 
 
 class SubstitutionRequest(StrictSchema):
-    user = fields.String(load_default=None, validate=validate.Length(min=1, max=64), metadata={
-        "description": "the absent user (default: you; leads and admins may name one for others)"})
+    user = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the absent user (default: you; leads and admins may name one for others)"},
+    )
     substitute = fields.String(required=True, validate=validate.Length(min=1, max=64))
     starts_on = fields.Date(required=True, metadata={"description": "first day of absence (Shenzhen date)"})
     ends_on = fields.Date(required=True, metadata={"description": "last day of absence, inclusive"})
@@ -111,23 +134,34 @@ class PageQuery(StrictSchema):
 
 
 class InboxArgs(PageQuery):
-    agency = fields.String(validate=validate.Length(min=1, max=32),
-                           metadata={"description": "agency code; defaults to your own"})
+    agency = fields.String(
+        validate=validate.Length(min=1, max=32), metadata={"description": "agency code; defaults to your own"}
+    )
     assignee = fields.String(validate=validate.OneOf(["me"]), metadata={"description": "'me': only yours"})
-    state = fields.String(load_default="active", validate=validate.OneOf(TASK_FILTER_STATES),
-                          metadata={"description": "active = open or claimed"})
+    state = fields.String(
+        load_default="active",
+        validate=validate.OneOf(TASK_FILTER_STATES),
+        metadata={"description": "active = open or claimed"},
+    )
     project = fields.String(validate=validate.Length(min=1, max=64))
     process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
     overdue = fields.Boolean()
 
 
 class CalendarYearRequest(StrictSchema):
-    source = fields.String(load_default="", validate=validate.Length(max=500),
-                           metadata={"description": "the notice the arrangement comes from"})
-    rest_days = fields.List(fields.String(), load_default=list, metadata={
-        "description": "weekdays off: 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD'"})
-    work_days = fields.List(fields.String(), load_default=list, metadata={
-        "description": "weekend days worked in lieu (调休)"})
+    source = fields.String(
+        load_default="",
+        validate=validate.Length(max=500),
+        metadata={"description": "the notice the arrangement comes from"},
+    )
+    rest_days = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={"description": "weekdays off: 'YYYY-MM-DD' or 'YYYY-MM-DD..YYYY-MM-DD'"},
+    )
+    work_days = fields.List(
+        fields.String(), load_default=list, metadata={"description": "weekend days worked in lieu (调休)"}
+    )
 
 
 # -- responses: each schema dumps the ORM object (or service result) itself -----------------------
@@ -236,10 +270,13 @@ class TaskSchema(Schema):
     """A work item (dumps a ``Task``)."""
 
     id = fields.Integer()
-    kind = fields.String(validate=validate.OneOf(tuple(TaskKind)), metadata={
-        "description": "a step of the process, or a reminder to a lead about an overdue step"})
-    reminder_for = fields.Integer(attribute="reminder_for_id", allow_none=True,
-                                  metadata={"description": "the overdue step a reminder is about"})
+    kind = fields.String(
+        validate=validate.OneOf(tuple(TaskKind)),
+        metadata={"description": "a step of the process, or a reminder to a lead about an overdue step"},
+    )
+    reminder_for = fields.Integer(
+        attribute="reminder_for_id", allow_none=True, metadata={"description": "the overdue step a reminder is about"}
+    )
     escalated_at = fields.DateTime(allow_none=True, metadata={"description": "when an overdue step was escalated"})
     bpmn_id = fields.String()
     name = fields.String()
@@ -251,22 +288,30 @@ class TaskSchema(Schema):
     claimed_at = fields.DateTime(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = DerivedBoolean(lambda task: task.overdue_at(utcnow()))
-    counted_workdays = DerivedInteger(_counted_so_far, allow_none=True, metadata={
-        "description": "working days with the agency so far (start day not counted)"})
+    counted_workdays = DerivedInteger(
+        _counted_so_far,
+        allow_none=True,
+        metadata={"description": "working days with the agency so far (start day not counted)"},
+    )
     limit_workdays = fields.Integer(allow_none=True)
     time_limit = fields.String(allow_none=True, metadata={"description": "the step's limit: '20WD' or '7CD'"})
     statutory = fields.Boolean(metadata={"description": "counts toward the agency's statutory clock"})
-    elapsed_days = DerivedInteger(_elapsed_days, metadata={
-        "description": "calendar days since the step opened (or until done)"})
-    due_provisional = fields.Boolean(metadata={
-        "description": "the due date was counted into a year without an official holiday arrangement"})
+    elapsed_days = DerivedInteger(
+        _elapsed_days, metadata={"description": "calendar days since the step opened (or until done)"}
+    )
+    due_provisional = fields.Boolean(
+        metadata={"description": "the due date was counted into a year without an official holiday arrangement"}
+    )
     completed_at = fields.DateTime(allow_none=True)
     completed_by = Username()
-    on_behalf_of = Username(metadata={
-        "description": "whom the step was done for, when a substitute or delegate did it (A for B)"})
+    on_behalf_of = Username(
+        metadata={"description": "whom the step was done for, when a substitute or delegate did it (A for B)"}
+    )
     delegated_by = Username(metadata={"description": "the holder who delegated this claimed step to its assignee"})
-    outcome = fields.String(allow_none=True, metadata={
-        "description": "the decision given; `sent_back` when the holder sent the instance back (退回)"})
+    outcome = fields.String(
+        allow_none=True,
+        metadata={"description": "the decision given; `sent_back` when the holder sent the instance back (退回)"},
+    )
     opinion = fields.String(allow_none=True, metadata={"description": "the written opinion given on completion"})
     form = fields.String(allow_none=True)
     instance_id = fields.Integer()
@@ -292,16 +337,19 @@ class MaterialSchema(Schema):
     uploaded_by = Username()
     uploaded_at = fields.DateTime()
     withdrawn_at = fields.DateTime(allow_none=True)
-    url = DerivedString(lambda material: f"/api/materials/{material.id}",
-                        metadata={"description": "where to download it"})
+    url = DerivedString(
+        lambda material: f"/api/materials/{material.id}", metadata={"description": "where to download it"}
+    )
 
 
 class TaskDetailSchema(AlongSchema, TaskSchema):
     """A step with what its page shows: dumps ``Along(task, form_schema=…, materials=…)``."""
 
     documentation = fields.String()
-    materials = fields.List(fields.Nested(MaterialSchema), metadata={
-        "description": "the instance's materials so far, this step's and earlier steps'"})
+    materials = fields.List(
+        fields.Nested(MaterialSchema),
+        metadata={"description": "the instance's materials so far, this step's and earlier steps'"},
+    )
     form_schema = fields.Dict(allow_none=True, metadata={"description": "the step's JSON Schema"})
     data = fields.Dict(attribute="input_data", metadata={"description": "the process data the step was given"})
     submitted_data = fields.Dict(allow_none=True)
@@ -391,8 +439,9 @@ class AgencyClockSchema(Schema):
 
 
 class StatusProject(ProjectSchema):
-    counted_workdays = fields.Integer(metadata={
-        "description": "working days on which any agency's statutory step ran (parallel steps once)"})
+    counted_workdays = fields.Integer(
+        metadata={"description": "working days on which any agency's statutory step ran (parallel steps once)"}
+    )
     commitment_workdays = fields.Integer(metadata={"description": "Shenzhen's commitment: 85 working days"})
     within_commitment = fields.Boolean()
 
@@ -405,8 +454,11 @@ class StatusInstance(Schema):
     process_name = fields.String(attribute="instance.definition.name")
     version = fields.Integer(attribute="instance.definition.version")
     status = fields.String(attribute="instance.status", validate=validate.OneOf(tuple(InstanceStatus)))
-    result = fields.String(attribute="instance.result", allow_none=True,
-                           metadata={"description": "the end event a completed instance reached"})
+    result = fields.String(
+        attribute="instance.result",
+        allow_none=True,
+        metadata={"description": "the end event a completed instance reached"},
+    )
     started_at = fields.DateTime(attribute="instance.started_at")
     ended_at = fields.DateTime(attribute="instance.ended_at", allow_none=True)
     stages = fields.List(fields.String(), metadata={"description": "the (called) processes with open steps"})
@@ -439,5 +491,7 @@ class SubstitutionSchema(Schema):
     substitute = Username()
     starts_on = fields.Date()
     ends_on = fields.Date()
-    active = DerivedBoolean(lambda row: row.in_force_on(substitutes.today()), metadata={"description": "in force today"})
+    active = DerivedBoolean(
+        lambda row: row.in_force_on(substitutes.today()), metadata={"description": "in force today"}
+    )
     revoked_at = fields.DateTime(allow_none=True)

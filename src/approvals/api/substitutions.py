@@ -7,8 +7,9 @@ from ..services import substitutes
 from .auth import SECURITY, authenticated, current_user
 from .schemas import SubstitutionQuery, SubstitutionRequest, SubstitutionSchema
 
-blp = Blueprint("substitutions", __name__, url_prefix="/api/substitutions",
-                description="Out of office: who acts for whom, and when")
+blp = Blueprint(
+    "substitutions", __name__, url_prefix="/api/substitutions", description="Out of office: who acts for whom, and when"
+)
 
 
 @blp.get("")
@@ -28,9 +29,14 @@ def list_substitutions(query):
 @authenticated
 def create_substitution(body):
     """Name a colleague of the same agency who acts for the absent user on the given dates."""
-    return substitutes.create_substitution(get_session(), current_user(), substitute=body["substitute"],
-                                           starts_on=body["starts_on"], ends_on=body["ends_on"],
-                                           username=body.get("user"))
+    return substitutes.create_substitution(
+        get_session(),
+        current_user(),
+        substitute=body["substitute"],
+        starts_on=body["starts_on"],
+        ends_on=body["ends_on"],
+        username=body.get("user"),
+    )
 
 
 @blp.delete("/<int:substitution_id>")

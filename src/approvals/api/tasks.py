@@ -35,12 +35,21 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Work it
 @authenticated
 def inbox(query):
     """The inbox: your agency's steps by default, soonest due first."""
-    rows, total = tasks.inbox(get_session(), current_user(), tasks.InboxFilter(
-        agency=query.get("agency"), assignee_me=query.get("assignee") == "me", state=query["state"],
-        project=query.get("project"), process=query.get("process"), overdue=query.get("overdue"), page=query["page"],
-        page_size=query["page_size"]))
-    return {"items": rows, "total": total, "page": query["page"],
-            "page_size": query["page_size"]}
+    rows, total = tasks.inbox(
+        get_session(),
+        current_user(),
+        tasks.InboxFilter(
+            agency=query.get("agency"),
+            assignee_me=query.get("assignee") == "me",
+            state=query["state"],
+            project=query.get("project"),
+            process=query.get("process"),
+            overdue=query.get("overdue"),
+            page=query["page"],
+            page_size=query["page_size"],
+        ),
+    )
+    return {"items": rows, "total": total, "page": query["page"], "page_size": query["page_size"]}
 
 
 @blp.get("/<int:task_id>")
@@ -93,8 +102,9 @@ def assign(body, task_id: int):
 @authenticated
 def complete(body, task_id: int):
     """Complete a step with its form data; returns the instance's open steps afterwards."""
-    instance, open_rows = tasks.complete_task(get_session(), task_id, body["data"], current_user(),
-                                              opinion=body.get("opinion"))
+    instance, open_rows = tasks.complete_task(
+        get_session(), task_id, body["data"], current_user(), opinion=body.get("opinion")
+    )
     return Along(instance, open_tasks=open_rows)
 
 
@@ -108,8 +118,9 @@ def send_back_task(body, task_id: int):
     """Send the instance back (退回) to an earlier step on the path already taken, with a reason.
 
     The steps in between are cancelled; this step's agency clock stops until the file returns."""
-    instance, open_rows = send_back.send_back(get_session(), task_id, body["to_bpmn_id"], body["reason"],
-                                              current_user())
+    instance, open_rows = send_back.send_back(
+        get_session(), task_id, body["to_bpmn_id"], body["reason"], current_user()
+    )
     return Along(instance, open_tasks=open_rows)
 
 
@@ -133,15 +144,36 @@ def recall(task_id: int):
 
 
 @blp.post("/<int:task_id>/materials")
-@blp.doc(security=SECURITY, requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"],
-    "properties": {
-        "file": {"type": "string", "format": "binary",
-                 "description": "PDF, image, Office document, DWG/DXF drawing or ZIP; the type is read from "
-                                "the content and must match the name"},
-        "field": {"type": "string", "description": "the form field (marked x-material) it is attached for"},
-        "document_number": {"type": "string", "description": "文号 when this is a document the step issues"},
-    }}}}})
+@blp.doc(
+    security=SECURITY,
+    requestBody={
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "PDF, image, Office document, DWG/DXF drawing or ZIP; the type is read from "
+                            "the content and must match the name",
+                        },
+                        "field": {
+                            "type": "string",
+                            "description": "the form field (marked x-material) it is attached for",
+                        },
+                        "document_number": {
+                            "type": "string",
+                            "description": "文号 when this is a document the step issues",
+                        },
+                    },
+                }
+            }
+        },
+    },
+)
 @blp.response(201, MaterialSchema)
 @blp.alt_response(413, description="the file, or the step's materials together, exceed the limit")
 @blp.alt_response(415, description="the content is not an allowed type, or does not match the name")
@@ -154,7 +186,13 @@ def upload_material(task_id: int):
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("a file is required", {"file": ["send the file as multipart field 'file'"]}, "files")
-    material = tasks.attach_material(session, task_id, current_user(), name=upload.filename or "",
-                                     stream=upload.stream, field=request.form.get("field") or None,
-                                     document_number=request.form.get("document_number"))
+    material = tasks.attach_material(
+        session,
+        task_id,
+        current_user(),
+        name=upload.filename or "",
+        stream=upload.stream,
+        field=request.form.get("field") or None,
+        document_number=request.form.get("document_number"),
+    )
     return material

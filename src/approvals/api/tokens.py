@@ -21,8 +21,13 @@ def create_token(body):
     """Sign in: exchange username and password for a bearer token (5 failures in 15 minutes: 429)."""
     user = check_password(body["username"], body["password"])
     token, expires_at = users.issue_token(get_session(), user, int(current_app.config["TOKEN_DAYS"]))
-    return {"token": token, "expires_at": expires_at, "username": user.username,
-            "agency": user.agency_code, "role": user.role}
+    return {
+        "token": token,
+        "expires_at": expires_at,
+        "username": user.username,
+        "agency": user.agency_code,
+        "role": user.role,
+    }
 
 
 @blp.delete("/current")

@@ -156,20 +156,27 @@ def _check_lanes(process: Any, lane_agencies: Any, result: LintResult, extra_fun
 def _check_time_limits(process: Any, result: LintResult) -> None:
     for kind in HUMAN_TASKS:
         for task in process.iterfind(f".//bpmn:{kind}", NS):
-            for prop in task.iterfind(
-                    "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
+            for prop in task.iterfind("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS):
                 if prop.get("name") == TIME_LIMIT_PROPERTY and not TIME_LIMIT.match(prop.get("value") or ""):
-                    result.add(task.get("id"), f"time_limit of {_label(task)} is {prop.get('value')!r}; "
-                                               "write working days as '20WD' or calendar days as '7CD'")
+                    result.add(
+                        task.get("id"),
+                        f"time_limit of {_label(task)} is {prop.get('value')!r}; "
+                        "write working days as '20WD' or calendar days as '7CD'",
+                    )
                 if prop.get("name") == FOUR_EYES_PROPERTY:
                     ids = {el.get("id") for el in process.iter(etree.Element) if el.get("id")}
                     for ref in four_eyes_steps(prop.get("value")):
                         if ref not in ids:
-                            result.add(task.get("id"), f"four_eyes of {_label(task)} names {ref!r}, "
-                                                       "which is not a step of this process")
+                            result.add(
+                                task.get("id"),
+                                f"four_eyes of {_label(task)} names {ref!r}, which is not a step of this process",
+                            )
                 if prop.get("name") == CLOCK_PROPERTY and prop.get("value") != "stopped":
-                    result.add(task.get("id"), f"clock of {_label(task)} is {prop.get('value')!r}; the only "
-                                               "value is 'stopped' (the step waits on the applicant or experts)")
+                    result.add(
+                        task.get("id"),
+                        f"clock of {_label(task)} is {prop.get('value')!r}; the only "
+                        "value is 'stopped' (the step waits on the applicant or experts)",
+                    )
 
 
 def four_eyes_steps(value: str | None) -> list[str]:

@@ -70,11 +70,17 @@ def model_outline(data: bytes, *, max_bytes: int) -> ModelOutline:
     root = tree.getroot()
     key = _main_process_id(tree)
     local = {p.get("id") for p in root.iterfind("bpmn:process", NS)}
-    forms = {el.text.strip() for el in root.iterfind(
-        ".//bpmn:userTask/bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS) if el.text}
+    forms = {
+        el.text.strip()
+        for el in root.iterfind(".//bpmn:userTask/bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
+        if el.text
+    }
     processes = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)} - local - {None}
-    decisions = {el.text.strip() for el in root.iterfind(
-        ".//bpmn:businessRuleTask/bpmn:extensionElements/spiffworkflow:calledDecisionId", NS) if el.text}
+    decisions = {
+        el.text.strip()
+        for el in root.iterfind(".//bpmn:businessRuleTask/bpmn:extensionElements/spiffworkflow:calledDecisionId", NS)
+        if el.text
+    }
     return ModelOutline("bpmn", key, frozenset(forms), frozenset(processes), frozenset(decisions))
 
 
@@ -95,8 +101,15 @@ def _main_process_id(tree: etree._ElementTree) -> str:
     called = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}
     candidates = [pid for pid in executable if pid not in called]
     if len(candidates) != 1:
-        raise ModelRejected([Problem(None, "the file must contain exactly one executable process that no call "
-                                           f"activity in it calls; found {candidates or 'none'}")])
+        raise ModelRejected(
+            [
+                Problem(
+                    None,
+                    "the file must contain exactly one executable process that no call "
+                    f"activity in it calls; found {candidates or 'none'}",
+                )
+            ]
+        )
     return str(candidates[0])
 
 
@@ -105,8 +118,7 @@ def _validate(validator: BpmnValidator, tree: etree._ElementTree, filename: str,
         validator.validate(tree, filename)
     except ValidationException as exc:
         line = exc.line_number if isinstance(exc.line_number, int) else None
-        raise ModelRejected([Problem(_element_at_line(tree, line),
-                                     f"not valid {what} (line {line}): {exc}")]) from None
+        raise ModelRejected([Problem(_element_at_line(tree, line), f"not valid {what} (line {line}): {exc}")]) from None
 
 
 def parse_decision(dmn: bytes, *, max_bytes: int, filename: str = "decision.dmn") -> ParsedModel:
@@ -124,8 +136,15 @@ def parse_decision(dmn: bytes, *, max_bytes: int, filename: str = "decision.dmn"
     return ParsedModel("dmn", key, decision.get("name") or key, "", {}, {})
 
 
-def _add_callees(parser: SpiffBpmnParser, outline: ModelOutline, tree: Any, resolve: Resolver,
-                 max_bytes: int, routes: dict[str, str], seen: set[tuple[str, str]]) -> list[Problem]:
+def _add_callees(
+    parser: SpiffBpmnParser,
+    outline: ModelOutline,
+    tree: Any,
+    resolve: Resolver,
+    max_bytes: int,
+    routes: dict[str, str],
+    seen: set[tuple[str, str]],
+) -> list[Problem]:
     """Add the published XML of every process and decision the model calls, transitively.
 
     The callees' lane routing expressions are added to ``routes``: their steps run in our instances."""
@@ -182,8 +201,11 @@ def parse_model(
     tree = parse_xml(bpmn, max_bytes=max_bytes)
     if _is_dmn(tree):
         return parse_decision(bpmn, max_bytes=max_bytes, filename=filename)
-    too_big = [Problem(f"form:{n}", f"form {n} is {len(b)} bytes; the limit is {max_form_bytes}")
-               for n, b in forms.items() if len(b) > max_form_bytes]
+    too_big = [
+        Problem(f"form:{n}", f"form {n} is {len(b)} bytes; the limit is {max_form_bytes}")
+        for n, b in forms.items()
+        if len(b) > max_form_bytes
+    ]
     if too_big:
         raise ModelRejected(too_big)
     _validate(VALIDATOR, tree, filename, "BPMN 2.0")

@@ -60,12 +60,12 @@ class NotOnPath(Exception):
 
 
 class ModelRuntime:
-    def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float,
-                 script_memory_bytes: int):
+    def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float, script_memory_bytes: int):
         self.spec, self.subprocess_specs = specs_from_json(spec_json)
         self.lane_routes = dict(lane_routes)
-        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(
-            script_timeout=script_timeout, script_memory_bytes=script_memory_bytes))
+        self.script_engine = PythonScriptEngine(
+            environment=SandboxEnvironment(script_timeout=script_timeout, script_memory_bytes=script_memory_bytes)
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -103,17 +103,19 @@ class ModelRuntime:
         for task in workflow.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             extensions = getattr(spec, "extensions", {}) or {}
-            steps.append(ReadyStep(
-                task_id=str(task.id),
-                bpmn_id=spec.bpmn_id,
-                name=spec.bpmn_name or spec.bpmn_id,
-                lane=spec.lane,
-                form=extensions.get("formJsonSchemaFilename"),
-                documentation=spec.documentation or "",
-                data=dict(task.data),
-                properties=dict(extensions.get("properties") or {}),
-                stage=task.workflow.spec.description or task.workflow.spec.name,
-            ))
+            steps.append(
+                ReadyStep(
+                    task_id=str(task.id),
+                    bpmn_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id,
+                    lane=spec.lane,
+                    form=extensions.get("formJsonSchemaFilename"),
+                    documentation=spec.documentation or "",
+                    data=dict(task.data),
+                    properties=dict(extensions.get("properties") or {}),
+                    stage=task.workflow.spec.description or task.workflow.spec.name,
+                )
+            )
         return steps
 
     def complete(self, workflow: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> None:
@@ -138,8 +140,12 @@ class ModelRuntime:
         current, target = _find(workflow, from_task_id), _find(workflow, to_task_id)
         if current is None or current.state != TaskState.READY or not current.task_spec.manual:
             raise TaskNotReady(from_task_id)
-        if target is None or target.state != TaskState.COMPLETED or not target.task_spec.manual \
-                or not _leads_to(target, current):
+        if (
+            target is None
+            or target.state != TaskState.COMPLETED
+            or not target.task_spec.manual
+            or not _leads_to(target, current)
+        ):
             raise NotOnPath(to_task_id)
         try:
             workflow.reset_from_task_id(target.id)
@@ -240,8 +246,14 @@ _CACHE: dict[tuple[str, float, int], ModelRuntime] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def runtime_for(checksum: str, load_spec_json: Callable[[], str], lane_routes: dict[str, str], *,
-                script_timeout: float, script_memory_bytes: int) -> ModelRuntime:
+def runtime_for(
+    checksum: str,
+    load_spec_json: Callable[[], str],
+    lane_routes: dict[str, str],
+    *,
+    script_timeout: float,
+    script_memory_bytes: int,
+) -> ModelRuntime:
     """The cached runtime of a published definition, keyed by its content checksum.
 
     A published version never changes, so its parsed spec can live as long as the process;
@@ -249,8 +261,9 @@ def runtime_for(checksum: str, load_spec_json: Callable[[], str], lane_routes: d
     key = (checksum, script_timeout, script_memory_bytes)
     runtime = _CACHE.get(key)
     if runtime is None:
-        runtime = ModelRuntime(load_spec_json(), lane_routes, script_timeout=script_timeout,
-                               script_memory_bytes=script_memory_bytes)
+        runtime = ModelRuntime(
+            load_spec_json(), lane_routes, script_timeout=script_timeout, script_memory_bytes=script_memory_bytes
+        )
         with _CACHE_LOCK:
             runtime = _CACHE.setdefault(key, runtime)
     return runtime

@@ -80,9 +80,26 @@ FUNCTIONS: dict[str, Any] = {
 
 # The expression node types simpleeval evaluates (statements excluded).
 _EXPRESSION_NODES = (
-    ast.Attribute, ast.BinOp, ast.BoolOp, ast.Call, ast.Compare, ast.Constant, ast.Dict,
-    ast.DictComp, ast.FormattedValue, ast.GeneratorExp, ast.IfExp, ast.JoinedStr, ast.List,
-    ast.ListComp, ast.Name, ast.Set, ast.Slice, ast.Subscript, ast.Tuple, ast.UnaryOp,
+    ast.Attribute,
+    ast.BinOp,
+    ast.BoolOp,
+    ast.Call,
+    ast.Compare,
+    ast.Constant,
+    ast.Dict,
+    ast.DictComp,
+    ast.FormattedValue,
+    ast.GeneratorExp,
+    ast.IfExp,
+    ast.JoinedStr,
+    ast.List,
+    ast.ListComp,
+    ast.Name,
+    ast.Set,
+    ast.Slice,
+    ast.Subscript,
+    ast.Tuple,
+    ast.UnaryOp,
 )
 
 
@@ -103,9 +120,7 @@ def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> 
             raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ExpressionError(f"name {node.id!r} is not allowed (names may not start with '_')")
-        if isinstance(node, ast.Attribute) and (
-            node.attr.startswith("_") or node.attr in simpleeval.DISALLOW_METHODS
-        ):
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in simpleeval.DISALLOW_METHODS):
             raise ExpressionError(f"attribute {node.attr!r} is not allowed")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id not in allowed_calls:
             raise ExpressionError(
@@ -147,8 +162,12 @@ def check_script(script: str) -> None:
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     ops = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
     }
     if op not in ops:
         raise ScriptError(f"operator {op} is not allowed")
@@ -159,25 +178,31 @@ _SCRIPT_BUILTINS = {
     **safe_builtins,
     **limited_builtins,
     **{name: fn for name, fn in FUNCTIONS.items()},
-    "dict": dict, "enumerate": enumerate, "zip": zip, "set": set, "reversed": reversed,
+    "dict": dict,
+    "enumerate": enumerate,
+    "zip": zip,
+    "set": set,
+    "reversed": reversed,
 }
 
 
 def _script_globals(data: dict[str, Any]) -> dict[str, Any]:
     # Guards are set after the data so that task data can never replace them (or __builtins__).
     scope = {k: v for k, v in data.items() if not k.startswith("_")}
-    scope.update({
-        "__builtins__": _SCRIPT_BUILTINS,
-        "__name__": "script",
-        "__metaclass__": type,
-        "_getattr_": safer_getattr,
-        "_getitem_": default_guarded_getitem,
-        "_getiter_": default_guarded_getiter,
-        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-        "_unpack_sequence_": guarded_unpack_sequence,
-        "_write_": full_write_guard,
-        "_inplacevar_": _inplacevar,
-    })
+    scope.update(
+        {
+            "__builtins__": _SCRIPT_BUILTINS,
+            "__name__": "script",
+            "__metaclass__": type,
+            "_getattr_": safer_getattr,
+            "_getitem_": default_guarded_getitem,
+            "_getiter_": default_guarded_getiter,
+            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+            "_unpack_sequence_": guarded_unpack_sequence,
+            "_write_": full_write_guard,
+            "_inplacevar_": _inplacevar,
+        }
+    )
     return scope
 
 
@@ -273,8 +298,13 @@ def run_script(script: str, data: dict[str, Any], *, timeout: float, memory_byte
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow's script environment, with eval/exec replaced by the sandbox above."""
 
-    def __init__(self, *, script_timeout: float = 1.0, script_memory_bytes: int = 256 * 1024 * 1024,
-                 functions: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        *,
+        script_timeout: float = 1.0,
+        script_memory_bytes: int = 256 * 1024 * 1024,
+        functions: dict[str, Any] | None = None,
+    ):
         super().__init__({})
         self.script_timeout = script_timeout
         self.script_memory_bytes = script_memory_bytes

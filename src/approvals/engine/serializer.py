@@ -54,10 +54,12 @@ STATE_FORMAT = f"approvals-1/spiff-{_SERIALIZER.VERSION}"
 
 
 def specs_to_json(spec: Any, subprocess_specs: dict[str, Any]) -> str:
-    return json.dumps({
-        "spec": _REGISTRY.convert(spec),
-        "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
-    })
+    return json.dumps(
+        {
+            "spec": _REGISTRY.convert(spec),
+            "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+        }
+    )
 
 
 def specs_from_json(text: str) -> Any:

@@ -25,12 +25,16 @@ def load_agencies(session: Session, path: Path) -> list[Agency]:
     for index, entry in enumerate(entries):
         code = entry.get("code")
         if not code or not entry.get("name_zh") or not entry.get("name_en"):
-            raise InvalidInput(f"{path}: agency #{index + 1} needs code, name_zh and name_en",
-                               {f"agency[{index}]": ["code, name_zh and name_en are required"]})
+            raise InvalidInput(
+                f"{path}: agency #{index + 1} needs code, name_zh and name_en",
+                {f"agency[{index}]": ["code, name_zh and name_en are required"]},
+            )
         for name in (code, *entry.get("aliases", [])):
             if name in seen_names and seen_names[name] != code:
-                raise InvalidInput(f"{path}: lane name {name!r} is used by {seen_names[name]} and {code}",
-                                   {f"agency[{index}]": [f"duplicate lane name {name!r}"]})
+                raise InvalidInput(
+                    f"{path}: lane name {name!r} is used by {seen_names[name]} and {code}",
+                    {f"agency[{index}]": [f"duplicate lane name {name!r}"]},
+                )
             seen_names[name] = code
         agency = session.get(Agency, code) or Agency(code=code)
         agency.name_zh = entry["name_zh"]

@@ -30,11 +30,17 @@ def calendar_of(session: Session) -> WorkCalendar:
 
 
 def _read_calendar(session: Session) -> WorkCalendar:
-    return WorkCalendar({
-        row.year: Arrangement(row.year, frozenset(map(date.fromisoformat, row.rest_days)),
-                              frozenset(map(date.fromisoformat, row.work_days)), row.source)
-        for row in session.scalars(select(CalendarYear))
-    })
+    return WorkCalendar(
+        {
+            row.year: Arrangement(
+                row.year,
+                frozenset(map(date.fromisoformat, row.rest_days)),
+                frozenset(map(date.fromisoformat, row.work_days)),
+                row.source,
+            )
+            for row in session.scalars(select(CalendarYear))
+        }
+    )
 
 
 def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
@@ -76,5 +82,4 @@ def year_view(session: Session, year: int) -> dict[str, Any]:
 
 def load_year_files(session: Session, folder: Path) -> list[int]:
     """Load every ``*.toml`` year file of a folder (workflows/calendar/)."""
-    return [load_year(session, path.read_text(encoding="utf-8"), None).year
-            for path in sorted(folder.glob("*.toml"))]
+    return [load_year(session, path.read_text(encoding="utf-8"), None).year for path in sorted(folder.glob("*.toml"))]

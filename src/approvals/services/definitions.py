@@ -48,9 +48,11 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
 def list_latest(session: Session) -> list[tuple[ProcessDefinition, int]]:
     """Each key's latest version, with the number of versions."""
     newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"),
-               func.count().label("versions"))
-        .group_by(ProcessDefinition.key).subquery()
+        select(
+            ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"), func.count().label("versions")
+        )
+        .group_by(ProcessDefinition.key)
+        .subquery()
     )
     rows = session.execute(
         select(ProcessDefinition, newest.c.versions)
@@ -61,14 +63,16 @@ def list_latest(session: Session) -> list[tuple[ProcessDefinition, int]]:
 
 
 def _check_material_fields(forms: Mapping[str, dict[str, Any]]) -> None:
-    problems = [Problem(f"form:{name}", message) for name, schema in sorted(forms.items())
-                for message in field_problems(schema)]
+    problems = [
+        Problem(f"form:{name}", message) for name, schema in sorted(forms.items()) for message in field_problems(schema)
+    ]
     if problems:
         raise ModelRejected(problems)
 
 
-def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes],
-             filename: str) -> tuple[ParsedModel, ProcessDefinition | None]:
+def _checked(
+    session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str
+) -> tuple[ParsedModel, ProcessDefinition | None]:
     """Lint and parse a model as publishing would; returns (parsed model, latest version of its key)
     or raises ModelInvalid listing every problem with its element."""
     limits = limits_of(session)
@@ -78,16 +82,24 @@ def _checked(session: Session, bpmn: bytes, forms: Mapping[str, bytes],
         if previous is not None and previous.kind != outline.kind:
             raise ModelRejected([Problem(None, f"key {outline.key!r} is already a published {previous.kind} model")])
         forms = _with_inherited_forms(forms, outline.form_names, previous)
-        model = parse_model(bpmn, forms, lane_agencies(session), max_bytes=limits.max_bpmn_bytes,
-                            max_form_bytes=limits.max_form_bytes, resolve=_resolver(session), filename=filename)
+        model = parse_model(
+            bpmn,
+            forms,
+            lane_agencies(session),
+            max_bytes=limits.max_bpmn_bytes,
+            max_form_bytes=limits.max_form_bytes,
+            resolve=_resolver(session),
+            filename=filename,
+        )
         _check_material_fields(model.forms)
     except ModelRejected as exc:
         raise ModelInvalid(_summary(exc.problems), {"bpmn": [p.as_dict() for p in exc.problems]}) from None
     return model, previous
 
 
-def check_model(session: Session, bpmn: bytes, actor: User,
-                forms: Mapping[str, bytes] | None = None) -> list[dict[str, Any]]:
+def check_model(
+    session: Session, bpmn: bytes, actor: User, forms: Mapping[str, bytes] | None = None
+) -> list[dict[str, Any]]:
     """The problems publishing would report (element and message each), without storing anything."""
     require(can_publish(actor), "only process owners and admins check and publish process models")
     try:
@@ -100,8 +112,11 @@ def check_model(session: Session, bpmn: bytes, actor: User,
 
 def versions_of(session: Session, key: str) -> list[ProcessDefinition]:
     """Every published version of a key, newest first."""
-    found = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                 .order_by(ProcessDefinition.version.desc())))
+    found = list(
+        session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+        )
+    )
     if not found:
         raise NotFound(f"no process definition {key!r}")
     return found
@@ -112,14 +127,18 @@ def diagram_of(session: Session, definition: ProcessDefinition, stage: str) -> P
     called process of that name (its latest version: the caller froze the version it calls)."""
     if not stage or stage in (definition.name, definition.key):
         return definition
-    called = session.scalar(select(ProcessDefinition).where(
-        ProcessDefinition.kind == "bpmn", ProcessDefinition.name == stage)
-        .order_by(ProcessDefinition.version.desc()).limit(1))
+    called = session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.kind == "bpmn", ProcessDefinition.name == stage)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
     return called or definition
 
 
-def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None,
-            filename: str = "model.bpmn") -> tuple[ProcessDefinition, bool]:
+def publish(
+    session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None, filename: str = "model.bpmn"
+) -> tuple[ProcessDefinition, bool]:
     """Check and store a new version; returns (definition, created).
 
     Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
@@ -134,8 +153,9 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
         callee = latest(session, key, kind) if kind == "bpmn" else None
         for name, schema in (callee.forms if callee else {}).items():
             model.forms.setdefault(name, schema)
-    stored_forms = {name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode()
-                    for name, schema in model.forms.items()}
+    stored_forms = {
+        name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode() for name, schema in model.forms.items()
+    }
     checksum = _checksum(bpmn, stored_forms)
     if previous is not None and previous.checksum == checksum:
         return previous, False
@@ -153,9 +173,12 @@ def publish(session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: Us
     )
     session.add(definition)
     session.flush()
-    events.record(session, "definition.published", actor,
-                  payload={"key": definition.key, "kind": definition.kind, "version": definition.version,
-                           "checksum": checksum})
+    events.record(
+        session,
+        "definition.published",
+        actor,
+        payload={"key": definition.key, "kind": definition.kind, "version": definition.version, "checksum": checksum},
+    )
     return definition, True
 
 
@@ -205,8 +228,9 @@ def publication_order(session: Session, files: dict[str, bytes]) -> list[str]:
     return ordered
 
 
-def _with_inherited_forms(forms: Mapping[str, bytes], used: Set[str],
-                          previous: ProcessDefinition | None) -> dict[str, bytes]:
+def _with_inherited_forms(
+    forms: Mapping[str, bytes], used: Set[str], previous: ProcessDefinition | None
+) -> dict[str, bytes]:
     merged = dict(forms)
     if previous is not None:
         for name in used - set(forms):

@@ -18,15 +18,20 @@ from .instance_change import changing_instance
 
 
 def _lead_of(session: Session, agency: str) -> User | None:
-    return session.scalar(select(User).where(User.agency_code == agency, User.role == Role.LEAD, User.active)
-                          .order_by(User.id).limit(1))
+    return session.scalar(
+        select(User).where(User.agency_code == agency, User.role == Role.LEAD, User.active).order_by(User.id).limit(1)
+    )
 
 
 def overdue_steps(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    return list(session.scalars(
-        select(Task.id).where(Task.kind == TaskKind.STEP, Task.overdue_at(now), Task.escalated_at.is_(None))
-        .order_by(Task.due_at, Task.id).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(Task.id)
+            .where(Task.kind == TaskKind.STEP, Task.overdue_at(now), Task.escalated_at.is_(None))
+            .order_by(Task.due_at, Task.id)
+            .limit(limit)
+        )
+    )
 
 
 def escalate(session: Session, task_id: int, now: datetime | None = None) -> Task | None:
@@ -43,18 +48,38 @@ def escalate(session: Session, task_id: int, now: datetime | None = None) -> Tas
         lead = _lead_of(session, step.agency_code)
         step.escalated_at = now
         reminder = Task(
-            instance_id=change.instance.id, kind=TaskKind.REMINDER, reminder_for_id=step.id,
-            spiff_task_id=f"reminder-{step.id}", bpmn_id=step.bpmn_id, name=f"催办：{step.name}", stage=step.stage,
-            lane=step.lane, agency_code=step.agency_code,
+            instance_id=change.instance.id,
+            kind=TaskKind.REMINDER,
+            reminder_for_id=step.id,
+            spiff_task_id=f"reminder-{step.id}",
+            bpmn_id=step.bpmn_id,
+            name=f"催办：{step.name}",
+            stage=step.stage,
+            lane=step.lane,
+            agency_code=step.agency_code,
             documentation=f"The step “{step.name}” passed its due date; follow it up with its assignee.",
-            state=TaskState.CLAIMED if lead else TaskState.OPEN, assignee=lead, claimed_at=now if lead else None,
-            created_at=now, due_at=None, input_data={},
+            state=TaskState.CLAIMED if lead else TaskState.OPEN,
+            assignee=lead,
+            claimed_at=now if lead else None,
+            created_at=now,
+            due_at=None,
+            input_data={},
         )
         session.add(reminder)
         session.flush()
-        events.record(session, "task.escalated", None, instance=change.instance, task=step,
-                      payload={"bpmn_id": step.bpmn_id, "due_at": step.due_at.isoformat() if step.due_at else None,
-                               "lead": lead.username if lead else None, "reminder": reminder.id})
+        events.record(
+            session,
+            "task.escalated",
+            None,
+            instance=change.instance,
+            task=step,
+            payload={
+                "bpmn_id": step.bpmn_id,
+                "due_at": step.due_at.isoformat() if step.due_at else None,
+                "lead": lead.username if lead else None,
+                "reminder": reminder.id,
+            },
+        )
     return reminder
 
 

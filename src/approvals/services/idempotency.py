@@ -26,13 +26,14 @@ def replay(session: Session, user: User, key: str, print_: str) -> IdempotencyKe
     """The stored answer for this key, or None when the key is new; 422 when it was used otherwise."""
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidInput("invalid Idempotency-Key", {"Idempotency-Key": [f"1-{MAX_KEY_LENGTH} characters"]})
-    row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id,
-                                                      IdempotencyKey.key == key))
+    row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
     if row is None:
         return None
     if row.fingerprint != print_:
-        raise InvalidInput("this Idempotency-Key was used for a different request",
-                           {"Idempotency-Key": ["already used with another method, path or body"]})
+        raise InvalidInput(
+            "this Idempotency-Key was used for a different request",
+            {"Idempotency-Key": ["already used with another method, path or body"]},
+        )
     return row
 
 

@@ -55,14 +55,19 @@ T = TypeVar("T")
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance, loaded for change and locked until the transaction ends (404 when unknown).
     The same statement reads the reference revision, so cached calendars and directories need no other."""
-    return _locked(session, _lock_statement(False, is_postgres(session)), {"instance_id": instance_id},
-                   f"process instance {instance_id} not found")
+    return _locked(
+        session,
+        _lock_statement(False, is_postgres(session)),
+        {"instance_id": instance_id},
+        f"process instance {instance_id} not found",
+    )
 
 
 def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance:
     """The instance task ``task_id`` belongs to, locked as ``lock_instance`` does (404 when the task is unknown)."""
-    return _locked(session, _lock_statement(True, is_postgres(session)), {"task_id": task_id},
-                   f"task {task_id} not found")
+    return _locked(
+        session, _lock_statement(True, is_postgres(session)), {"task_id": task_id}, f"task {task_id} not found"
+    )
 
 
 def _locked(session: Session, stmt: Select[Any], params: dict[str, int], missing: str) -> ProcessInstance:
@@ -78,12 +83,17 @@ def _locked(session: Session, stmt: Select[Any], params: dict[str, int], missing
 # running it); SQLAlchemy then finds their compiled form in its cache.
 @cache
 def _lock_statement(by_task: bool, for_update: bool) -> Select[Any]:
-    which = (select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery() if by_task
-             else bindparam("instance_id"))
+    which = (
+        select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery()
+        if by_task
+        else bindparam("instance_id")
+    )
     stmt = (
-        select(ProcessInstance, reference.REVISION).where(ProcessInstance.id == which)
-        .options(undefer(ProcessInstance.state), joinedload(ProcessInstance.definition),
-                 joinedload(ProcessInstance.project))
+        select(ProcessInstance, reference.REVISION)
+        .where(ProcessInstance.id == which)
+        .options(
+            undefer(ProcessInstance.state), joinedload(ProcessInstance.definition), joinedload(ProcessInstance.project)
+        )
         .execution_options(populate_existing=True)
     )
     return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
@@ -102,9 +112,11 @@ def open_tasks(session: Session, instance_id: int, kind: TaskKind | None = None)
 
 
 _TASK_AND_OPEN_ITEMS = (
-    select(Task).where(Task.instance_id == bindparam("instance_id"),
-                       (Task.id == bindparam("task_id")) | Task.is_open)
-    .options(joinedload(Task.assignee)).order_by(Task.id).execution_options(populate_existing=True)
+    select(Task)
+    .where(Task.instance_id == bindparam("instance_id"), (Task.id == bindparam("task_id")) | Task.is_open)
+    .options(joinedload(Task.assignee))
+    .order_by(Task.id)
+    .execution_options(populate_existing=True)
 )
 
 
@@ -123,8 +135,15 @@ class InstanceChange:
     """A change to one locked instance within the caller's transaction; saved by ``save`` (the
     context managers below call it when their block ends without an exception)."""
 
-    def __init__(self, session: Session, instance: ProcessInstance, actor: User | None, *,
-                 open_items: list[Task] | None = None, task: Task | None = None):
+    def __init__(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: User | None,
+        *,
+        open_items: list[Task] | None = None,
+        task: Task | None = None,
+    ):
         self.session = session
         self.instance = instance
         self.actor = actor
@@ -182,9 +201,17 @@ class InstanceChange:
             self.failure = exc
             return None
 
-    def close_step(self, task: Task, *, outcome: str | None, opinion: str | None,
-                   submitted_data: dict[str, Any], on_behalf_of: User | None, event: str,
-                   payload: dict[str, Any]) -> None:
+    def close_step(
+        self,
+        task: Task,
+        *,
+        outcome: str | None,
+        opinion: str | None,
+        submitted_data: dict[str, Any],
+        on_behalf_of: User | None,
+        event: str,
+        payload: dict[str, Any],
+    ) -> None:
         """The step is done (completed, or sent back from): who did it, for whom, what was decided,
         the working days it counted; its event, and its reminders closed."""
         now = utcnow()
@@ -199,9 +226,19 @@ class InstanceChange:
         task.opinion = opinion
         task.submitted_data = submitted_data
         task.counted_workdays = counted_workdays(calendar_of(self.session), task, now)
-        events.record(self.session, event, self.actor, instance=self.instance, task=task, payload={
-            "bpmn_id": task.bpmn_id, "name": task.name, **payload,
-            "on_behalf_of": on_behalf_of.username if on_behalf_of else None})
+        events.record(
+            self.session,
+            event,
+            self.actor,
+            instance=self.instance,
+            task=task,
+            payload={
+                "bpmn_id": task.bpmn_id,
+                "name": task.name,
+                **payload,
+                "on_behalf_of": on_behalf_of.username if on_behalf_of else None,
+            },
+        )
         close_reminders(self.session, self.instance, task, self.actor)
 
     def leave_unchanged(self) -> None:
@@ -235,8 +272,13 @@ class InstanceChange:
             self.instance.result = end[1] if end else None
             self.instance.ended_at = utcnow()
             self.instance.next_timer_at = None
-            events.record(self.session, "instance.completed", self.actor, instance=self.instance,
-                          payload={"end_event": end[0] if end else None, "result": self.instance.result})
+            events.record(
+                self.session,
+                "instance.completed",
+                self.actor,
+                instance=self.instance,
+                payload={"end_event": end[0] if end else None, "result": self.instance.result},
+            )
         self.session.flush()
         self._open_after = still_open if still_open is not None else open_tasks(self.session, self.instance.id)
 
@@ -264,8 +306,14 @@ def changing_task(session: Session, task_id: int, actor: User) -> Iterator[Insta
     change.save()
 
 
-def new_instance_change(session: Session, instance: ProcessInstance, runtime: ModelRuntime, workflow: Any,
-                        actor: User | None, failure: EngineFailure | None) -> InstanceChange:
+def new_instance_change(
+    session: Session,
+    instance: ProcessInstance,
+    runtime: ModelRuntime,
+    workflow: Any,
+    actor: User | None,
+    failure: EngineFailure | None,
+) -> InstanceChange:
     """The first change of an instance just started (nothing to lock: no one else can see it yet)."""
     change = InstanceChange(session, instance, actor, open_items=[])
     change._runtime, change._workflow, change.failure = runtime, workflow, failure
@@ -276,8 +324,13 @@ def fail(session: Session, instance: ProcessInstance, failure: EngineFailure, ac
     instance.status = InstanceStatus.ERROR
     instance.error_message = str(failure)
     instance.error_element = failure.element
-    events.record(session, "instance.error", actor, instance=instance,
-                  payload={"message": str(failure), "element": failure.element})
+    events.record(
+        session,
+        "instance.error",
+        actor,
+        instance=instance,
+        payload={"message": str(failure), "element": failure.element},
+    )
 
 
 def close_reminders(session: Session, instance: ProcessInstance, step: Task, actor: User | None) -> None:
@@ -292,8 +345,14 @@ def cancel(session: Session, instance: ProcessInstance, row: Task, actor: User |
     """Close a work item nobody has to do any more, saying why in the history."""
     row.state = TaskState.CANCELLED
     row.completed_at = utcnow()
-    events.record(session, "task.cancelled", actor, instance=instance, task=row,
-                  payload={"bpmn_id": row.bpmn_id, "reason": reason})
+    events.record(
+        session,
+        "task.cancelled",
+        actor,
+        instance=instance,
+        task=row,
+        payload={"bpmn_id": row.bpmn_id, "reason": reason},
+    )
 
 
 def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) -> list[Task]:
@@ -314,8 +373,11 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
         target = runtime.route(step.lane, step.data)
         agency = agencies.get(target or "")
         if agency is None:
-            raise EngineFailure(f"step {step.bpmn_id!r}: lane {step.lane!r} names no known agency"
-                                + (f" (routed to {target!r})" if target != step.lane else ""), step.bpmn_id)
+            raise EngineFailure(
+                f"step {step.bpmn_id!r}: lane {step.lane!r} names no known agency"
+                + (f" (routed to {target!r})" if target != step.lane else ""),
+                step.bpmn_id,
+            )
         routed.append((step, agency))
     for row in rows:
         if row.spiff_task_id not in ready_ids:
@@ -333,22 +395,39 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
         if limit and limit[1] == "WD":  # a step sent back earlier resumes its clock
             limit = (max(limit[0] - used[step.bpmn_id], 0), "WD")
         deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit) if calendar else None
-        row = Task(instance_id=instance.id, spiff_task_id=step.task_id, bpmn_id=step.bpmn_id, name=step.name,
-                   stage=step.stage, lane=step.lane, agency_code=agency, form=step.form,
-                   documentation=step.documentation, state=TaskState.OPEN, created_at=now,
-                   input_data=plain_json(step.data), time_limit=time_limit,
-                   due_at=deadline.end_of_day_utc() if deadline else None,
-                   due_provisional=bool(deadline and deadline.provisional),
-                   limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
-                   statutory=limit is not None and step.properties.get("clock") != "stopped",
-                   excluded_steps=step.excluded_steps)
+        row = Task(
+            instance_id=instance.id,
+            spiff_task_id=step.task_id,
+            bpmn_id=step.bpmn_id,
+            name=step.name,
+            stage=step.stage,
+            lane=step.lane,
+            agency_code=agency,
+            form=step.form,
+            documentation=step.documentation,
+            state=TaskState.OPEN,
+            created_at=now,
+            input_data=plain_json(step.data),
+            time_limit=time_limit,
+            due_at=deadline.end_of_day_utc() if deadline else None,
+            due_provisional=bool(deadline and deadline.provisional),
+            limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
+            statutory=limit is not None and step.properties.get("clock") != "stopped",
+            excluded_steps=step.excluded_steps,
+        )
         session.add(row)
         created.append(row)
     if created:
         session.flush()  # the events below name the new rows' ids
     for row in created:
-        events.record(session, "task.created", actor, instance=instance, task=row,
-                      payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
+        events.record(
+            session,
+            "task.created",
+            actor,
+            instance=instance,
+            task=row,
+            payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code},
+        )
     return [row for row in items if row.is_open] + created
 
 
@@ -360,8 +439,8 @@ def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str
         return used
     restarted: set[str] = set()
     for bpmn_id, outcome, counted in session.execute(
-        select(Task.bpmn_id, Task.outcome, Task.counted_workdays).where(
-            Task.instance_id == instance_id, Task.bpmn_id.in_(bpmn_ids), Task.state == TaskState.COMPLETED)
+        select(Task.bpmn_id, Task.outcome, Task.counted_workdays)
+        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(bpmn_ids), Task.state == TaskState.COMPLETED)
         .order_by(Task.id.desc())
     ):
         if bpmn_id in restarted:

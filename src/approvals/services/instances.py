@@ -43,8 +43,9 @@ def project_facts(project: Project) -> dict[str, Any]:
     }
 
 
-def start_instance(session: Session, project_code: str, process_key: str, data: Any,
-                   actor: User) -> tuple[ProcessInstance, list[Task]]:
+def start_instance(
+    session: Session, project_code: str, process_key: str, data: Any, actor: User
+) -> tuple[ProcessInstance, list[Task]]:
     """Start the latest version of a process for a project; returns the instance and its open items."""
     require(can_manage_projects(actor), "only the coordinating agency or an admin starts processes")
     project = get_project(session, project_code)
@@ -63,12 +64,23 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
             raise InvalidInput(f"data.{key} is set by the service", {"data": {key: ["reserved"]}})
 
     runtime = runtime_of(session, definition)
-    instance = ProcessInstance(project=project, definition=definition, status=InstanceStatus.RUNNING,
-                               state="", state_format=STATE_FORMAT, started_by_id=actor.id)
+    instance = ProcessInstance(
+        project=project,
+        definition=definition,
+        status=InstanceStatus.RUNNING,
+        state="",
+        state_format=STATE_FORMAT,
+        started_by_id=actor.id,
+    )
     session.add(instance)
     session.flush()
-    events.record(session, "instance.started", actor, instance=instance,
-                  payload={"process_key": definition.key, "version": definition.version, "data": plain_json(data)})
+    events.record(
+        session,
+        "instance.started",
+        actor,
+        instance=instance,
+        payload={"process_key": definition.key, "version": definition.version, "data": plain_json(data)},
+    )
     failure = None
     workflow = None
     try:
@@ -90,8 +102,16 @@ def start_instance(session: Session, project_code: str, process_key: str, data: 
 # -- lifecycle -----------------------------------------------------------------------------------
 
 
-def _change_status(session: Session, instance_id: int, actor: User, *, action: str, from_status: InstanceStatus,
-                   to_status: InstanceStatus, event: str) -> ProcessInstance:
+def _change_status(
+    session: Session,
+    instance_id: int,
+    actor: User,
+    *,
+    action: str,
+    from_status: InstanceStatus,
+    to_status: InstanceStatus,
+    event: str,
+) -> ProcessInstance:
     require(can_manage_instances(actor), f"only a lead of the coordinating agency or an admin may {action}")
     with changing_instance(session, instance_id, actor) as change:
         instance = change.instance
@@ -104,13 +124,27 @@ def _change_status(session: Session, instance_id: int, actor: User, *, action: s
 
 def suspend_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
     """No step can be claimed or completed, and no timer fires, until it is resumed."""
-    return _change_status(session, instance_id, actor, action="suspend", from_status=InstanceStatus.RUNNING,
-                          to_status=InstanceStatus.SUSPENDED, event="instance.suspended")
+    return _change_status(
+        session,
+        instance_id,
+        actor,
+        action="suspend",
+        from_status=InstanceStatus.RUNNING,
+        to_status=InstanceStatus.SUSPENDED,
+        event="instance.suspended",
+    )
 
 
 def resume_instance(session: Session, instance_id: int, actor: User) -> ProcessInstance:
-    return _change_status(session, instance_id, actor, action="resume", from_status=InstanceStatus.SUSPENDED,
-                          to_status=InstanceStatus.RUNNING, event="instance.resumed")
+    return _change_status(
+        session,
+        instance_id,
+        actor,
+        action="resume",
+        from_status=InstanceStatus.SUSPENDED,
+        to_status=InstanceStatus.RUNNING,
+        event="instance.resumed",
+    )
 
 
 def terminate_instance(session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:

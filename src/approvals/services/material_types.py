@@ -23,21 +23,24 @@ class Kind:
     group: str  # what a form field may ask for: pdf, image, office, drawing, archive
 
 
-ALLOWED: dict[str, Kind] = {k.code: k for k in (
-    Kind("pdf", "application/pdf", ("pdf",), "pdf"),
-    Kind("jpg", "image/jpeg", ("jpg", "jpeg"), "image"),
-    Kind("png", "image/png", ("png",), "image"),
-    Kind("tif", "image/tiff", ("tif", "tiff"), "image"),
-    Kind("doc", "application/msword", ("doc",), "office"),
-    Kind("xls", "application/vnd.ms-excel", ("xls",), "office"),
-    Kind("ppt", "application/vnd.ms-powerpoint", ("ppt",), "office"),
-    Kind("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ("docx",), "office"),
-    Kind("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ("xlsx",), "office"),
-    Kind("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", ("pptx",), "office"),
-    Kind("dwg", "image/vnd.dwg", ("dwg",), "drawing"),
-    Kind("dxf", "image/vnd.dxf", ("dxf",), "drawing"),
-    Kind("zip", "application/zip", ("zip",), "archive"),
-)}
+ALLOWED: dict[str, Kind] = {
+    k.code: k
+    for k in (
+        Kind("pdf", "application/pdf", ("pdf",), "pdf"),
+        Kind("jpg", "image/jpeg", ("jpg", "jpeg"), "image"),
+        Kind("png", "image/png", ("png",), "image"),
+        Kind("tif", "image/tiff", ("tif", "tiff"), "image"),
+        Kind("doc", "application/msword", ("doc",), "office"),
+        Kind("xls", "application/vnd.ms-excel", ("xls",), "office"),
+        Kind("ppt", "application/vnd.ms-powerpoint", ("ppt",), "office"),
+        Kind("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ("docx",), "office"),
+        Kind("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ("xlsx",), "office"),
+        Kind("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation", ("pptx",), "office"),
+        Kind("dwg", "image/vnd.dwg", ("dwg",), "drawing"),
+        Kind("dxf", "image/vnd.dxf", ("dxf",), "drawing"),
+        Kind("zip", "application/zip", ("zip",), "archive"),
+    )
+}
 GROUPS = frozenset(k.group for k in ALLOWED.values())
 # How many leading bytes identify a file (filetype reads at most 8 KiB itself).
 SNIFF_BYTES = 8192
@@ -69,8 +72,10 @@ def classify(name: str, head: bytes) -> Kind:
         raise RefusedFile(f"{name}: the content is not an allowed type ({allowed})")
     extension = PurePath(name).suffix.lower().lstrip(".")
     if extension not in kind.extensions:
-        raise RefusedFile(f"{name}: the content is {kind.code.upper()}, but the name says "
-                          f"{('.' + extension) if extension else 'no type'}")
+        raise RefusedFile(
+            f"{name}: the content is {kind.code.upper()}, but the name says "
+            f"{('.' + extension) if extension else 'no type'}"
+        )
     return kind
 
 
@@ -95,6 +100,7 @@ def field_problems(schema: dict[str, Any]) -> list[str]:
         types = spec.get("types", [])
         unknown = [t for t in types if t not in ALLOWED and t not in GROUPS] if isinstance(types, list) else [types]
         if unknown:
-            problems.append(f"field {name!r}: unknown material types {unknown}; "
-                            f"use {', '.join(sorted(GROUPS | set(ALLOWED)))}")
+            problems.append(
+                f"field {name!r}: unknown material types {unknown}; use {', '.join(sorted(GROUPS | set(ALLOWED)))}"
+            )
     return problems

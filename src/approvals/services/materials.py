@@ -40,47 +40,72 @@ def store_of(session: Session) -> MaterialStore:
 def material_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Form properties that are filled with attached materials: name -> their ``x-material``."""
     properties = (schema or {}).get("properties") or {}
-    return {name: prop[MATERIAL_KEY] for name, prop in properties.items()
-            if isinstance(prop, dict) and isinstance(prop.get(MATERIAL_KEY), dict)}
+    return {
+        name: prop[MATERIAL_KEY]
+        for name, prop in properties.items()
+        if isinstance(prop, dict) and isinstance(prop.get(MATERIAL_KEY), dict)
+    }
 
 
 def can_read_materials(session: Session, user: User, instance_id: int) -> bool:
     if can_read_all_materials(user):
         return True
-    held = session.scalar(select(Task.id).where(Task.instance_id == instance_id,
-                                                Task.agency_code == user.agency_code).limit(1))
+    held = session.scalar(
+        select(Task.id).where(Task.instance_id == instance_id, Task.agency_code == user.agency_code).limit(1)
+    )
     return held is not None
 
 
-def upload(session: Session, task: Task, actor: User, *, name: str, stream: IO[bytes],
-           field: str | None = None, document_number: str | None = None) -> Material:
+def upload(
+    session: Session,
+    task: Task,
+    actor: User,
+    *,
+    name: str,
+    stream: IO[bytes],
+    field: str | None = None,
+    document_number: str | None = None,
+) -> Material:
     """Store a file for an open step the caller may work on (checked by the caller, under the lock)."""
     name = Path((name or "").replace("\\", "/")).name.strip()
     if not name or len(name) > MAX_NAME or not storable(name):
         raise InvalidInput("the file needs a name", {"file": [f"a file name of 1-{MAX_NAME} characters"]}, "files")
     document_number = (document_number or "").strip() or None
     if document_number is not None and (len(document_number) > MAX_DOCUMENT_NUMBER or not storable(document_number)):
-        raise InvalidInput("the document number is too long",
-                           {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]}, "form")
+        raise InvalidInput(
+            "the document number is too long",
+            {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]},
+            "form",
+        )
     wanted = None
     if field is not None:
         fields = material_fields(form_schema(task.instance.definition, task.form))
         if field not in fields:
-            raise InvalidInput(f"step “{task.name}” has no material field {field!r}",
-                               {"field": [f"one of: {', '.join(sorted(fields)) or 'none'}"]}, "form")
+            raise InvalidInput(
+                f"step “{task.name}” has no material field {field!r}",
+                {"field": [f"one of: {', '.join(sorted(fields)) or 'none'}"]},
+                "form",
+            )
         wanted = fields[field].get("types")
 
     limits = limits_of(session)
-    used = session.scalar(select(func.coalesce(func.sum(Material.size), 0)).where(
-        Material.task_id == task.id, Material.withdrawn_at.is_(None))) or 0
+    used = (
+        session.scalar(
+            select(func.coalesce(func.sum(Material.size), 0)).where(
+                Material.task_id == task.id, Material.withdrawn_at.is_(None)
+            )
+        )
+        or 0
+    )
     room = min(limits.max_material_bytes, limits.max_task_material_bytes - used)
     store = store_of(session)
     try:
         received = store.receive(stream, max(room, 0), SNIFF_BYTES)
     except TooLarge:
         if room < limits.max_material_bytes:
-            raise PayloadTooLarge(f"{name}: the step's materials would exceed "
-                                  f"{limits.max_task_material_bytes} bytes") from None
+            raise PayloadTooLarge(
+                f"{name}: the step's materials would exceed {limits.max_task_material_bytes} bytes"
+            ) from None
         raise PayloadTooLarge(f"{name}: a file may have at most {limits.max_material_bytes} bytes") from None
     try:
         if received.size == 0:
@@ -96,14 +121,37 @@ def upload(session: Session, task: Task, actor: User, *, name: str, stream: IO[b
     finally:
         store.discard(received)
 
-    material = Material(instance_id=task.instance_id, task_id=task.id, field=field, name=name, kind=kind.code,
-                        content_type=kind.content_type, size=received.size, sha256=received.sha256,
-                        document_number=document_number, uploaded_by_id=actor.id, uploaded_at=utcnow())
+    material = Material(
+        instance_id=task.instance_id,
+        task_id=task.id,
+        field=field,
+        name=name,
+        kind=kind.code,
+        content_type=kind.content_type,
+        size=received.size,
+        sha256=received.sha256,
+        document_number=document_number,
+        uploaded_by_id=actor.id,
+        uploaded_at=utcnow(),
+    )
     session.add(material)
     session.flush()
-    events.record(session, "material.uploaded", actor, instance=task.instance, task=task, payload={
-        "material": material.id, "name": name, "size": received.size, "sha256": received.sha256,
-        "kind": kind.code, "field": field, "document_number": document_number})
+    events.record(
+        session,
+        "material.uploaded",
+        actor,
+        instance=task.instance,
+        task=task,
+        payload={
+            "material": material.id,
+            "name": name,
+            "size": received.size,
+            "sha256": received.sha256,
+            "kind": kind.code,
+            "field": field,
+            "document_number": document_number,
+        },
+    )
     return material
 
 
@@ -114,27 +162,40 @@ def withdraw(session: Session, material: Material, actor: User) -> None:
     if not material.task.is_open:
         raise Conflict(f"step “{material.task.name}” is {material.task.state}; its materials are final")
     material.withdrawn_at = utcnow()
-    events.record(session, "material.withdrawn", actor, instance=material.task.instance, task=material.task,
-                  payload={"material": material.id, "name": material.name})
+    events.record(
+        session,
+        "material.withdrawn",
+        actor,
+        instance=material.task.instance,
+        task=material.task,
+        payload={"material": material.id, "name": material.name},
+    )
     session.flush()
 
 
 def get_material(session: Session, material_id: int, actor: User) -> Material:
-    material = session.scalar(select(Material).where(Material.id == material_id).options(
-        joinedload(Material.task), joinedload(Material.uploaded_by)))
+    material = session.scalar(
+        select(Material)
+        .where(Material.id == material_id)
+        .options(joinedload(Material.task), joinedload(Material.uploaded_by))
+    )
     if material is None:
         raise NotFound(f"material {material_id} not found")
-    require(can_read_materials(session, actor, material.instance_id),
-            f"your agency has no step in the process of material {material_id}")
+    require(
+        can_read_materials(session, actor, material.instance_id),
+        f"your agency has no step in the process of material {material_id}",
+    )
     return material
 
 
-def instance_materials(session: Session, instance_id: int, actor: User,
-                       include_withdrawn: bool = False) -> list[Material]:
+def instance_materials(
+    session: Session, instance_id: int, actor: User, include_withdrawn: bool = False
+) -> list[Material]:
     if session.get(ProcessInstance, instance_id) is None:
         raise NotFound(f"process instance {instance_id} not found")
-    require(can_read_materials(session, actor, instance_id),
-            f"your agency has no step in process instance {instance_id}")
+    require(
+        can_read_materials(session, actor, instance_id), f"your agency has no step in process instance {instance_id}"
+    )
     return _instance_rows(session, instance_id, include_withdrawn)
 
 
@@ -142,8 +203,9 @@ def _instance_rows(session: Session, instance_id: int, include_withdrawn: bool) 
     stmt = select(Material).where(Material.instance_id == instance_id)
     if not include_withdrawn:
         stmt = stmt.where(Material.withdrawn_at.is_(None))
-    return list(session.scalars(stmt.options(joinedload(Material.task), joinedload(Material.uploaded_by))
-                                .order_by(Material.id)))
+    return list(
+        session.scalars(stmt.options(joinedload(Material.task), joinedload(Material.uploaded_by)).order_by(Material.id))
+    )
 
 
 def shown_with_task(session: Session, task: Task, actor: User) -> list[Material]:
@@ -160,13 +222,19 @@ def project_materials(session: Session, code: str, actor: User) -> list[Material
     readable = [i for i in instance_ids if can_read_materials(session, actor, i)]
     if not readable:
         return []
-    return list(session.scalars(
-        select(Material).where(Material.instance_id.in_(readable), Material.withdrawn_at.is_(None))
-        .options(joinedload(Material.task), joinedload(Material.uploaded_by)).order_by(Material.id)))
+    return list(
+        session.scalars(
+            select(Material)
+            .where(Material.instance_id.in_(readable), Material.withdrawn_at.is_(None))
+            .options(joinedload(Material.task), joinedload(Material.uploaded_by))
+            .order_by(Material.id)
+        )
+    )
 
 
-def fill_material_fields(session: Session, task: Task, schema: dict[str, Any] | None,
-                         data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def fill_material_fields(
+    session: Session, task: Task, schema: dict[str, Any] | None, data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """``data`` with each material field set to the ids of the step's files for it (absent when
     none, so ``required`` reports it), and a hint per material field for its error message."""
     fields = material_fields(schema)
@@ -174,8 +242,9 @@ def fill_material_fields(session: Session, task: Task, schema: dict[str, Any] | 
         return data, {}
     attached: dict[str | None, list[int]] = {}
     for material_id, field in session.execute(
-        select(Material.id, Material.field).where(Material.task_id == task.id, Material.withdrawn_at.is_(None),
-                                                  Material.field.in_(fields)).order_by(Material.id)
+        select(Material.id, Material.field)
+        .where(Material.task_id == task.id, Material.withdrawn_at.is_(None), Material.field.in_(fields))
+        .order_by(Material.id)
     ):
         attached.setdefault(field, []).append(material_id)
     filled = {k: v for k, v in data.items() if k not in fields}

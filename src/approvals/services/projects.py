@@ -55,12 +55,19 @@ def create_project(session: Session, new: NewProject, actor: User) -> Project:
         raise InvalidInput("invalid project", errors)
     if session.scalar(select(Project.id).where(Project.code == new.code)) is not None:
         raise Conflict(f"project {new.code} exists", {"code": ["already used"]})
-    project = Project(code=new.code, name=new.name.strip(), owner_unit=new.owner_unit or "",
-                      funding_level=new.funding_level, investment=investment, created_by_id=actor.id)
+    project = Project(
+        code=new.code,
+        name=new.name.strip(),
+        owner_unit=new.owner_unit or "",
+        funding_level=new.funding_level,
+        investment=investment,
+        created_by_id=actor.id,
+    )
     session.add(project)
     session.flush()
-    events.record(session, "project.created", actor, project_id=project.id,
-                  payload={"code": project.code, "name": project.name})
+    events.record(
+        session, "project.created", actor, project_id=project.id, payload={"code": project.code, "name": project.name}
+    )
     return project
 
 

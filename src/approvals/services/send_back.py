@@ -22,8 +22,9 @@ from .instance_change import changing_task
 from .tasks import MAX_OPINION, acting_for, require_workable
 
 
-def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | None,
-              actor: User) -> tuple[ProcessInstance, list[Task]]:
+def send_back(
+    session: Session, task_id: int, to_bpmn_id: str, reason: str | None, actor: User
+) -> tuple[ProcessInstance, list[Task]]:
     with changing_task(session, task_id, actor) as change:
         task, instance = change.task, change.instance
         require_workable(session, task, instance, actor)
@@ -34,13 +35,22 @@ def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | Non
         if not reason or len(reason) > MAX_OPINION:
             raise InvalidInput("sending back needs a reason", {"reason": [f"1-{MAX_OPINION} characters (退回理由)"]})
         target = session.scalar(
-            select(Task).where(Task.instance_id == instance.id, Task.bpmn_id == to_bpmn_id,
-                               Task.kind == TaskKind.STEP, Task.state == TaskState.COMPLETED,
-                               Task.outcome.is_distinct_from(Outcome.SENT_BACK))
-            .order_by(Task.id.desc()).limit(1))
+            select(Task)
+            .where(
+                Task.instance_id == instance.id,
+                Task.bpmn_id == to_bpmn_id,
+                Task.kind == TaskKind.STEP,
+                Task.state == TaskState.COMPLETED,
+                Task.outcome.is_distinct_from(Outcome.SENT_BACK),
+            )
+            .order_by(Task.id.desc())
+            .limit(1)
+        )
         if target is None:
-            raise InvalidInput(f"{to_bpmn_id!r} is not a step this process has completed",
-                               {"to_bpmn_id": ["not an earlier step of this process instance"]})
+            raise InvalidInput(
+                f"{to_bpmn_id!r} is not a step this process has completed",
+                {"to_bpmn_id": ["not an earlier step of this process instance"]},
+            )
 
         def move_back(workflow: Any) -> None:
             change.workflow = change.runtime.send_back(workflow, task.spiff_task_id, target.spiff_task_id)
@@ -50,13 +60,21 @@ def send_back(session: Session, task_id: int, to_bpmn_id: str, reason: str | Non
         except TaskNotReady:
             raise Conflict(f"task {task.id} is not ready in the process") from None
         except NotOnPath:
-            raise InvalidInput(f"“{target.name}” is not on the path that led to “{task.name}”",
-                               {"to_bpmn_id": ["not on the path already taken to this step"]}) from None
+            raise InvalidInput(
+                f"“{target.name}” is not on the path that led to “{task.name}”",
+                {"to_bpmn_id": ["not on the path already taken to this step"]},
+            ) from None
         if change.failure is not None:  # keep the instance as it was, in error
             change.workflow = change.runtime.load(instance.state)
-        change.close_step(task, outcome=Outcome.SENT_BACK, opinion=reason, submitted_data={"to_bpmn_id": target.bpmn_id},
-                          on_behalf_of=on_behalf_of, event="task.sent_back",
-                          payload={"to_bpmn_id": target.bpmn_id, "to_name": target.name, "reason": reason})
+        change.close_step(
+            task,
+            outcome=Outcome.SENT_BACK,
+            opinion=reason,
+            submitted_data={"to_bpmn_id": target.bpmn_id},
+            on_behalf_of=on_behalf_of,
+            event="task.sent_back",
+            payload={"to_bpmn_id": target.bpmn_id, "to_name": target.name, "reason": reason},
+        )
         if task.limit_workdays is not None:  # the share of the limit used; the rest resumes later
             task.limit_workdays = min(task.counted_workdays or 0, task.limit_workdays)
         change.cancel_reason = f"sent back to “{target.name}”"

@@ -39,9 +39,15 @@ def project_summaries(session: Session, projects: list[Project]) -> list[dict[st
             counts[project_id] = (open_count, late)
     return [
         {
-            "code": p.code, "name": p.name, "owner_unit": p.owner_unit, "funding_level": p.funding_level,
-            "investment": p.investment, "created_at": p.created_at, "stage": stages[p.id],
-            "open_tasks": counts.get(p.id, (0, 0))[0], "overdue_tasks": counts.get(p.id, (0, 0))[1],
+            "code": p.code,
+            "name": p.name,
+            "owner_unit": p.owner_unit,
+            "funding_level": p.funding_level,
+            "investment": p.investment,
+            "created_at": p.created_at,
+            "stage": stages[p.id],
+            "open_tasks": counts.get(p.id, (0, 0))[0],
+            "overdue_tasks": counts.get(p.id, (0, 0))[1],
         }
         for p in projects
     ]
@@ -93,8 +99,12 @@ class ProjectStatus:
     @property
     def overview(self) -> dict[str, Any]:
         """The project's row in the list, with its statutory clock against the commitment."""
-        return {**self.summary, "counted_workdays": self.counted_workdays,
-                "commitment_workdays": self.commitment_workdays, "within_commitment": self.within_commitment}
+        return {
+            **self.summary,
+            "counted_workdays": self.counted_workdays,
+            "commitment_workdays": self.commitment_workdays,
+            "within_commitment": self.within_commitment,
+        }
 
 
 def _statutory_days(calendar: WorkCalendar, steps: list[Task], now: datetime) -> set[date]:
@@ -102,8 +112,9 @@ def _statutory_days(calendar: WorkCalendar, steps: list[Task], now: datetime) ->
     days: set[date] = set()
     for step in steps:
         start, end = local_date(step.created_at), local_date(step.completed_at or now)
-        days.update(d for d in (start + timedelta(days=i) for i in range(1, (end - start).days + 1))
-                    if calendar.is_workday(d))
+        days.update(
+            d for d in (start + timedelta(days=i) for i in range(1, (end - start).days + 1)) if calendar.is_workday(d)
+        )
     return days
 
 
@@ -130,15 +141,21 @@ def _counted_workdays(calendar: WorkCalendar, progress: list[InstanceProgress], 
 
 def project_status(session: Session, code: str) -> ProjectStatus:
     project = get_project(session, code)
-    instances = list(session.scalars(
-        select(ProcessInstance).where(ProcessInstance.project_id == project.id)
-        .options(joinedload(ProcessInstance.definition)).order_by(ProcessInstance.id)
-    ))
+    instances = list(
+        session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.project_id == project.id)
+            .options(joinedload(ProcessInstance.definition))
+            .order_by(ProcessInstance.id)
+        )
+    )
     tasks: dict[int, list[Task]] = {i.id: [] for i in instances}
     if instances:
         for task in session.scalars(
-            select(Task).where(Task.instance_id.in_(tasks), Task.state != TaskState.CANCELLED)
-            .options(joinedload(Task.assignee), joinedload(Task.completed_by)).order_by(Task.id)
+            select(Task)
+            .where(Task.instance_id.in_(tasks), Task.state != TaskState.CANCELLED)
+            .options(joinedload(Task.assignee), joinedload(Task.completed_by))
+            .order_by(Task.id)
         ):
             tasks[task.instance_id].append(task)
     calendar, now = calendar_of(session), utcnow()
@@ -146,11 +163,16 @@ def project_status(session: Session, code: str) -> ProjectStatus:
         InstanceProgress(
             instance=i,
             open_tasks=[t for t in tasks[i.id] if t.is_open],
-            completed_tasks=sorted((t for t in tasks[i.id] if t.state == TaskState.COMPLETED),
-                                   key=lambda t: (t.completed_at, t.id)),
+            completed_tasks=sorted(
+                (t for t in tasks[i.id] if t.state == TaskState.COMPLETED), key=lambda t: (t.completed_at, t.id)
+            ),
             agencies=_agency_clocks(calendar, tasks[i.id], now),
         )
         for i in instances
     ]
-    return ProjectStatus(project=project, summary=project_summaries(session, [project])[0], instances=progress,
-                         counted_workdays=_counted_workdays(calendar, progress, now))
+    return ProjectStatus(
+        project=project,
+        summary=project_summaries(session, [project])[0],
+        instances=progress,
+        counted_workdays=_counted_workdays(calendar, progress, now),
+    )

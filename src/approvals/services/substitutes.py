@@ -25,13 +25,16 @@ MAX_DAYS = 366
 today = workdays.today  # substitutions run on Shenzhen dates
 
 
-def create_substitution(session: Session, actor: User, *, substitute: str, starts_on: date, ends_on: date,
-                        username: str | None = None) -> Substitution:
+def create_substitution(
+    session: Session, actor: User, *, substitute: str, starts_on: date, ends_on: date, username: str | None = None
+) -> Substitution:
     user = actor if username in (None, actor.username) else get_user(session, username or "")
     if user is None:
         raise InvalidInput(f"no user {username!r}", {"user": ["unknown user"]})
-    require(can_manage_substitutes_of(actor, user), f"only {user.username}, a lead of {user.agency_code} or an admin "
-                                     f"may name a substitute for {user.username}")
+    require(
+        can_manage_substitutes_of(actor, user),
+        f"only {user.username}, a lead of {user.agency_code} or an admin may name a substitute for {user.username}",
+    )
     errors: dict[str, list[str]] = {}
     stand_in = get_user(session, substitute or "")
     if stand_in is None or not stand_in.active:
@@ -48,13 +51,23 @@ def create_substitution(session: Session, actor: User, *, substitute: str, start
         errors["ends_on"] = ["is in the past"]
     if errors or stand_in is None:
         raise InvalidInput("invalid substitution", errors)
-    row = Substitution(user_id=user.id, substitute_id=stand_in.id, starts_on=starts_on, ends_on=ends_on,
-                       created_by_id=actor.id)
+    row = Substitution(
+        user_id=user.id, substitute_id=stand_in.id, starts_on=starts_on, ends_on=ends_on, created_by_id=actor.id
+    )
     session.add(row)
     session.flush()
-    events.record(session, "substitution.created", actor, payload={
-        "substitution": row.id, "user": user.username, "substitute": stand_in.username,
-        "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
+    events.record(
+        session,
+        "substitution.created",
+        actor,
+        payload={
+            "substitution": row.id,
+            "user": user.username,
+            "substitute": stand_in.username,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+        },
+    )
     return row
 
 
@@ -65,15 +78,23 @@ def list_substitutions(session: Session, actor: User, username: str | None = Non
         raise NotFound(f"no user {username!r}")
     require(can_manage_substitutes_of(actor, user), f"you may not read the substitutions of {user.username}")
     stmt = select(Substitution).where((Substitution.user_id == user.id) | (Substitution.substitute_id == user.id))
-    return list(session.scalars(stmt.options(joinedload(Substitution.user), joinedload(Substitution.substitute))
-                                .order_by(Substitution.starts_on, Substitution.id)))
+    return list(
+        session.scalars(
+            stmt.options(joinedload(Substitution.user), joinedload(Substitution.substitute)).order_by(
+                Substitution.starts_on, Substitution.id
+            )
+        )
+    )
 
 
 def revoke_substitution(session: Session, substitution_id: int, actor: User) -> Substitution:
     row = session.get(Substitution, substitution_id)
     if row is None:
         raise NotFound(f"substitution {substitution_id} not found")
-    require(can_manage_substitutes_of(actor, row.user), "only the absent user, a lead of their agency or an admin may revoke it")
+    require(
+        can_manage_substitutes_of(actor, row.user),
+        "only the absent user, a lead of their agency or an admin may revoke it",
+    )
     if row.revoked_at is not None:
         raise Conflict(f"substitution {substitution_id} is already revoked")
     row.revoked_at = utcnow()
@@ -85,9 +106,16 @@ def revoke_substitution(session: Session, substitution_id: int, actor: User) -> 
 def absent_users_for(session: Session, substitute: User, on: date | None = None) -> list[int]:
     """Ids of the users ``substitute`` stands in for on ``on`` (default: today in Shenzhen)."""
     on = on or today()
-    return list(session.scalars(select(Substitution.user_id).where(
-        Substitution.substitute_id == substitute.id, Substitution.revoked_at.is_(None),
-        Substitution.starts_on <= on, Substitution.ends_on >= on)))
+    return list(
+        session.scalars(
+            select(Substitution.user_id).where(
+                Substitution.substitute_id == substitute.id,
+                Substitution.revoked_at.is_(None),
+                Substitution.starts_on <= on,
+                Substitution.ends_on >= on,
+            )
+        )
+    )
 
 
 def stands_in_for(session: Session, substitute: User, user_id: int | None) -> bool:

@@ -96,19 +96,28 @@ def inbox(session: Session, actor: User, query: InboxFilter) -> tuple[list[Task]
     elif query.state != "all":
         stmt = stmt.where(Task.state == query.state)
     if query.project:
-        stmt = stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id).join(
-            Project, ProcessInstance.project_id == Project.id).where(Project.code == query.project)
+        stmt = (
+            stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id)
+            .join(Project, ProcessInstance.project_id == Project.id)
+            .where(Project.code == query.project)
+        )
     if query.process:
-        stmt = stmt.where(Task.instance_id.in_(
-            select(ProcessInstance.id).join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
-            .where(ProcessDefinition.key == query.process)))
+        stmt = stmt.where(
+            Task.instance_id.in_(
+                select(ProcessInstance.id)
+                .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+                .where(ProcessDefinition.key == query.process)
+            )
+        )
     if query.overdue is not None:
         late = Task.overdue_at(utcnow())
         stmt = stmt.where(late if query.overdue else ~late)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.options(*TASK_LOADS).order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .offset((query.page - 1) * query.page_size).limit(query.page_size)
+        stmt.options(*TASK_LOADS)
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+        .offset((query.page - 1) * query.page_size)
+        .limit(query.page_size)
     )
     return list(rows.unique()), total
 
@@ -142,10 +151,17 @@ def _require_other_eyes(session: Session, task: Task, user: User) -> None:
     """Four eyes: the person who completed an excluded earlier step may not do this one."""
     if not task.excluded_steps:
         return
-    done = session.scalar(select(Task.name).where(
-        Task.instance_id == task.instance_id, Task.bpmn_id.in_(task.excluded_steps),
-        Task.state == TaskState.COMPLETED, Task.outcome.is_distinct_from(Outcome.SENT_BACK),
-        Task.completed_by_id == user.id).limit(1))
+    done = session.scalar(
+        select(Task.name)
+        .where(
+            Task.instance_id == task.instance_id,
+            Task.bpmn_id.in_(task.excluded_steps),
+            Task.state == TaskState.COMPLETED,
+            Task.outcome.is_distinct_from(Outcome.SENT_BACK),
+            Task.completed_by_id == user.id,
+        )
+        .limit(1)
+    )
     if done is not None:
         raise Forbidden(f"four eyes: {user.username} completed “{done}” and may not also do “{task.name}”")
 
@@ -169,15 +185,16 @@ def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
         task = change.task
         if task.state != TaskState.CLAIMED:
             raise Conflict(f"task {task.id} is {task.state}, not claimed")
-        require(can_release(actor, task) or substitutes.stands_in_for(session, actor, task.assignee_id),
-                "only the assignee, their substitute or a lead of the agency may release a task")
+        require(
+            can_release(actor, task) or substitutes.stands_in_for(session, actor, task.assignee_id),
+            "only the assignee, their substitute or a lead of the agency may release a task",
+        )
         previous = task.assignee.username if task.assignee else None
         task.assignee = None
         task.delegated_by = None
         task.state = TaskState.OPEN
         task.claimed_at = None
-        events.record(session, "task.unclaimed", actor, instance=change.instance, task=task,
-                      payload={"from": previous})
+        events.record(session, "task.unclaimed", actor, instance=change.instance, task=task, payload={"from": previous})
     return task
 
 
@@ -193,8 +210,14 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
         previous = task.assignee.username if task.assignee else None
         _assign(task, target)
         task.delegated_by = None
-        events.record(session, "task.assigned", actor, instance=change.instance, task=task,
-                      payload={"from": previous, "to": target.username})
+        events.record(
+            session,
+            "task.assigned",
+            actor,
+            instance=change.instance,
+            task=task,
+            payload={"from": previous, "to": target.username},
+        )
     return task
 
 
@@ -202,8 +225,10 @@ def _require_may_take(session: Session, task: Task, target: User) -> None:
     """A step handed to someone (assigned, delegated) must go to staff or a lead of its agency who
     passes its four-eyes rule; the error names the ``username`` field."""
     if not may_take_steps(target, task.agency_code):
-        raise InvalidInput(f"{target.username} cannot work on tasks of agency {task.agency_code}",
-                           {"username": [f"must be staff or a lead of agency {task.agency_code}"]})
+        raise InvalidInput(
+            f"{target.username} cannot work on tasks of agency {task.agency_code}",
+            {"username": [f"must be staff or a lead of agency {task.agency_code}"]},
+        )
     try:
         _require_other_eyes(session, task, target)
     except Forbidden as exc:
@@ -218,17 +243,24 @@ def delegate_task(session: Session, task_id: int, username: str, actor: User) ->
         if task.assignee_id != actor.id:
             raise Conflict(f"only the holder of task {task.id} may delegate it; claim it first")
         if task.delegated_by is not None:
-            raise Conflict(f"task {task.id} was delegated to you by {task.delegated_by.username}; "
-                           "hand it back instead of passing it on")
+            raise Conflict(
+                f"task {task.id} was delegated to you by {task.delegated_by.username}; "
+                "hand it back instead of passing it on"
+            )
         target = get_user(session, username or "")
         if target is None or not target.active or target.id == actor.id:
-            raise InvalidInput(f"no colleague {username!r} to delegate to",
-                               {"username": ["unknown user, or yourself"]})
+            raise InvalidInput(f"no colleague {username!r} to delegate to", {"username": ["unknown user, or yourself"]})
         _require_may_take(session, task, target)
         _assign(task, target)
         task.delegated_by = actor
-        events.record(session, "task.delegated", actor, instance=change.instance, task=task,
-                      payload={"from": actor.username, "to": target.username})
+        events.record(
+            session,
+            "task.delegated",
+            actor,
+            instance=change.instance,
+            task=task,
+            payload={"from": actor.username, "to": target.username},
+        )
     return task
 
 
@@ -243,8 +275,14 @@ def recall_task(session: Session, task_id: int, actor: User) -> Task:
             raise Conflict(f"task {task.id} is not delegated")
         _assign(task, holder)
         task.delegated_by = None
-        events.record(session, "task.recalled", actor, instance=change.instance, task=task,
-                      payload={"from": delegate.username, "to": holder.username})
+        events.record(
+            session,
+            "task.recalled",
+            actor,
+            instance=change.instance,
+            task=task,
+            payload={"from": delegate.username, "to": holder.username},
+        )
     return task
 
 
@@ -283,8 +321,9 @@ def _assign(task: Task, user: User) -> None:
 MAX_OPINION = 8000
 
 
-def complete_task(session: Session, task_id: int, data: Any, actor: User,
-                  opinion: str | None = None) -> tuple[ProcessInstance, list[Task]]:
+def complete_task(
+    session: Session, task_id: int, data: Any, actor: User, opinion: str | None = None
+) -> tuple[ProcessInstance, list[Task]]:
     """Complete a step with form data and an optional written opinion (required to return or refuse);
     returns the instance and its open tasks afterwards."""
     with changing_task(session, task_id, actor) as change:
@@ -301,8 +340,9 @@ class Upload:
     stream: IO[bytes]
 
 
-def complete_with_uploads(session: Session, task_id: int, uploads: Iterable[Upload], data: Any, actor: User,
-                          opinion: str | None = None) -> tuple[ProcessInstance, list[Task]]:
+def complete_with_uploads(
+    session: Session, task_id: int, uploads: Iterable[Upload], data: Any, actor: User, opinion: str | None = None
+) -> tuple[ProcessInstance, list[Task]]:
     """Attach the files sent with a form, then complete the step, as one change: if anything is
     refused, nothing of the submission is kept, files included (a savepoint, so the caller's
     transaction stays usable to show the form again)."""
@@ -333,8 +373,10 @@ def _complete(change: InstanceChange, data: Any, actor: User, opinion: str | Non
         raise InvalidInput("the opinion is too long", {"opinion": [f"at most {MAX_OPINION} characters"]})
     outcome = outcome_of(schema, data)
     if opinion is None and outcome in NEGATIVE_OUTCOMES:
-        raise InvalidInput("returning or refusing needs a written opinion",
-                           {"opinion": ["required when the outcome returns or refuses (审查意见)"]})
+        raise InvalidInput(
+            "returning or refusing needs a written opinion",
+            {"opinion": ["required when the outcome returns or refuses (审查意见)"]},
+        )
     if task.kind == TaskKind.REMINDER:
         _acknowledge(change, task, actor)
         return
@@ -343,9 +385,15 @@ def _complete(change: InstanceChange, data: Any, actor: User, opinion: str | Non
     except TaskNotReady:
         raise Conflict(f"task {task.id} is not ready in the process; it cannot be completed") from None
     submitted = plain_json(data)
-    change.close_step(task, outcome=outcome, opinion=opinion, submitted_data=submitted, on_behalf_of=on_behalf_of,
-                      event="task.completed",
-                      payload={"outcome": outcome, "opinion": opinion, "data": submitted})
+    change.close_step(
+        task,
+        outcome=outcome,
+        opinion=opinion,
+        submitted_data=submitted,
+        on_behalf_of=on_behalf_of,
+        event="task.completed",
+        payload={"outcome": outcome, "opinion": opinion, "data": submitted},
+    )
 
 
 def _acknowledge(change: InstanceChange, reminder: Task, actor: User) -> None:
@@ -354,5 +402,11 @@ def _acknowledge(change: InstanceChange, reminder: Task, actor: User) -> None:
     reminder.completed_at = utcnow()
     reminder.completed_by = actor
     reminder.assignee = reminder.assignee or actor
-    events.record(change.session, "reminder.acknowledged", actor, instance=change.instance, task=reminder,
-                  payload={"step": reminder.reminder_for_id})
+    events.record(
+        change.session,
+        "reminder.acknowledged",
+        actor,
+        instance=change.instance,
+        task=reminder,
+        payload={"step": reminder.reminder_for_id},
+    )

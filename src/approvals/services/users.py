@@ -21,8 +21,9 @@ MIN_PASSWORD = 4
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def create_user(session: Session, *, username: str, password: str, agency_code: str, role: str,
-                display_name: str = "") -> User:
+def create_user(
+    session: Session, *, username: str, password: str, agency_code: str, role: str, display_name: str = ""
+) -> User:
     errors: dict[str, list[str]] = {}
     if not USERNAME.match(username or ""):
         errors["username"] = ["2-64 letters, digits, '.', '_' or '-'"]
@@ -36,8 +37,13 @@ def create_user(session: Session, *, username: str, password: str, agency_code: 
         raise InvalidInput("invalid user", errors)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} exists", {"username": ["already taken"]})
-    user = User(username=username, password_hash=generate_password_hash(password),
-                agency_code=agency_code, role=role, display_name=display_name or username)
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password),
+        agency_code=agency_code,
+        role=role,
+        display_name=display_name or username,
+    )
     session.add(user)
     session.flush()
     return user
@@ -51,13 +57,19 @@ FAILURE_WINDOW = timedelta(minutes=15)
 def check_attempts(session: Session, username: str) -> None:
     """Refuse a sign-in while the name has too many recent failures (password guessing)."""
     since = utcnow() - FAILURE_WINDOW
-    recent = list(session.scalars(
-        select(LoginFailure.created_at).where(LoginFailure.username == username, LoginFailure.created_at > since)
-        .order_by(LoginFailure.created_at.desc()).limit(MAX_FAILURES)))
+    recent = list(
+        session.scalars(
+            select(LoginFailure.created_at)
+            .where(LoginFailure.username == username, LoginFailure.created_at > since)
+            .order_by(LoginFailure.created_at.desc())
+            .limit(MAX_FAILURES)
+        )
+    )
     if len(recent) >= MAX_FAILURES:
         wait = int((recent[-1] + FAILURE_WINDOW - utcnow()).total_seconds()) + 1
-        raise TooManyAttempts(f"too many failed sign-ins for {username}; try again in {wait // 60 + 1} minutes",
-                              retry_after=wait)
+        raise TooManyAttempts(
+            f"too many failed sign-ins for {username}; try again in {wait // 60 + 1} minutes", retry_after=wait
+        )
 
 
 def record_failure(session: Session, username: str) -> None:
@@ -118,6 +130,15 @@ def list_users(session: Session, actor: User) -> list[User]:
 
 def colleagues(session: Session, user: User) -> list[User]:
     """Active staff and leads of the user's agency, the user excepted (to delegate a step to)."""
-    return list(session.scalars(select(User).where(
-        User.agency_code == user.agency_code, User.id != user.id, User.active.is_(True),
-        User.role.in_(WORK_ROLES)).order_by(User.username)))
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.agency_code == user.agency_code,
+                User.id != user.id,
+                User.active.is_(True),
+                User.role.in_(WORK_ROLES),
+            )
+            .order_by(User.username)
+        )
+    )

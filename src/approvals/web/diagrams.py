@@ -16,8 +16,9 @@ from ..services.status import InstanceProgress
 def _markers(steps: list[Task], now: datetime) -> dict[str, list[str]]:
     active = [t for t in steps if t.is_open and t.is_step]
     return {
-        "finished": sorted({t.bpmn_id for t in steps if t.state == TaskState.COMPLETED and t.is_step}
-                           - {t.bpmn_id for t in active}),
+        "finished": sorted(
+            {t.bpmn_id for t in steps if t.state == TaskState.COMPLETED and t.is_step} - {t.bpmn_id for t in active}
+        ),
         "active": sorted({t.bpmn_id for t in active}),
         "overdue": sorted({t.bpmn_id for t in active if t.overdue_at(now)}),
     }
@@ -40,5 +41,7 @@ def instance_diagrams(session: Session, found: InstanceProgress, now: datetime) 
     if not stages:
         stages[found.instance.definition.name] = []
     ordered = sorted(stages.items(), key=lambda item: not any(t.is_open for t in item[1]))
-    return [{"xml": diagram_of(session, found.instance.definition, stage).bpmn_xml, "title": stage,
-             **_markers(rows, now)} for stage, rows in ordered]
+    return [
+        {"xml": diagram_of(session, found.instance.definition, stage).bpmn_xml, "title": stage, **_markers(rows, now)}
+        for stage, rows in ordered
+    ]

@@ -30,8 +30,9 @@ class Field:
     choices: dict[str, Any] = field(default_factory=dict)  # option value -> the enum's own value
 
 
-def fields_of(schema: dict[str, Any] | None, values: dict[str, Any] | None = None,
-              errors: dict[str, list[str]] | None = None) -> list[Field]:
+def fields_of(
+    schema: dict[str, Any] | None, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None
+) -> list[Field]:
     if not schema:
         return []
     values, errors = values or {}, errors or {}
@@ -40,11 +41,25 @@ def fields_of(schema: dict[str, Any] | None, values: dict[str, Any] | None = Non
     for name, prop in (schema.get("properties") or {}).items():
         prop = prop if isinstance(prop, dict) else {}
         kind, options, accept = _kind(prop)
-        result.append(Field(name=name, title=prop.get("title") or name, kind=kind, required=name in required,
-                            value=values.get(name), options=options, description=prop.get("description", ""),
-                            choices={str(v): v for v in prop.get("enum") or []},
-                            errors=[m for key, ms in errors.items() if key == name or key.startswith(name + ".")
-                                    or key.startswith(name + "[") for m in ms], accept=accept))
+        result.append(
+            Field(
+                name=name,
+                title=prop.get("title") or name,
+                kind=kind,
+                required=name in required,
+                value=values.get(name),
+                options=options,
+                description=prop.get("description", ""),
+                choices={str(v): v for v in prop.get("enum") or []},
+                errors=[
+                    m
+                    for key, ms in errors.items()
+                    if key == name or key.startswith(name + ".") or key.startswith(name + "[")
+                    for m in ms
+                ],
+                accept=accept,
+            )
+        )
     return result
 
 

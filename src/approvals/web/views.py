@@ -104,8 +104,11 @@ def inbox():
         state = "active"
 
     def section(**kwargs):
-        return tasks.inbox(session, user, tasks.InboxFilter(project=project, process=process, state=state, page=page,
-                                                           page_size=PAGE_SIZE, **kwargs))
+        return tasks.inbox(
+            session,
+            user,
+            tasks.InboxFilter(project=project, process=process, state=state, page=page, page_size=PAGE_SIZE, **kwargs),
+        )
 
     if works_on_steps(user):
         sections = [("My steps", *section(assignee_me=True)), ("Open at my agency", *section())]
@@ -113,23 +116,42 @@ def inbox():
             sections.append(("Overdue at my agency", *section(overdue=True)))
     else:
         sections = [("Open steps", *section())]
-    return render_template("inbox.html", sections=sections, page=page, page_size=PAGE_SIZE, project=project,
-                           process=process, state=state, states=tasks.TASK_FILTER_STATES,
-                           processes=[d.key for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
-                           now=utcnow())
+    return render_template(
+        "inbox.html",
+        sections=sections,
+        page=page,
+        page_size=PAGE_SIZE,
+        project=project,
+        process=process,
+        state=state,
+        states=tasks.TASK_FILTER_STATES,
+        processes=[d.key for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
+        now=utcnow(),
+    )
 
 
 def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: int = 200):
     session, user = get_session(), me()
     task = tasks.get_task(session, task_id, user)
     schema = tasks.form_of(task)
-    earlier = sorted({(t.bpmn_id, t.name) for t in task.instance.tasks
-                      if t.state == TaskState.COMPLETED and t.is_step and t.outcome != Outcome.SENT_BACK})
+    earlier = sorted(
+        {
+            (t.bpmn_id, t.name)
+            for t in task.instance.tasks
+            if t.state == TaskState.COMPLETED and t.is_step and t.outcome != Outcome.SENT_BACK
+        }
+    )
     return render_template(
-        "task.html", task=task, fields=fields_of(schema, values or task.submitted_data or {}, errors),
-        form_errors=errors, opinion=opinion, materials=materials.shown_with_task(session, task, user),
+        "task.html",
+        task=task,
+        fields=fields_of(schema, values or task.submitted_data or {}, errors),
+        form_errors=errors,
+        opinion=opinion,
+        materials=materials.shown_with_task(session, task, user),
         history=instances.instance_events(session, task.instance_id),
-        figure=step_diagram(session, task), earlier=earlier, now=utcnow(),
+        figure=step_diagram(session, task),
+        earlier=earlier,
+        now=utcnow(),
         can_work=can_work_on(user, task) and task.is_open,
         colleagues=users.colleagues(session, user) if task.assignee_id == user.id else [],
     ), code
@@ -182,8 +204,12 @@ def complete(task_id: int):
     schema = tasks.form_of(task)
     data = data_from(schema, request.form)
     opinion = request.form.get("_opinion", "")  # "_": never the name of a form field (reserved)
-    uploads = [tasks.Upload(item.name, upload.filename, upload.stream) for item in fields_of(schema)
-               for upload in request.files.getlist(item.name) if upload.filename]
+    uploads = [
+        tasks.Upload(item.name, upload.filename, upload.stream)
+        for item in fields_of(schema)
+        for upload in request.files.getlist(item.name)
+        if upload.filename
+    ]
     try:
         tasks.complete_with_uploads(session, task_id, uploads, data, user, opinion=opinion)
     except DomainError as exc:
@@ -212,8 +238,9 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
 @auth.signed_in
 def send_back_page(task_id: int):
     try:
-        send_back.send_back(get_session(), task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"),
-                            me())
+        send_back.send_back(
+            get_session(), task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"), me()
+        )
     except InvalidInput as exc:
         return _task_page(task_id, errors=_field_errors(exc), code=422)
     flash(translate("Sent back."))
@@ -239,17 +266,26 @@ def away():
     if request.method == "POST":
         values = request.form
         try:
-            substitutes.create_substitution(session, user, substitute=values.get("substitute", ""),
-                                            starts_on=_date(values.get("starts_on"), "starts_on"),
-                                            ends_on=_date(values.get("ends_on"), "ends_on"))
+            substitutes.create_substitution(
+                session,
+                user,
+                substitute=values.get("substitute", ""),
+                starts_on=_date(values.get("starts_on"), "starts_on"),
+                ends_on=_date(values.get("ends_on"), "ends_on"),
+            )
         except InvalidInput as exc:
             errors = exc.errors
         else:
             flash(translate("Saved."))
             return redirect(url_for("web.away"), 303)
-    return render_template("away.html", rows=substitutes.list_substitutions(session, user), today=today(),
-                           colleagues=users.colleagues(session, user), errors=errors, values=values), (
-        422 if errors else 200)
+    return render_template(
+        "away.html",
+        rows=substitutes.list_substitutions(session, user),
+        today=today(),
+        colleagues=users.colleagues(session, user),
+        errors=errors,
+        values=values,
+    ), (422 if errors else 200)
 
 
 @bp.post("/away/<int:substitution_id>/revoke")
@@ -275,8 +311,9 @@ def project_list():
     session = get_session()
     page = max(request.args.get("page", 1, type=int), 1)
     rows, total = projects.list_projects(session, page=page, page_size=PAGE_SIZE)
-    return render_template("projects.html", projects=status.project_summaries(session, rows), total=total,
-                           page=page, page_size=PAGE_SIZE)
+    return render_template(
+        "projects.html", projects=status.project_summaries(session, rows), total=total, page=page, page_size=PAGE_SIZE
+    )
 
 
 @bp.get("/projects/<code>")
@@ -285,8 +322,13 @@ def project_page(code: str):
     session = get_session()
     found = status.project_status(session, code)
     now = utcnow()
-    return render_template("project.html", found=found, project=found.project, now=now,
-                           diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances})
+    return render_template(
+        "project.html",
+        found=found,
+        project=found.project,
+        now=now,
+        diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances},
+    )
 
 
 # -- process models --------------------------------------------------------------------------------
@@ -302,8 +344,7 @@ def model_list():
 @auth.signed_in
 def model_page(key: str):
     versions = definitions.versions_of(get_session(), key)
-    return render_template("model.html", key=key, versions=versions, latest=versions[0],
-                           can_publish=can_publish(me()))
+    return render_template("model.html", key=key, versions=versions, latest=versions[0], can_publish=can_publish(me()))
 
 
 @bp.post("/models/check")
@@ -333,8 +374,9 @@ def model_upload():
     try:
         definition, _ = definitions.publish(session, upload.read(), {}, me(), filename=upload.filename)
     except ModelInvalid as exc:
-        return render_template("models.html", models=definitions.list_latest(session), can_publish=True,
-                               upload_problems=exc.errors["bpmn"]), 422
+        return render_template(
+            "models.html", models=definitions.list_latest(session), can_publish=True, upload_problems=exc.errors["bpmn"]
+        ), 422
     return redirect(url_for("web.model_page", key=definition.key), 303)
 
 
@@ -356,7 +398,8 @@ def model_form(key: str, name: str):
             flash(translate("Saved.") + f" {key} v{definition.version}")
             return redirect(url_for("web.model_page", key=key), 303)
     return render_template("model_form.html", key=key, name=name, text=text, problems=problems), (
-        422 if problems else 200)
+        422 if problems else 200
+    )
 
 
 @bp.get("/models/<key>/versions/<int:version>/bpmn")
@@ -385,6 +428,6 @@ def admin():
         else:
             flash(translate("Saved.") + f" {loaded.year}")
             return redirect(url_for("web.admin", year=loaded.year), 303)
-    return render_template("admin.html", users=people, year=calendar_years.year_view(session, year), text=text,
-                           problems=problems), (422 if problems else 200)
-
+    return render_template(
+        "admin.html", users=people, year=calendar_years.year_view(session, year), text=text, problems=problems
+    ), (422 if problems else 200)
