@@ -7,9 +7,10 @@ SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
 BPMN_JS := src/approvals/web/static/vendor/bpmn-js
 PORT ?= 5000
 
-# Coverage floors: the whole package, and branches of the use cases and the engine (raise them as they grow).
-COVERAGE_FLOOR := 90
-CORE_COVERAGE_FLOOR := 90
+# Coverage floors, at the figures reached (raise them as they grow): the whole package (statements
+# and branches), and branches alone of the use cases and the engine.
+COVERAGE_FLOOR := 93
+BRANCH_FLOOR := 90
 
 .PHONY: help venv install assets db seed serve demo test bench lint static screenshots format clean
 
@@ -64,8 +65,7 @@ static: install  ## ruff check, ruff format --check, mypy
 
 lint: static assets  ## the static checks, then every test with the coverage floors
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
-	@echo "services/ and engine/ (statements and branches):"
-	$(BIN)/coverage report --include='*/approvals/services/*,*/approvals/engine/*' --fail-under=$(CORE_COVERAGE_FLOOR)
+	$(BIN)/python tools/branch_floor.py $(BRANCH_FLOOR) services engine
 
 screenshots: install assets  ## take the pages' screenshots again, into docs/screenshots/
 	APPROVALS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/web/test_browser.py

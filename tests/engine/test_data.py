@@ -41,20 +41,40 @@ def test_unsafe_data_is_refused_naming_the_path(value, path, reason):
 
 
 def test_safe_data_passes():
-    check_safe_data({"n": 1, "x": 1.5, "ok": True, "none": None, "on": date(2026, 9, 21), "amount": Decimal("1.5"),
-                     "items": [{"name": "标段一"}], "pair": ("a", "b")})
+    check_safe_data(
+        {
+            "n": 1,
+            "x": 1.5,
+            "ok": True,
+            "none": None,
+            "on": date(2026, 9, 21),
+            "amount": Decimal("1.5"),
+            "items": [{"name": "标段一"}],
+            "pair": ("a", "b"),
+        }
+    )
 
 
 def test_dates_and_decimals_survive_the_round_trip_to_the_script_child():
-    value = {"on": date(2026, 9, 21), "at": datetime(2026, 9, 21, 10, tzinfo=UTC), "amount": Decimal("348000.00"),
-             "tags": {"a"}, "rows": [(1, Decimal("2"))], "plain": "text"}
+    value = {
+        "on": date(2026, 9, 21),
+        "at": datetime(2026, 9, 21, 10, tzinfo=UTC),
+        "amount": Decimal("348000.00"),
+        "tags": {"a"},
+        "rows": [(1, Decimal("2"))],
+        "plain": "text",
+    }
     back = from_jsonable(to_jsonable(value))
     assert back == {**value, "tags": ["a"], "rows": [[1, Decimal("2")]]}
 
 
 def test_plain_json_shows_dates_and_decimals_as_text():
     assert plain_json({"on": date(2026, 9, 21), "amount": Decimal("1.50"), "x": float("nan"), "s": {1}}) == {
-        "on": "2026-09-21", "amount": "1.50", "x": None, "s": [1]}
+        "on": "2026-09-21",
+        "amount": "1.50",
+        "x": None,
+        "s": [1],
+    }
 
 
 def test_unstorable_text_names_the_first_bad_string_or_key():

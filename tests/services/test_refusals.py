@@ -53,8 +53,9 @@ def test_a_taken_project_code_is_a_conflict(database, people):
 )
 def test_a_user_with_a_bad_field_is_refused(database, fields, at_fault):
     with database.session() as session, pytest.raises(InvalidInput) as refused:
-        users.create_user(session, **{"username": "li", "password": "pw-123456", "agency_code": "DRC",
-                                      "role": "staff", **fields})
+        users.create_user(
+            session, **{"username": "li", "password": "pw-123456", "agency_code": "DRC", "role": "staff", **fields}
+        )
     assert list(refused.value.errors) == [at_fault]
     with database.session(read_only=True) as session:
         assert session.scalar(select(func.count()).select_from(User)) == 0

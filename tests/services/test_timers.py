@@ -110,3 +110,23 @@ def test_a_timer_can_wait_a_number_of_working_days(database, people):
     with time_machine.travel(datetime(2026, 9, 29, 16, 0, 30, tzinfo=UTC), tick=False):
         assert timers.run_due(database) == 1
     assert open_steps(database, instance.id) == ["followup"]
+
+
+def test_firing_an_instance_whose_timer_is_not_due_changes_nothing(database, waiting):
+    """A worker that reaches an instance another worker already handled (or one not due yet) leaves it as it is."""
+    (iid,) = waiting(1)
+    with database.session() as session:
+        version = instances.get_instance(session, iid).lock_version
+    with time_machine.travel(START + timedelta(days=1), tick=False), database.session() as session:
+        assert timers.fire_timers(session, iid) == []
+    with database.session() as session:
+        assert instances.get_instance(session, iid).lock_version == version
+    assert fired_events(database, iid) == []
+
+
+def test_one_run_handles_at_most_its_limit(database, waiting):
+    ids = waiting(3)
+    with time_machine.travel(START + timedelta(days=3), tick=False):
+        assert timers.run_due(database, limit=2) == 2
+        assert timers.run_due(database) == 1
+    assert all(open_steps(database, iid) == ["followup"] for iid in ids)
