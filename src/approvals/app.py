@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import api, db, web
+from . import api, db, headers, web
 from .config import load_settings
 from .services.limits import Limits
 
@@ -19,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app, {"limits": Limits.from_settings(app.config)})
     api.init_app(app)
     web.init_app(app)
+    headers.init_app(app)
 
     @app.get("/healthz")
     def healthz():

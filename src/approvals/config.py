@@ -25,6 +25,8 @@ DEFAULTS: dict[str, object] = {
     "SCRIPT_TIMEOUT_SECONDS": 1.0,
     "SCRIPT_MEMORY_BYTES": 256 * 1024 * 1024,
     "TOKEN_DAYS": 30,
+    # Set to 1 behind TLS: the session cookie is then only sent over HTTPS.
+    "SESSION_COOKIE_SECURE": False,
 }
 
 
@@ -35,6 +37,11 @@ def load_settings(overrides: dict | None = None) -> dict[str, object]:
         raw = os.environ.get(f"APPROVALS_{name}")
         if raw is None:
             continue
-        settings[name] = type(default)(raw) if isinstance(default, int | float) else raw
+        if isinstance(default, bool):
+            settings[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+        elif isinstance(default, int | float):
+            settings[name] = type(default)(raw)
+        else:
+            settings[name] = raw
     settings.update(overrides or {})
     return settings

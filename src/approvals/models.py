@@ -109,6 +109,11 @@ class Role(StrEnum):
     OBSERVER = "observer"  # reads status
 
 
+class TokenScope(StrEnum):
+    API = "api"  # a bearer token for the API
+    WEB = "web"  # the token a page session keeps; the API refuses it, so a leaked cookie is no API key
+
+
 WORK_ROLES = (Role.STAFF, Role.LEAD)
 READ_ALL_ROLES = (Role.ADMIN, Role.OBSERVER, Role.OWNER)
 
@@ -146,10 +151,12 @@ class User(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_token"
+    __table_args__ = (one_of("scope", TokenScope),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(8), default=TokenScope.API, server_default=TokenScope.API.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import WORK_ROLES, Agency, ApiToken, LoginFailure, Role, User, utcnow
+from ..models import WORK_ROLES, Agency, ApiToken, TokenScope, LoginFailure, Role, User, utcnow
 from .authz import can_manage_users, require
 from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
 
@@ -91,10 +91,10 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, days: int) -> tuple[str, datetime]:
+def issue_token(session: Session, user: User, days: int, scope: TokenScope = TokenScope.API) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(days=days)
-    session.add(ApiToken(user_id=user.id, token_hash=_hash(token), expires_at=expires_at))
+    session.add(ApiToken(user_id=user.id, token_hash=_hash(token), expires_at=expires_at, scope=scope))
     session.flush()
     return token, expires_at
 
@@ -104,9 +104,12 @@ _TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("hash")).option
 _USER = select(User).where(User.username == bindparam("username"))
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str, scope: TokenScope = TokenScope.API) -> User | None:
+    """The user of a live token of that scope (a page session's token is no API token, and back)."""
     row = session.scalar(_TOKEN, {"hash": _hash(token)})  # the user comes with it: one query per request
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+    if row is None or row.scope != scope or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    if not row.user.active:
         return None
     return row.user
 

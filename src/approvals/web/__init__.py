@@ -27,8 +27,10 @@ def init_app(app: Flask) -> None:
     # The API authenticates with bearer tokens, which a browser never sends by itself: only the
     # pages (cookie sessions) need CSRF tokens, checked by the blueprint below.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # Flask's own default is None (not "unset"), so a setdefault would never apply.
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time

@@ -9,7 +9,7 @@ from flask import g, redirect, request, session, url_for
 
 from ..db import get_session
 from ..http_edge import check_password
-from ..models import User
+from ..models import TokenScope, User
 from ..services import users
 from ..services.errors import NotAuthenticated, TooManyAttempts
 
@@ -19,7 +19,7 @@ SESSION_DAYS = 1
 def signed_in_user() -> User | None:
     if "web_user" not in g:
         token = session.get("token")
-        g.web_user = users.user_for_token(get_session(), token) if token else None
+        g.web_user = users.user_for_token(get_session(), token, TokenScope.WEB) if token else None
     return g.web_user
 
 
@@ -31,7 +31,7 @@ def sign_in(username: str, password: str) -> str | None:
         return exc.message
     except NotAuthenticated:
         return "Wrong user name or password"
-    token, _ = users.issue_token(get_session(), user, SESSION_DAYS)
+    token, _ = users.issue_token(get_session(), user, SESSION_DAYS, TokenScope.WEB)
     session.clear()
     session["token"] = token
     session.permanent = False

@@ -35,6 +35,7 @@ from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import data_from, fields_of
 from .i18n import LANGUAGES, translate
+from .redirects import local_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
 PAGE_SIZE = 20
@@ -65,8 +66,7 @@ def login():
     if request.method == "POST":
         error = auth.sign_in(request.form.get("username", ""), request.form.get("password", ""))
         if error is None:
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("web.inbox"))
+            return redirect(local_path(request.args.get("next")) or url_for("web.inbox"))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
@@ -80,8 +80,7 @@ def logout():
 def set_language(code: str):
     if code in LANGUAGES:
         cookie_session["lang"] = code
-    target = request.referrer or url_for("web.inbox")
-    return redirect(target)
+    return redirect(local_path(request.referrer, host=request.host) or url_for("web.inbox"))
 
 
 @bp.get("/")

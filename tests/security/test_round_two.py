@@ -1,0 +1,145 @@
+"""What an outside test found after the first hardening (security round two), one test per class."""
+
+from __future__ import annotations
+
+import pytest
+
+from approvals.web.redirects import local_path
+from tests.conftest import PASSWORD
+from tests.web.test_pages import csrf
+
+# -- 3. open redirects: only paths of this site, parsed and rebuilt -----------------------------
+
+HOSTILE_TARGETS = [
+    "//evil.example/phish",
+    "/\t/evil.example/phish",
+    "/%09/evil.example/phish".replace("%09", "\t"),
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\r\n/x",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/\u202e/evil",
+    " /tasks",
+    "tasks",
+    "",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_TARGETS)
+def test_a_hostile_target_is_not_a_local_path(target):
+    assert local_path(target) is None
+
+
+def test_local_paths_are_rebuilt_with_their_query():
+    assert local_path("/tasks?project=P-1&page=2") == "/tasks?project=P-1&page=2"
+    assert local_path("/tasks#x") == "/tasks"
+    assert local_path("http://localhost/projects/P-1?x=1", host="localhost") == "/projects/P-1?x=1"
+    assert local_path("http://evil.example/projects", host="localhost") is None
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example/phish", "//evil.example", "/%5Cevil.example", "/\r\n/x"])
+def test_sign_in_never_sends_the_browser_off_site(app, people, target):
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        query_string={"next": target.replace("%09", "\t").replace("%5C", "\\")},
+        data={"username": "pnr", "password": PASSWORD, "csrf_token": csrf(client)},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/tasks"
+
+
+def test_sign_in_returns_to_the_page_asked_for(app, people):
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        query_string={"next": "/projects?page=1"},
+        data={"username": "pnr", "password": PASSWORD, "csrf_token": csrf(client)},
+    )
+    assert response.headers["Location"] == "/projects?page=1"
+
+
+def test_the_language_switch_only_returns_to_this_site(client):
+    away = client.get("/lang/en", headers={"Referer": "https://evil.example/x"})
+    assert away.headers["Location"] == "/tasks"
+    back = client.get("/lang/en", headers={"Referer": "http://localhost/projects?page=2"})
+    assert back.headers["Location"] == "/projects?page=2"
+
+
+# -- 6. the session cookie: SameSite and Secure applied, and its token is no API key ----------
+
+
+def _signed_in(app):
+    client = app.test_client()
+    response = client.post("/login", data={"username": "pnr", "password": PASSWORD, "csrf_token": csrf(client)})
+    return client, response
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(app, people):
+    _, response = _signed_in(app)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_the_session_cookie_is_secure_when_configured(people, database_url, data_dir, monkeypatch):
+    from approvals.app import create_app
+
+    monkeypatch.setenv("APPROVALS_SESSION_COOKIE_SECURE", "1")
+    app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True})
+    try:
+        _, response = _signed_in(app)
+        assert "Secure" in response.headers["Set-Cookie"]
+    finally:
+        app.extensions["approvals_db"].dispose()
+
+
+def test_a_page_sessions_token_is_refused_by_the_api(app, people):
+    client, _ = _signed_in(app)
+    with client.session_transaction() as cookie:
+        token = cookie["token"]  # what anyone who reads the (signed, not encrypted) cookie sees
+    assert client.get("/tasks").status_code == 200
+    refused = app.test_client().get("/api/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+
+
+def test_an_api_token_does_not_open_a_page_session(app, people):
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["token"] = people.tokens["pnr"]
+    assert client.get("/tasks").status_code == 302  # to the sign-in page
+
+
+# -- 7. security headers ----------------------------------------------------------------------
+
+
+def test_pages_and_api_answers_carry_the_security_headers(app, people):
+    client, _ = _signed_in(app)
+    for response in (
+        client.get("/tasks"),
+        client.get("/login"),
+        app.test_client().get("/api/agencies", headers=people.auth("pnr")),
+    ):
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["Cache-Control"] == "no-store"
+    static = client.get("/static/app.css")
+    assert static.headers["X-Content-Type-Options"] == "nosniff" and "no-store" not in static.headers.get(
+        "Cache-Control", ""
+    )
+    static.close()
+
+
+def test_no_page_has_an_inline_script(app, people):
+    """The policy forbids inline script: every template loads its scripts from files."""
+    import re
+
+    from approvals.config import PROJECT_ROOT
+
+    templates = PROJECT_ROOT / "src" / "approvals" / "web" / "templates"
+    for template in templates.glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
+        assert not re.search(r"\son[a-z]+=", text), template.name  # no inline event handlers either
