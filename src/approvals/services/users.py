@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..models import WORK_ROLES, Agency, ApiToken, TokenScope, LoginFailure, Role, User, utcnow
+from ..models import WORK_ROLES, Agency, ApiToken, LoginFailure, Role, TokenScope, User, utcnow
 from .authz import can_manage_users, require
 from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
 
