@@ -18,6 +18,7 @@ from .models import Role
 from .services import agencies, calendar_years, definitions, users
 from .services.errors import DomainError
 from .services.limits import Limits
+from .text import without_controls
 
 
 @contextmanager
@@ -41,12 +42,18 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     ctx.obj = load_settings(overrides)
 
 
+def _say(text: str, err: bool = False) -> None:
+    """Print a line; names come from the database and from uploaded models, so control characters
+    (terminal escape sequences) are taken out first."""
+    click.echo("\n".join(without_controls(line) for line in str(text).split("\n")), err=err)
+
+
 def _fail(exc: DomainError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
+    _say(f"error: {exc.message}", err=True)
     for field, messages in (exc.errors or {}).items():
         for message in messages if isinstance(messages, list) else [messages]:
             text = json.dumps(message, ensure_ascii=False) if isinstance(message, dict) else message
-            click.echo(f"  {field}: {text}", err=True)
+            _say(f"  {field}: {text}", err=True)
     sys.exit(1)
 
 
@@ -60,7 +67,7 @@ def init_db(settings: dict) -> None:
         with database.session() as session:
             loaded = agencies.load_agencies(session, workflows / "agencies.toml")
             years = calendar_years.load_year_files(session, workflows / "calendar")
-    click.echo(f"database ready; {len(loaded)} agencies loaded; calendar years loaded: {years or 'none'}")
+    _say(f"database ready; {len(loaded)} agencies loaded; calendar years loaded: {years or 'none'}")
 
 
 def _forms_for(session, bpmn: bytes, forms_dir: Path) -> dict[str, bytes]:
@@ -85,14 +92,14 @@ def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_na
                 forms = _forms_for(session, files[name], forms_dir)
                 definition, created = definitions.publish(session, files[name], forms, actor, filename=Path(name).name)
             except DomainError as exc:
-                click.echo(f"{name}: refused: {exc.message}", err=True)
+                _say(f"{name}: refused: {exc.message}", err=True)
                 for problem in exc.errors.get("bpmn", []):
-                    click.echo(f"  {problem['element'] or 'file'}: {problem['message']}", err=True)
+                    _say(f"  {problem['element'] or 'file'}: {problem['message']}", err=True)
                 failures += 1
                 session.rollback()
                 continue
             state = "published" if created else "unchanged"
-            click.echo(f"{name}: {definition.key} version {definition.version} {state}")
+            _say(f"{name}: {definition.key} version {definition.version} {state}")
     return failures
 
 
@@ -131,7 +138,7 @@ def create_user(settings: dict, username: str, password: str, agency_code: str, 
             )
     except DomainError as exc:
         _fail(exc)
-    click.echo(f"user {username} ({agency_code}, {role}) created")
+    _say(f"user {username} ({agency_code}, {role}) created")
 
 
 @main.command()
@@ -142,10 +149,10 @@ def token(settings: dict, username: str) -> None:
     with open_database(settings) as database, database.session() as session:
         user = users.get_user(session, username)
         if user is None:
-            click.echo(f"error: no user {username!r}", err=True)
+            _say(f"error: no user {username!r}", err=True)
             sys.exit(1)
         value, _ = users.issue_token(session, user, int(settings["TOKEN_DAYS"]))
-    click.echo(value)
+    _say(value)
 
 
 @main.group("calendar")
@@ -163,7 +170,7 @@ def calendar_load(settings: dict, path: Path) -> None:
             row = calendar_years.load_year(session, path.read_text(encoding="utf-8"), None)
     except DomainError as exc:
         _fail(exc)
-    click.echo(f"{row.year}: {len(row.rest_days)} rest days, {len(row.work_days)} make-up working days loaded")
+    _say(f"{row.year}: {len(row.rest_days)} rest days, {len(row.work_days)} make-up working days loaded")
 
 
 @calendar_group.command("show")
@@ -174,9 +181,9 @@ def calendar_show(settings: dict, year: int) -> None:
     with open_database(settings) as database, database.session(read_only=True) as session:
         view = calendar_years.year_view(session, year)
     if not view["official"]:
-        click.echo(f"{year}: no official arrangement; weekdays are assumed and due dates are provisional")
-    click.echo(f"rest days on weekdays: {', '.join(d.isoformat() for d in view['rest_days']) or 'none'}")
-    click.echo(f"weekend days worked:   {', '.join(d.isoformat() for d in view['work_days']) or 'none'}")
+        _say(f"{year}: no official arrangement; weekdays are assumed and due dates are provisional")
+    _say(f"rest days on weekdays: {', '.join(d.isoformat() for d in view['rest_days']) or 'none'}")
+    _say(f"weekend days worked:   {', '.join(d.isoformat() for d in view['work_days']) or 'none'}")
 
 
 @main.command("status")
@@ -195,14 +202,14 @@ def status_command(settings: dict, code: str) -> None:
         except DomainError as exc:
             _fail(exc)
         work, now, project = calendar_years.calendar_of(session), utcnow(), found.project
-        click.echo(
+        _say(
             f"{project.code} {project.name}: {found.counted_workdays} of {found.commitment_workdays} "
             "committed working days used"
         )
         for entry in found.instances:
             instance = entry.instance
             stages = entry.stages
-            click.echo(
+            _say(
                 f"\n#{instance.id} {instance.definition.name} v{instance.definition.version}: {instance.status}"
                 + (f" - now in {', '.join(stages)}" if stages else "")
                 + (f" - {instance.result}" if instance.result else "")
@@ -242,7 +249,7 @@ def status_command(settings: dict, code: str) -> None:
             if len(done) > 1:
                 _table(done)
             for clock in entry.agencies:
-                click.echo(
+                _say(
                     f"  {clock.agency}: {clock.counted_workdays} of {clock.limit_workdays or '-'} working days"
                     + (" - OVERDUE" if clock.overdue else "")
                 )
@@ -256,7 +263,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
     widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  " + "  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
+        _say("  " + "  ".join(cell + " " * (widths[i] - width(cell)) for i, cell in enumerate(row)).rstrip())
 
 
 @main.command("seed-demo")
@@ -276,7 +283,7 @@ def seed_demo(settings: dict) -> None:
             sys.exit(1)
         with database.session() as session:
             for line in seed(session):
-                click.echo(line)
+                _say(line)
 
 
 @main.command()
@@ -293,10 +300,10 @@ def worker(settings: dict, interval: float, once: bool) -> None:
         while True:
             handled = timers.run_due(database)
             if handled:
-                click.echo(f"fired due timers of {handled} instance(s)")
+                _say(f"fired due timers of {handled} instance(s)")
             escalated = escalation.escalate_overdue(database)
             if escalated:
-                click.echo(f"escalated {escalated} overdue step(s) to their agencies' leads")
+                _say(f"escalated {escalated} overdue step(s) to their agencies' leads")
             if once:
                 return
             time.sleep(interval)

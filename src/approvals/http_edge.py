@@ -51,7 +51,7 @@ def send_material(session: Session, material: Material) -> Response:
         materials.store_of(session).path_of(material.sha256),
         mimetype=material.content_type,
         as_attachment=True,
-        download_name=material.name,
+        download_name=materials.download_name(material),
         etag=material.sha256,
         max_age=0,
     )

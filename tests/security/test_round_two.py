@@ -143,3 +143,69 @@ def test_no_page_has_an_inline_script(app, people):
         text = template.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
         assert not re.search(r"\son[a-z]+=", text), template.name  # no inline event handlers either
+
+
+# -- 8. names with control or direction-changing characters -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["plan\r\nSet-Cookie: x=1.pdf", "report\u202efdp.pdf", "tab\there.pdf", "\x1b[31m.pdf"]
+)
+def test_a_material_name_with_control_or_bidi_characters_is_refused(client, people, sample, database, name):
+    from approvals.demo import sample_pdf
+    from approvals.models import Material
+    from tests.api.test_materials import upload
+    from tests.helpers import open_review
+
+    review = open_review(client, people)
+    response = upload(client, people, "pnr", review["id"], sample_pdf("x"), name)
+    assert response.status_code == 422 and "file" in response.json["errors"]["files"]
+    numbered = upload(client, people, "pnr", review["id"], sample_pdf("x"), "ok.pdf", document_number="深\n发改")
+    assert numbered.status_code == 422 and "document_number" in numbered.json["errors"]["form"]
+    with database.session() as session:
+        assert session.query(Material).count() == 0
+
+
+def test_a_name_stored_before_the_rule_still_downloads(client, people, sample, database):
+    from approvals.demo import sample_pdf
+    from approvals.models import Material
+    from tests.api.test_materials import upload
+    from tests.helpers import open_review
+
+    review = open_review(client, people)
+    stored = upload(client, people, "pnr", review["id"], sample_pdf("x"), "old.pdf").json
+    with database.session() as session:
+        session.get(Material, stored["id"]).name = "old\r\nname\u202e.pdf"
+    response = client.get(f"/api/materials/{stored['id']}", headers=people.auth("pnr"))
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert "\r" not in disposition and "\n" not in disposition and "oldname.pdf" in disposition
+    response.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("name", "项目\x1b[2J"), ("name", "项目\u202e"), ("owner_unit", "单位\r\n")]
+)
+def test_project_names_refuse_control_characters(client, people, field, value):
+    response = client.post(
+        "/api/projects", json={"code": "P-9", "name": "项目", field: value}, headers=people.auth("hq")
+    )
+    assert response.status_code == 422 and field in response.json["errors"]["json"]
+
+
+# -- 14. the CLI prints no terminal escape sequences -----------------------------------------
+
+
+def test_status_strips_control_characters_from_stored_names(database_url, database, people, sample):
+    from click.testing import CliRunner
+
+    from approvals.cli import main
+    from approvals.models import Project
+    from tests.factories import start
+
+    with database.session() as session:
+        start(session, code="P-ESC")
+        session.query(Project).filter_by(code="P-ESC").one().name = "项目\x1b]0;owned\x07\x1b[2J"  # stored long ago
+    result = CliRunner().invoke(main, ["--database-url", database_url, "status", "P-ESC"], catch_exceptions=False)
+    assert result.exit_code == 0 and "P-ESC 项目]0;owned[2J" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output

@@ -12,23 +12,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ..text import storable
 from .errors import UnsafeData
 
 MAX_DEPTH = 32
 RESERVED_KEYS = frozenset({"typename"})
 _SCALARS = (str, bool, int, type(None))
-
-
-def storable(text: str) -> bool:
-    """Text both databases can keep: no NUL (PostgreSQL refuses it), no unpaired surrogates
-    (not encodable as UTF-8)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def unstorable_text(value: Any, path: str = "") -> str | None:

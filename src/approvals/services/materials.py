@@ -17,8 +17,8 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..engine.data import storable
 from ..models import Material, ProcessInstance, Task, User, utcnow
+from ..text import plain_text, without_controls
 from . import events
 from .authz import can_read_all_materials, require
 from .definitions import form_schema
@@ -68,10 +68,14 @@ def upload(
 ) -> Material:
     """Store a file for an open step the caller may work on (checked by the caller, under the lock)."""
     name = Path((name or "").replace("\\", "/")).name.strip()
-    if not name or len(name) > MAX_NAME or not storable(name):
-        raise InvalidInput("the file needs a name", {"file": [f"a file name of 1-{MAX_NAME} characters"]}, "files")
+    if not name or len(name) > MAX_NAME or not plain_text(name):
+        raise InvalidInput(
+            "the file needs a plain name",
+            {"file": [f"a file name of 1-{MAX_NAME} characters, without control or direction-changing characters"]},
+            "files",
+        )
     document_number = (document_number or "").strip() or None
-    if document_number is not None and (len(document_number) > MAX_DOCUMENT_NUMBER or not storable(document_number)):
+    if document_number is not None and (len(document_number) > MAX_DOCUMENT_NUMBER or not plain_text(document_number)):
         raise InvalidInput(
             "the document number is too long",
             {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]},
@@ -153,6 +157,12 @@ def upload(
         },
     )
     return material
+
+
+def download_name(material: Material) -> str:
+    """The name a download is offered under: names stored before control characters were refused
+    lose them here (a CR/LF would break the response header)."""
+    return without_controls(material.name) or f"material-{material.id}"
 
 
 def withdraw(session: Session, material: Material, actor: User) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Project, User
+from ..text import plain_text
 from . import events
 from .authz import can_manage_projects, require
 from .errors import Conflict, InvalidInput, NotFound
@@ -31,11 +32,11 @@ def _validated(new: NewProject) -> tuple[dict[str, list[str]], Decimal | None]:
     errors: dict[str, list[str]] = {}
     if not CODE.match(new.code or ""):
         errors["code"] = ["1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"]
-    if not (new.name or "").strip() or len(new.name) > 300:
-        errors["name"] = ["required, at most 300 characters"]
+    if not (new.name or "").strip() or len(new.name) > 300 or not plain_text(new.name):
+        errors["name"] = ["required, at most 300 characters, without control or direction-changing characters"]
     if new.funding_level not in FUNDING_LEVELS:
         errors["funding_level"] = [f"one of {', '.join(FUNDING_LEVELS)}"]
-    if len(new.owner_unit or "") > 200:
+    if len(new.owner_unit or "") > 200 or not plain_text(new.owner_unit or ""):
         errors["owner_unit"] = ["at most 200 characters"]
     investment = None
     if new.investment is not None:

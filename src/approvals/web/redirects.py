@@ -9,12 +9,13 @@ is rebuilt from its parsed path and query, never echoed.
 
 from __future__ import annotations
 
-import unicodedata
 from urllib.parse import urlsplit, urlunsplit
+
+from ..text import plain_text
 
 
 def _clean(text: str) -> bool:
-    return not any(ch == "\\" or ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
+    return plain_text(text) and not any(ch == "\\" or ch.isspace() for ch in text)
 
 
 def local_path(target: str | None, *, host: str | None = None) -> str | None:
