@@ -124,7 +124,15 @@ def inbox(session: Session, actor: User, query: InboxFilter) -> tuple[list[Task]
 
 def acting_for(session: Session, task: Task, actor: User) -> User | None:
     """Whom ``actor`` acts for on this step: None when it is unclaimed or theirs, the holder who
-    delegated it to them, or the absent assignee they stand in for; 409 when it is someone else's."""
+    delegated it to them, or the absent assignee they stand in for; 409 when it is someone else's.
+    Four eyes hold for the one acted for as for the actor."""
+    principal = _principal(session, task, actor)
+    if principal is not None:
+        _require_other_eyes(session, task, principal)
+    return principal
+
+
+def _principal(session: Session, task: Task, actor: User) -> User | None:
     if task.assignee_id is None:
         return None
     if task.assignee_id == actor.id:
@@ -148,7 +156,8 @@ def require_workable(session: Session, task: Task, instance: ProcessInstance, ac
 
 
 def _require_other_eyes(session: Session, task: Task, user: User) -> None:
-    """Four eyes: the person who completed an excluded earlier step may not do this one."""
+    """Four eyes: whoever completed an excluded earlier step, or had it completed for them (by a
+    delegate or a substitute), may not do this one, nor have it done for them."""
     if not task.excluded_steps:
         return
     done = session.scalar(
@@ -158,12 +167,12 @@ def _require_other_eyes(session: Session, task: Task, user: User) -> None:
             Task.bpmn_id.in_(task.excluded_steps),
             Task.state == TaskState.COMPLETED,
             Task.outcome.is_distinct_from(Outcome.SENT_BACK),
-            Task.completed_by_id == user.id,
+            (Task.completed_by_id == user.id) | (Task.on_behalf_of_id == user.id),
         )
         .limit(1)
     )
     if done is not None:
-        raise Forbidden(f"four eyes: {user.username} completed “{done}” and may not also do “{task.name}”")
+        raise Forbidden(f"four eyes: “{done}” was done by or for {user.username}, who may not also do “{task.name}”")
 
 
 def claim_task(session: Session, task_id: int, actor: User) -> Task:
