@@ -81,3 +81,17 @@ def test_unstorable_text_names_the_first_bad_string_or_key():
     assert unstorable_text({"a": ["fine", "b\x00d"]}) == "a[1]"
     assert unstorable_text({"ok": {"k\ud800": 1}}) == "ok"
     assert unstorable_text({"all": "fine"}) is None
+
+
+def test_the_tag_key_and_non_finite_decimals_are_refused():
+    """Security round two, 16: {"$approvals": "decimal", "value": "sNaN"} must not become a Decimal."""
+    forged = {"$approvals": "decimal", "value": "sNaN"}
+    with pytest.raises(UnsafeData, match="reserved"):
+        check_safe_data({"x": forged})
+    with pytest.raises(UnsafeData, match="finite"):
+        check_safe_data({"x": Decimal("sNaN")})
+    with pytest.raises(UnsafeData, match="finite"):
+        check_safe_data({"x": Decimal("Infinity")})
+    # Through the script child and back, a forged tag stays a dict (which the check then refuses).
+    back = from_jsonable(to_jsonable({"x": forged}))
+    assert back == {"x": forged}

@@ -209,3 +209,39 @@ def test_status_strips_control_characters_from_stored_names(database_url, databa
     result = CliRunner().invoke(main, ["--database-url", database_url, "status", "P-ESC"], catch_exceptions=False)
     assert result.exit_code == 0 and "P-ESC 项目]0;owned[2J" in result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
+
+
+# -- 16. tags cannot be forged from user data ---------------------------------------------------
+
+
+def test_start_data_carrying_a_tag_is_refused(client, people, sample):
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    response = client.post(
+        "/api/projects/P-1/instances",
+        json={"process_key": "sample_review", "data": {"n": {"$approvals": "decimal", "value": "sNaN"}}},
+        headers=people.auth("hq"),
+    )
+    assert response.status_code == 422 and "n.$approvals" in response.json["errors"]["json"]["data"]
+
+
+# -- 17. comments follow the instance's read rule and stop when it ends -----------------------
+
+
+def test_comments_are_for_those_taking_part_and_stop_when_the_instance_ends(client, people, sample, database):
+    from tests.helpers import open_review
+
+    review = open_review(client, people)
+    instance_id = review["instance_id"]
+
+    def comment(user):
+        return client.post(f"/api/instances/{instance_id}/comments", json={"text": "请加快"}, headers=people.auth(user))
+
+    assert comment("drc").status_code == 403  # DRC holds no step of this instance (yet)
+    assert comment("pnr").status_code == 201 and comment("hq").status_code == 201
+    terminated = client.post(
+        f"/api/instances/{instance_id}/terminate", json={"reason": "撤销"}, headers=people.auth("admin")
+    )
+    assert terminated.status_code == 200
+    assert comment("pnr").status_code == 409
+    events = client.get(f"/api/instances/{instance_id}/events", headers=people.auth("admin")).json
+    assert [e["actor"] for e in events if e["type"] == "comment.added"] == ["pnr", "hq"]

@@ -61,6 +61,8 @@ def test_script_task_runs_in_the_sandbox_and_its_data_flows_on(database, actors)
         (f"x = open('{MARKER}', 'w')", "open"),
         ("x = getattr(1, '__class__')", "getattr"),
         ("typename = {'typename': 'BpmnWorkflow'}", "reserved"),
+        # Security round two, 16: a forged tag stays a dict, which is refused, never a Decimal('sNaN').
+        ("n = {'$approvals': 'decimal', 'value': 'sNaN'}", "reserved"),
     ],
 )
 def test_hostile_script_puts_only_its_instance_in_error(database, actors, script, words):

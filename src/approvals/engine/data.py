@@ -16,7 +16,11 @@ from ..text import storable
 from .errors import UnsafeData
 
 MAX_DEPTH = 32
-RESERVED_KEYS = frozenset({"typename"})
+# Tagged JSON for the script child process: dates and decimals survive the round trip.
+_TAG = "$approvals"
+# "typename" is SpiffWorkflow's serializer tag, "$approvals" ours: data that carried either could
+# pass for an object it is not.
+RESERVED_KEYS = frozenset({"typename", _TAG})
 _SCALARS = (str, bool, int, type(None))
 
 
@@ -56,6 +60,9 @@ def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise UnsafeData(path, "numbers must be finite")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise UnsafeData(path, "numbers must be finite")
     elif isinstance(value, str):
         if not storable(value):
             raise UnsafeData(path, "text must not contain NUL characters or unpaired surrogates")
@@ -63,13 +70,11 @@ def check_safe_data(value: Any, path: str = "data", depth: int = 0) -> None:
         raise UnsafeData(path, f"values of type {type(value).__name__} cannot be stored")
 
 
-# Tagged JSON for the script child process: dates and decimals survive the round trip.
-_TAG = "$approvals"
-
-
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
+        plain = {k: to_jsonable(v) for k, v in value.items()}
+        # A dict that has the tag key of its own stays a dict on the way back (and is then refused).
+        return {_TAG: "dict", "value": plain} if _TAG in value else plain
     if isinstance(value, list | tuple):
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime):
@@ -92,6 +97,8 @@ def from_jsonable(value: Any) -> Any:
             return date.fromisoformat(value["value"])
         if tag == "decimal":
             return Decimal(value["value"])
+        if tag == "dict":
+            return {k: from_jsonable(v) for k, v in value["value"].items()}
         return {k: from_jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_jsonable(v) for v in value]

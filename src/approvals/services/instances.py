@@ -14,7 +14,7 @@ from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.serializer import STATE_FORMAT
 from ..models import ENDED_STATUSES, Event, InstanceStatus, ProcessInstance, Project, Task, User, utcnow
-from . import events
+from . import events, materials
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
 from .definitions import latest, runtime_of
 from .errors import Conflict, InvalidInput, NotFound
@@ -171,9 +171,16 @@ MAX_COMMENT = 4000
 
 
 def add_comment(session: Session, instance_id: int, text: str, actor: User) -> Event:
-    """A free comment on an instance, kept in its history."""
+    """A free comment on an instance, kept in its history: for those who take part in it (an agency
+    that holds or held a step, the coordinator, admins and owners), while it has not ended."""
     require(can_comment(actor), "observers read; they do not comment")
     instance = get_instance(session, instance_id)
+    require(
+        materials.can_read_materials(session, actor, instance.id),
+        f"your agency takes no part in process instance {instance.id}",
+    )
+    if instance.status in ENDED_STATUSES:
+        raise Conflict(f"the instance is {instance.status}; it takes no more comments")
     text = (text or "").strip()
     if not text or len(text) > MAX_COMMENT:
         raise InvalidInput("invalid comment", {"text": [f"1-{MAX_COMMENT} characters"]})
