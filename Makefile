@@ -9,7 +9,7 @@ PORT ?= 5000
 
 # Coverage floors, at the figures reached (raise them as they grow): the whole package (statements
 # and branches), and branches alone of the use cases and the engine.
-COVERAGE_FLOOR := 93
+COVERAGE_FLOOR := 94
 BRANCH_FLOOR := 90
 
 .PHONY: help venv install assets db seed serve demo test bench lint static screenshots format clean

@@ -245,3 +245,30 @@ def test_comments_are_for_those_taking_part_and_stop_when_the_instance_ends(clie
     assert comment("pnr").status_code == 409
     events = client.get(f"/api/instances/{instance_id}/events", headers=people.auth("admin")).json
     assert [e["actor"] for e in events if e["type"] == "comment.added"] == ["pnr", "hq"]
+
+
+# -- 12. oversized numbers are a 422 everywhere, never a 500 ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"username": "pnr", "password": ' + "9" * 5000 + "}", '{"username": 1e999, "password": "x"}', '{"x": NaN}'],
+)
+def test_oversized_numbers_are_refused_even_anonymously(client, body):
+    response = client.post("/api/tokens", data=body, content_type="application/json")
+    assert response.status_code == 422 and "_body" in response.json["errors"]["json"]
+
+
+def test_a_form_number_with_absurd_digits_is_refused_and_changes_nothing(client, people, sample):
+    from tests.helpers import SUBMISSION, create_project, start_sample
+
+    create_project(client, people)
+    submit = start_sample(client, people)["open_tasks"][0]["id"]
+    body = '{"data": {"application_title": "x", "site": "y", "estimated_investment": ' + "1" * 4000 + "}}"
+    response = client.post(
+        f"/api/tasks/{submit}/complete", data=body, content_type="application/json", headers=people.auth("hq")
+    )
+    assert response.status_code == 422
+    assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
+    fine = client.post(f"/api/tasks/{submit}/complete", json={"data": SUBMISSION}, headers=people.auth("hq"))
+    assert fine.status_code == 200

@@ -8,6 +8,7 @@ from flask_smorest.spec.plugins import integerconverter2paramschema, unicodeconv
 
 from . import auth, errors
 from .converters import PathText, RowId
+from .json_body import check_json_body
 
 
 def init_app(app: Flask) -> None:
@@ -44,5 +45,7 @@ def init_app(app: Flask) -> None:
         # Signing in and reading the API documentation are the only things done without a token.
         if request.blueprint not in (None, tokens.blp.name, "api-docs") and request.path.startswith("/api/"):
             auth.authenticate()
+        if request.path.startswith("/api/"):
+            check_json_body()  # after the token: an anonymous caller learns nothing from it
 
     errors.init_app(app)
