@@ -155,7 +155,9 @@ def test_publishing_a_new_version_leaves_running_instances_on_theirs(client, peo
     create_project(client, people)
     old = start_sample(client, people)
     xml = client.get("/api/process-definitions/sample_review/versions/1/bpmn", headers=people.auth("owner"))
-    assert xml.status_code == 200 and xml.mimetype == "application/xml"
+    # Plain text as an attachment: XML served as XML could run script an owner slipped in (security round two).
+    assert xml.status_code == 200 and xml.mimetype == "text/plain"
+    assert xml.headers["Content-Disposition"] == "attachment; filename=sample_review-v1.bpmn"
     changed = xml.data.replace("审批决定".encode(), "审批决定（第二版）".encode())
     published = post_files(client, people, "owner", [("bpmn", "sample_review.bpmn", changed)])
     assert published.status_code == 201, published.json

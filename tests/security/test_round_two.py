@@ -272,3 +272,53 @@ def test_a_form_number_with_absurd_digits_is_refused_and_changes_nothing(client,
     assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
     fine = client.post(f"/api/tasks/{submit}/complete", json={"data": SUBMISSION}, headers=people.auth("hq"))
     assert fine.status_code == 200
+
+
+# -- 1. no stored XSS through a model file -----------------------------------------------------
+
+SCRIPTED = {
+    "XHTML": '<h:script xmlns:h="http://www.w3.org/1999/xhtml">fetch("/api/tasks")</h:script>',
+    "SVG": '<svg:svg xmlns:svg="http://www.w3.org/2000/svg"><svg:script>alert(1)</svg:script></svg:svg>',
+}
+
+
+def _with_extension(markup: str) -> bytes:
+    from tests.conftest import BPMN_DIR
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    assert "<bpmn:extensionElements>" in sample
+    return sample.replace("<bpmn:extensionElements>", "<bpmn:extensionElements>" + markup, 1).encode()
+
+
+@pytest.mark.parametrize("kind", sorted(SCRIPTED))
+def test_a_model_carrying_markup_a_browser_runs_is_refused(client, people, database, kind):
+    from approvals.models import ProcessDefinition
+    from tests.helpers import post_files
+
+    response = post_files(client, people, "owner", [("bpmn", "m.bpmn", _with_extension(SCRIPTED[kind]))])
+    assert response.status_code == 422
+    assert any(f"{kind} markup" in p["message"] and p["element"] for p in response.json["errors"]["bpmn"])
+    with database.session() as session:
+        assert session.query(ProcessDefinition).count() == 0
+
+
+def test_a_model_with_an_xml_stylesheet_is_refused(client, people):
+    from tests.conftest import BPMN_DIR
+    from tests.helpers import post_files
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_bytes()
+    styled = sample.replace(b"?>", b'?>\n<?xml-stylesheet type="text/xsl" href="x.xsl"?>', 1)
+    response = post_files(client, people, "owner", [("bpmn", "m.bpmn", styled)])
+    assert response.status_code == 422 and "xml-stylesheet" in str(response.json["errors"])
+
+
+def test_model_files_download_inert_from_the_api_and_the_pages(app, client, people, sample):
+    api = client.get("/api/process-definitions/sample_review/versions/1/bpmn", headers=people.auth("pnr"))
+    page_client, _ = _signed_in(app)
+    page = page_client.get("/models/sample_review/versions/1/bpmn")
+    for response in (api, page):
+        assert response.status_code == 200 and response.mimetype == "text/plain"
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == "sandbox"
+        assert b"<bpmn:definitions" in response.data

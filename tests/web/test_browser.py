@@ -4,6 +4,7 @@ through the same services the API tests run on both databases)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -205,3 +206,55 @@ def test_the_api_docs_run_under_the_security_policy(page):
     page.goto("/api/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("approvals")
     expect(page.locator(".opblock-tag").first).to_be_visible()
+
+
+SCRIPT = '<h:script xmlns:h="http://www.w3.org/1999/xhtml">document.title = "pwned"; fetch("/lang/en");</h:script>'
+
+
+def test_a_scripted_model_file_runs_nothing_for_those_who_open_it(page, demo):
+    """Security round two, 1: a version carrying XHTML script (stored before publishing refused it;
+    the refusal itself is tested in tests/security) is opened by DRC staff through every link of
+    the model page and as the raw file: no script runs, no request is sent on their behalf."""
+    from approvals.models import ProcessDefinition
+
+    _, database = demo
+    with database.session() as session:
+        current = latest(session, "sample_review")
+        scripted = ProcessDefinition(
+            key=current.key,
+            kind=current.kind,
+            version=current.version + 1,
+            name=current.name,
+            bpmn_xml=current.bpmn_xml.replace("<bpmn:extensionElements>", "<bpmn:extensionElements>" + SCRIPT, 1),
+            forms=current.forms,
+            spec_json=current.spec_json,
+            lane_routes=current.lane_routes,
+            checksum="scripted",
+        )
+        session.add(scripted)
+        session.flush()
+        raw = f"/models/sample_review/versions/{scripted.version}/bpmn"
+    sent: list[str] = []
+    page.context.on("request", lambda request: sent.append(request.url))
+    sign_in(page, "drc_staff")
+    page.goto("/models/sample_review")
+    expect(page.locator(".djs-container")).to_be_visible()  # the diagram drew from the scripted file
+    hrefs = page.eval_on_selector_all("main a[href]", "links => links.map(a => a.getAttribute('href'))")
+    links = [href for href in hrefs if href.startswith("/")]  # bpmn-js's own logo links to its site
+    assert raw in links
+    for href in links:
+        if href.endswith("/bpmn"):
+            with page.expect_download() as download:
+                page.click(f"a[href='{href}']")
+            assert download.value.suggested_filename.endswith(".bpmn")
+        else:
+            page.goto(href)
+            page.go_back()
+    with page.expect_download() as download:
+        try:
+            page.goto(raw)
+        except Exception as exc:  # noqa: BLE001 - a download aborts the navigation, as it should
+            assert "ERR_ABORTED" in str(exc) or "Download" in str(exc)
+    assert "h:script" in Path(download.value.path()).read_text(encoding="utf-8")  # served, but never run
+    assert page.title() != "pwned"
+    assert not [url for url in sent if url.endswith("/lang/en")]

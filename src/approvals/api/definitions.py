@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask_smorest import Blueprint
 
 from ..db import get_session
+from ..http_edge import send_model_file
 from ..services import definitions
 from ..services.errors import InvalidInput
 from .auth import SECURITY, authenticated, current_user
@@ -88,9 +89,16 @@ def publish():
 
 
 @blp.get("/<string:key>/versions/<int:version>/bpmn")
-@blp.doc(security=SECURITY, responses={"200": {"content": {"application/xml": {}}}})
+@blp.doc(
+    security=SECURITY,
+    responses={
+        "200": {
+            "description": "the BPMN (or DMN) XML as published, as a plain-text attachment (never rendered)",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
 @authenticated
 def bpmn_xml(key: str, version: int):
     """The BPMN XML of one version."""
-    definition = definitions.get_version(get_session(), key, version)
-    return Response(definition.bpmn_xml, mimetype="application/xml")
+    return send_model_file(definitions.get_version(get_session(), key, version))

@@ -56,4 +56,40 @@ def parse_xml(data: bytes, *, max_bytes: int, what: str = "BPMN file") -> etree.
         if found is not None:
             message = f"{what} contains XInclude (line {found.sourceline}), which is not allowed"
             raise ModelRejected([Problem(None, message)])
+    problems = _active_content(tree, what)
+    if problems:
+        raise ModelRejected(problems)
     return tree
+
+
+# Markup a browser runs or renders as a document of its own. A model has no use for any of it, and
+# a file carrying it would be a page of our origin if anything ever served it as XML. Other foreign
+# namespaces (camunda:, zeebe:, bioc: colours…) are kept: they are inert data, and interchange
+# files are full of them.
+_ACTIVE_NS = {
+    "http://www.w3.org/1999/xhtml": "XHTML",
+    "http://www.w3.org/2000/svg": "SVG",
+    "http://www.w3.org/1998/Math/MathML": "MathML",
+    "http://www.w3.org/1999/XSL/Transform": "XSLT",
+}
+
+
+def _active_content(tree: etree._ElementTree, what: str) -> list[Problem]:
+    problems = []
+    for element in tree.getroot().iter(etree.Element):
+        kind = _ACTIVE_NS.get(etree.QName(element).namespace or "")
+        if kind is not None:
+            owner = next((e.get("id") for e in element.iterancestors() if e.get("id")), None)
+            problems.append(
+                Problem(
+                    owner,
+                    f"{what} contains {kind} markup <{etree.QName(element).localname}> "
+                    f"(line {element.sourceline}); a model may not carry markup a browser runs",
+                )
+            )
+    root = tree.getroot()
+    instructions = [*root.itersiblings(preceding=True), *root.iter(etree.ProcessingInstruction)]
+    for node in instructions:
+        if isinstance(node, etree._ProcessingInstruction) and node.target.lower() == "xml-stylesheet":
+            problems.append(Problem(None, f"{what} contains an xml-stylesheet instruction, which is not allowed"))
+    return problems

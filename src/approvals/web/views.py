@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask import session as cookie_session
 
 from ..db import get_session
-from ..http_edge import send_material, status_of
+from ..http_edge import send_material, send_model_file, status_of
 from ..models import Outcome, TaskState, utcnow
 from ..services import (
     calendar_years,
@@ -404,8 +404,7 @@ def model_form(key: str, name: str):
 @bp.get("/models/<key>/versions/<int:version>/bpmn")
 @auth.signed_in
 def model_xml(key: str, version: int):
-    definition = definitions.get_version(get_session(), key, version)
-    return definition.bpmn_xml, 200, {"Content-Type": "application/xml; charset=utf-8"}
+    return send_model_file(definitions.get_version(get_session(), key, version))
 
 
 # -- admin -----------------------------------------------------------------------------------------
