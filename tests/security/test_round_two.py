@@ -322,3 +322,48 @@ def test_model_files_download_inert_from_the_api_and_the_pages(app, client, peop
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Security-Policy"] == "sandbox"
         assert b"<bpmn:definitions" in response.data
+
+
+# -- 2. the history and the status show a step's answers only to readers of the step ------------
+
+
+def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sample):
+    from approvals.demo import sample_pdf
+    from tests.api.test_materials import upload
+    from tests.helpers import complete, open_review
+
+    review = open_review(client, people)  # HQ submitted SUBMISSION
+    instance_id = review["instance_id"]
+    assert upload(client, people, "pnr", review["id"], sample_pdf("x"), "opinion.pdf").status_code == 201
+    assert complete(client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符").status_code == 200
+
+    def trail(user):
+        response = client.get(f"/api/instances/{instance_id}/events", headers=people.auth(user))
+        assert response.status_code == 200
+        return {e["type"]: e["payload"] for e in response.json}
+
+    fire = trail("drc")  # DRC takes no part yet: 403 on the steps and materials, and nothing of them here
+    assert "data" not in fire["instance.started"] and "data" not in fire["task.completed"]
+    assert "opinion" not in fire["task.completed"] and "sha256" not in fire["material.uploaded"]
+    assert "opinion" in fire["task.completed"]["redacted"] and "sha256" in fire["material.uploaded"]["redacted"]
+    assert fire["task.completed"]["name"] and fire["material.uploaded"]["name"] == "opinion.pdf"  # where it stands
+    assert "用地不符" not in str(fire) and "联合审查申请" not in str(fire)
+
+    observer = trail("observer")  # a read-all role sees everything
+    assert observer["task.completed"]["opinion"] == "用地不符" and "redacted" not in observer["task.completed"]
+    pnr = trail("pnr")
+    assert pnr["task.completed"]["opinion"] == "用地不符" and pnr["material.uploaded"]["sha256"]
+
+
+def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, people, sample):
+    from tests.helpers import complete, open_review
+
+    review = open_review(client, people)
+    assert complete(client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符").status_code == 200
+
+    def opinions(user):
+        status = client.get("/api/projects/P-001/status", headers=people.auth(user)).json
+        return {t["bpmn_id"]: t["opinion"] for i in status["instances"] for t in i["completed_tasks"]}
+
+    assert opinions("drc")["review_planning"] is None  # DRC may not read PNR's step
+    assert opinions("pnr")["review_planning"] == "用地不符" and opinions("admin")["review_planning"] == "用地不符"

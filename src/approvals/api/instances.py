@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from ..db import get_session
 from ..models import ProcessInstance
-from ..services import instances
+from ..services import history, instances
 from .auth import SECURITY, authenticated, current_user
 from .schemas import Along, CommentRequest, EventSchema, InstanceSchema, TerminateRequest
 
@@ -32,7 +32,7 @@ def get_instance(instance_id: int):
 @authenticated
 def events(instance_id: int):
     """The instance's audit trail, oldest first."""
-    return instances.instance_events(get_session(), instance_id)
+    return history.history(get_session(), instance_id, current_user())
 
 
 @blp.post("/<int:instance_id>/comments")

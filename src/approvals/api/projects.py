@@ -57,7 +57,7 @@ def create_project(body):
 @authenticated
 def project_status(code: str):
     """Where a project stands: each process instance with its open and completed steps."""
-    return status.project_status(get_session(), code)
+    return status.project_status(get_session(), code, current_user())
 
 
 @blp.post("/<string:code>/instances")

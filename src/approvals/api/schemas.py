@@ -409,7 +409,13 @@ class EventSchema(Schema):
     created_at = fields.DateTime()
     actor = fields.String(attribute="actor_name")
     task_id = fields.Integer(allow_none=True)
-    payload = fields.Dict()
+    payload = fields.Dict(
+        metadata={
+            "description": "what happened; keys the caller may not read (a step's data, opinion and reason "
+            "for those who may not read the step; file hashes, start data and comments for agencies taking no "
+            "part in the instance) are left out and listed under `redacted`"
+        }
+    )
 
 
 class ProjectSchema(Schema):
@@ -472,6 +478,15 @@ class StatusSchema(Schema):
 
     project = fields.Nested(StatusProject, attribute="overview")
     instances = fields.List(fields.Nested(StatusInstance))
+
+    @post_dump(pass_original=True)
+    def _leave_out_unreadable_answers(self, data: dict[str, Any], found: Any, **_kwargs: Any) -> dict[str, Any]:
+        """A step's written opinion follows the step's read rule (its agency, assignee, read-all roles)."""
+        for instance in data["instances"]:
+            for task in (*instance["open_tasks"], *instance["completed_tasks"]):
+                if task["id"] in found.unreadable:
+                    task["opinion"] = None
+        return data
 
 
 class CalendarYearSchema(Schema):

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, utcnow
+from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, User, utcnow
 from ..workdays import WorkCalendar, local_date
+from .authz import can_read_task
 from .calendar_years import calendar_of
 from .projects import get_project
 
@@ -91,6 +92,8 @@ class ProjectStatus:
     instances: list[InstanceProgress]
     counted_workdays: int  # working days on which any agency's statutory step ran
     commitment_workdays: int = COMMITMENT_WORKDAYS
+    # Steps whose answers (the written opinion) the caller may not read: shown without them.
+    unreadable: frozenset[int] = frozenset()
 
     @property
     def within_commitment(self) -> bool:
@@ -139,7 +142,8 @@ def _counted_workdays(calendar: WorkCalendar, progress: list[InstanceProgress], 
     return len(_statutory_days(calendar, steps, now))
 
 
-def project_status(session: Session, code: str) -> ProjectStatus:
+def project_status(session: Session, code: str, actor: User | None = None) -> ProjectStatus:
+    """Where project ``code`` stands; as ``actor`` may see it (None: everything, for the CLI)."""
     project = get_project(session, code)
     instances = list(
         session.scalars(
@@ -170,7 +174,11 @@ def project_status(session: Session, code: str) -> ProjectStatus:
         )
         for i in instances
     ]
+    unreadable = frozenset(
+        task.id for rows in tasks.values() for task in rows if actor is not None and not can_read_task(actor, task)
+    )
     return ProjectStatus(
+        unreadable=unreadable,
         project=project,
         summary=project_summaries(session, [project])[0],
         instances=progress,

@@ -19,7 +19,7 @@ from ..models import Outcome, TaskState, utcnow
 from ..services import (
     calendar_years,
     definitions,
-    instances,
+    history,
     materials,
     projects,
     send_back,
@@ -147,7 +147,7 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
         form_errors=errors,
         opinion=opinion,
         materials=materials.shown_with_task(session, task, user),
-        history=instances.instance_events(session, task.instance_id),
+        history=history.history(session, task.instance_id, user),
         figure=step_diagram(session, task),
         earlier=earlier,
         now=utcnow(),
@@ -319,7 +319,7 @@ def project_list():
 @auth.signed_in
 def project_page(code: str):
     session = get_session()
-    found = status.project_status(session, code)
+    found = status.project_status(session, code, me())
     now = utcnow()
     return render_template(
         "project.html",
