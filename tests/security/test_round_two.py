@@ -335,7 +335,12 @@ def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sam
     review = open_review(client, people)  # HQ submitted SUBMISSION
     instance_id = review["instance_id"]
     assert upload(client, people, "pnr", review["id"], sample_pdf("x"), "opinion.pdf").status_code == 201
-    assert complete(client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符").status_code == 200
+    assert (
+        complete(
+            client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符"
+        ).status_code
+        == 200
+    )
 
     def trail(user):
         response = client.get(f"/api/instances/{instance_id}/events", headers=people.auth(user))
@@ -359,7 +364,12 @@ def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, p
     from tests.helpers import complete, open_review
 
     review = open_review(client, people)
-    assert complete(client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符").status_code == 200
+    assert (
+        complete(
+            client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符"
+        ).status_code
+        == 200
+    )
 
     def opinions(user):
         status = client.get("/api/projects/P-001/status", headers=people.auth(user)).json
