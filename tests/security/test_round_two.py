@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from click.testing import CliRunner
+
+from approvals.app import create_app
+from approvals.cli import main
+from approvals.config import PROJECT_ROOT
+from approvals.demo import sample_pdf
+from approvals.models import Material, ProcessDefinition, Project
 from approvals.web.redirects import local_path
-from tests.conftest import PASSWORD
+from tests.api.test_materials import upload
+from tests.conftest import BPMN_DIR, PASSWORD, read_forms
+from tests.factories import start
+from tests.helpers import SUBMISSION, complete, create_project, open_review, post_files, start_sample
 from tests.web.test_pages import csrf
 
 # -- 3. open redirects: only paths of this site, parsed and rebuilt -----------------------------
@@ -83,7 +94,6 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app, people):
 
 
 def test_the_session_cookie_is_secure_when_configured(people, database_url, data_dir, monkeypatch):
-    from approvals.app import create_app
 
     monkeypatch.setenv("APPROVALS_SESSION_COOKIE_SECURE", "1")
     app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True})
@@ -134,9 +144,6 @@ def test_pages_and_api_answers_carry_the_security_headers(app, people):
 
 def test_no_page_has_an_inline_script(app, people):
     """The policy forbids inline script: every template loads its scripts from files."""
-    import re
-
-    from approvals.config import PROJECT_ROOT
 
     templates = PROJECT_ROOT / "src" / "approvals" / "web" / "templates"
     for template in templates.glob("*.html"):
@@ -152,10 +159,6 @@ def test_no_page_has_an_inline_script(app, people):
     "name", ["plan\r\nSet-Cookie: x=1.pdf", "report\u202efdp.pdf", "tab\there.pdf", "\x1b[31m.pdf"]
 )
 def test_a_material_name_with_control_or_bidi_characters_is_refused(client, people, sample, database, name):
-    from approvals.demo import sample_pdf
-    from approvals.models import Material
-    from tests.api.test_materials import upload
-    from tests.helpers import open_review
 
     review = open_review(client, people)
     response = upload(client, people, "pnr", review["id"], sample_pdf("x"), name)
@@ -167,10 +170,6 @@ def test_a_material_name_with_control_or_bidi_characters_is_refused(client, peop
 
 
 def test_a_name_stored_before_the_rule_still_downloads(client, people, sample, database):
-    from approvals.demo import sample_pdf
-    from approvals.models import Material
-    from tests.api.test_materials import upload
-    from tests.helpers import open_review
 
     review = open_review(client, people)
     stored = upload(client, people, "pnr", review["id"], sample_pdf("x"), "old.pdf").json
@@ -197,11 +196,6 @@ def test_project_names_refuse_control_characters(client, people, field, value):
 
 
 def test_status_strips_control_characters_from_stored_names(database_url, database, people, sample):
-    from click.testing import CliRunner
-
-    from approvals.cli import main
-    from approvals.models import Project
-    from tests.factories import start
 
     with database.session() as session:
         start(session, code="P-ESC")
@@ -228,7 +222,6 @@ def test_start_data_carrying_a_tag_is_refused(client, people, sample):
 
 
 def test_comments_are_for_those_taking_part_and_stop_when_the_instance_ends(client, people, sample, database):
-    from tests.helpers import open_review
 
     review = open_review(client, people)
     instance_id = review["instance_id"]
@@ -260,7 +253,6 @@ def test_oversized_numbers_are_refused_even_anonymously(client, body):
 
 
 def test_a_form_number_with_absurd_digits_is_refused_and_changes_nothing(client, people, sample):
-    from tests.helpers import SUBMISSION, create_project, start_sample
 
     create_project(client, people)
     submit = start_sample(client, people)["open_tasks"][0]["id"]
@@ -283,7 +275,6 @@ SCRIPTED = {
 
 
 def _with_extension(markup: str) -> bytes:
-    from tests.conftest import BPMN_DIR
 
     sample = (BPMN_DIR / "sample_review.bpmn").read_text()
     assert "<bpmn:extensionElements>" in sample
@@ -292,8 +283,6 @@ def _with_extension(markup: str) -> bytes:
 
 @pytest.mark.parametrize("kind", sorted(SCRIPTED))
 def test_a_model_carrying_markup_a_browser_runs_is_refused(client, people, database, kind):
-    from approvals.models import ProcessDefinition
-    from tests.helpers import post_files
 
     response = post_files(client, people, "owner", [("bpmn", "m.bpmn", _with_extension(SCRIPTED[kind]))])
     assert response.status_code == 422
@@ -303,8 +292,6 @@ def test_a_model_carrying_markup_a_browser_runs_is_refused(client, people, datab
 
 
 def test_a_model_with_an_xml_stylesheet_is_refused(client, people):
-    from tests.conftest import BPMN_DIR
-    from tests.helpers import post_files
 
     sample = (BPMN_DIR / "sample_review.bpmn").read_bytes()
     styled = sample.replace(b"?>", b'?>\n<?xml-stylesheet type="text/xsl" href="x.xsl"?>', 1)
@@ -328,9 +315,6 @@ def test_model_files_download_inert_from_the_api_and_the_pages(app, client, peop
 
 
 def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sample):
-    from approvals.demo import sample_pdf
-    from tests.api.test_materials import upload
-    from tests.helpers import complete, open_review
 
     review = open_review(client, people)  # HQ submitted SUBMISSION
     instance_id = review["instance_id"]
@@ -361,7 +345,6 @@ def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sam
 
 
 def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, people, sample):
-    from tests.helpers import complete, open_review
 
     review = open_review(client, people)
     assert (
@@ -377,3 +360,79 @@ def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, p
 
     assert opinions("drc")["review_planning"] is None  # DRC may not read PNR's step
     assert opinions("pnr")["review_planning"] == "用地不符" and opinions("admin")["review_planning"] == "用地不符"
+
+
+# -- 11 and 13. timer cycles bounded; every expression-bearing element checked at publish -------
+
+
+def _sample_with(process_extra: str = "", definitions_extra: str = "") -> bytes:
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    sample = sample.replace("</bpmn:process>", process_extra + "</bpmn:process>", 1)
+    return sample.replace("<bpmn:process ", definitions_extra + "<bpmn:process ", 1).encode()
+
+
+def _publish(client, people, model: bytes):
+
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    return post_files(
+        client, people, "owner", [("bpmn", "m.bpmn", model)] + [("forms", n, b) for n, b in forms.items()]
+    )
+
+
+def _boundary(definition: str) -> str:
+    return (
+        '<bpmn:boundaryEvent id="watch" attachedToRef="review_planning" cancelActivity="false">'
+        f"<bpmn:outgoing>flow_watch</bpmn:outgoing>{definition}</bpmn:boundaryEvent>"
+        '<bpmn:endEvent id="watched"><bpmn:incoming>flow_watch</bpmn:incoming></bpmn:endEvent>'
+        '<bpmn:sequenceFlow id="flow_watch" sourceRef="watch" targetRef="watched" />'
+    )
+
+
+@pytest.mark.parametrize(
+    ("cycle", "words"),
+    [
+        ('"R/PT1S"', "at most 100"),
+        ('"R500/P1D"', "at most 100"),
+        ('"R3/PT1M"', "once an hour"),
+        ("reminder_cycle", "quoted ISO 8601 cycle"),
+    ],
+)
+def test_a_timer_cycle_must_be_bounded(client, people, cycle, words):
+    model = _sample_with(
+        _boundary(f"<bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>")
+    )
+    response = _publish(client, people, model)
+    assert response.status_code == 422, response.json
+    assert any(p["element"] == "watch" and words in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+def test_a_bounded_daily_reminder_cycle_publishes(client, people):
+    model = _sample_with(
+        _boundary('<bpmn:timerEventDefinition><bpmn:timeCycle>"R5/P1D"</bpmn:timeCycle></bpmn:timerEventDefinition>')
+    )
+    response = _publish(client, people, model)
+    assert response.status_code == 201, response.json
+
+
+def test_conditional_event_conditions_are_checked_at_publish(client, people):
+    condition = (
+        "<bpmn:conditionalEventDefinition><bpmn:condition>().__class__</bpmn:condition>"
+        "</bpmn:conditionalEventDefinition>"
+    )
+    response = _publish(client, people, _sample_with(_boundary(condition)))
+    assert response.status_code == 422, response.json
+    assert any(p["element"] == "watch" and "conditional event" in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+def test_correlation_expressions_are_checked_at_publish(client, people):
+    correlation = (
+        '<bpmn:message id="resubmitted" name="resubmitted" />'
+        '<bpmn:correlationProperty id="by_code" name="by_code">'
+        '<bpmn:correlationPropertyRetrievalExpression messageRef="resubmitted">'
+        "<bpmn:messagePath>__import__('os').system('id')</bpmn:messagePath>"
+        "</bpmn:correlationPropertyRetrievalExpression></bpmn:correlationProperty>"
+    )
+    response = _publish(client, people, _sample_with(definitions_extra=correlation))
+    assert response.status_code == 422, response.json
+    assert any(p["element"] == "by_code" and "correlation" in p["message"] for p in response.json["errors"]["bpmn"])

@@ -6,15 +6,18 @@ author wrote (lanes, forms, expressions, flows) and must run before anything is 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .errors import ExpressionError, Problem, ScriptError
 from .sandbox import check_expression, check_script
@@ -81,7 +84,38 @@ def lint_model(
         _check_time_limits(process, result)
         _check_expressions(process, result, extra_functions)
         _check_merges(process, result)
+    for el, what, text in _correlations(root):
+        try:
+            check_expression(text, extra_functions)
+        except ExpressionError as exc:
+            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
     return result
+
+
+# A repeating timer fires at most this often and this many times: a cycle like R/PT1S would open a
+# step (or run a script) on every poll of the worker, for ever.
+MIN_CYCLE = timedelta(hours=1)
+MAX_REPEATS = 100
+
+
+def cycle_problem(expression: str) -> str | None:
+    """What is wrong with a timer cycle expression, or None. Only a quoted ISO 8601 cycle can be
+    checked before it runs, so only that is accepted."""
+    try:
+        cycle = ast.literal_eval(expression.strip())
+    except (ValueError, SyntaxError):
+        cycle = None
+    if not isinstance(cycle, str):
+        return 'must be a quoted ISO 8601 cycle such as "R3/P1D", so that its bounds can be checked'
+    try:
+        repeats, _start, interval = TimerEventDefinition.parse_iso_recurring_interval(cycle)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises plain Exception and ValueError alike
+        return f'{cycle!r} is not an ISO 8601 cycle such as "R3/P1D"'
+    if repeats < 0 or repeats > MAX_REPEATS:
+        return f"{cycle!r} must repeat a stated number of times, at most {MAX_REPEATS}"
+    if interval < MIN_CYCLE:
+        return f"{cycle!r} repeats more often than once an hour"
+    return None
 
 
 def _check_unsupported(root: etree._Element, result: LintResult) -> None:
@@ -208,6 +242,13 @@ def _expressions(process: Any) -> list[tuple[etree._Element, str, str]]:
             el = timer.find(f"bpmn:{part}", NS)
             if el is not None:
                 found.append((owner, f"timer {part}", el.text or ""))
+    for conditional in process.iterfind(".//bpmn:conditionalEventDefinition", NS):
+        el = conditional.find("bpmn:condition", NS)
+        text = (el.text or "") if el is not None else ""
+        found.append((conditional.getparent(), "condition of the conditional event", text))
+    for payload in process.iterfind(".//spiffworkflow:messagePayload", NS):
+        owner = next((e for e in payload.iterancestors() if e.get("id")), payload.getparent())
+        found.append((owner, "message payload", payload.text or ""))
     for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
         owner = loop.getparent()
         for part in ("loopCardinality", "completionCondition"):
@@ -230,12 +271,26 @@ def _scripts(process: Any) -> list[tuple[etree._Element, str, str]]:
     return found
 
 
+def _correlations(root: Any) -> list[tuple[etree._Element, str, str]]:
+    """Message correlation expressions: declared beside the processes, evaluated on every message."""
+    return [
+        (prop, "correlation expression", path.text or "")
+        for prop in root.iterfind("bpmn:correlationProperty", NS)
+        for path in prop.iterfind("bpmn:correlationPropertyRetrievalExpression/bpmn:messagePath", NS)
+    ]
+
+
 def _check_expressions(process: Any, result: LintResult, extra_functions: Any) -> None:
     for el, what, text in _expressions(process):
         try:
             check_expression(text, extra_functions)
         except ExpressionError as exc:
             result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+            continue
+        if what == "timer timeCycle":
+            problem = cycle_problem(text)
+            if problem:
+                result.add(el.get("id"), f"the timer cycle of {_label(el)} {problem}")
     for el, what, text in _scripts(process):
         if not text.strip():
             result.add(el.get("id"), f"{_label(el)} has an empty script")
