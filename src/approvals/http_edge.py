@@ -4,14 +4,14 @@ imports the other; both import this."""
 
 from __future__ import annotations
 
-from flask import Response, current_app, send_file
+from flask import Response, current_app, request, send_file
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .db import get_session
+from .db import get_session, is_postgres
 from .models import Material, ProcessDefinition, User
 from .services import errors as domain
 from .services import materials, users
-from .services.errors import NotAuthenticated
 
 # One map from domain errors to HTTP status, for the API's JSON errors and the pages' error pages.
 STATUS: dict[type[domain.DomainError], int] = {
@@ -32,17 +32,24 @@ def status_of(exc: domain.DomainError) -> int:
 
 
 def check_password(username: str, password: str) -> User:
-    """The user these credentials name (raises NotAuthenticated or TooManyAttempts); a failure is
-    recorded in a transaction of its own, as this request's is rolled back with its refusal."""
-    session = get_session()
-    users.check_attempts(session, username)
-    try:
-        return users.authenticate(session, username, password)
-    except NotAuthenticated:
-        session.rollback()  # end the request's transaction first: on SQLite it holds the write lock
-        with current_app.extensions["approvals_db"].session() as own:
-            users.record_failure(own, username)
-        raise
+    """The user these credentials name, loaded in the request's session (raises NotAuthenticated,
+    or TooManyAttempts while the throttles of services/users.py say wait).
+
+    The attempt is recorded and committed in a transaction of its own before the password is
+    checked, so concurrent attempts count each other; the hash itself runs in a read-only
+    transaction, never while holding SQLite's write lock."""
+    database = current_app.extensions["approvals_db"]
+    with database.session() as own:
+        if is_postgres(own):  # attempts at one name count one after the other
+            own.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": username})
+        attempt = users.begin_attempt(own, username, request.remote_addr or "")
+    with database.session(read_only=True) as reading:
+        user_id = users.authenticate(reading, username, password).id  # NotAuthenticated: the attempt stays
+    with database.session() as own:
+        users.end_attempt(own, attempt)
+    user = get_session().get(User, user_id)
+    assert user is not None  # noqa: S101 - it signed in a moment ago
+    return user
 
 
 def _inert(response: Response) -> Response:

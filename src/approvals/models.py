@@ -418,11 +418,17 @@ class IdempotencyKey(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted to slow down password guessing (see services/users.py)."""
+    """A sign-in attempt not known to have succeeded, counted to slow down password guessing
+    (see services/users.py); rows older than the throttle window are pruned."""
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_username_at", "username", "created_at"),)
+    __table_args__ = (
+        Index("ix_login_failure_username_at", "username", "created_at"),
+        Index("ix_login_failure_address_at", "address", "created_at"),
+        Index("ix_login_failure_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")  # the client's IP
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -142,19 +142,30 @@ def test_unknown_process_and_bad_project_input(client, people, started):
 
 
 def test_password_guessing_is_slowed_down(client, people, started):
-    from tests.conftest import PASSWORD
-
-    for _ in range(5):
-        assert client.post("/api/tokens", json={"username": "drc", "password": "guess"}).status_code == 401
-    refused = client.post("/api/tokens", json={"username": "drc", "password": PASSWORD})
-    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    # Other names are not affected, and the window passes.
-    assert client.post("/api/tokens", json={"username": "pnr", "password": PASSWORD}).status_code == 201
+    """Growing delays per user name and client address, never a lock-out of the real user."""
     from datetime import UTC, datetime, timedelta
 
     import time_machine
 
-    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=16), tick=False):
+    from tests.conftest import PASSWORD
+
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        for _ in range(3):  # three free attempts from this address
+            assert client.post("/api/tokens", json={"username": "drc", "password": "guess"}).status_code == 401
+        refused = client.post("/api/tokens", json={"username": "drc", "password": PASSWORD})
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
+        # The real user at another desk is not held up, and other names from here neither.
+        elsewhere = client.post(
+            "/api/tokens", json={"username": "drc", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+        )
+        assert elsewhere.status_code == 201
+        assert client.post("/api/tokens", json={"username": "pnr", "password": PASSWORD}).status_code == 201
+    with time_machine.travel(start + timedelta(seconds=3), tick=False):
+        assert client.post("/api/tokens", json={"username": "drc", "password": "guess"}).status_code == 401
+        again = client.post("/api/tokens", json={"username": "drc", "password": PASSWORD})
+        assert again.status_code == 429 and again.headers["Retry-After"] == "4"  # the delay grows
+    with time_machine.travel(start + timedelta(seconds=8), tick=False):
         assert client.post("/api/tokens", json={"username": "drc", "password": PASSWORD}).status_code == 201
 
 

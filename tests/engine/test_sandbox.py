@@ -109,3 +109,32 @@ def test_runaway_scripts_are_stopped_within_about_a_second(script, words):
 def test_scripts_cannot_escape(script):
     with pytest.raises(ScriptError):
         run_script(script, {}, **LIMITS)
+
+
+# Security round two, 4: expressions cannot change the data they read.
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "data.update({'typename': 'BpmnWorkflow'}) or True",
+        "data.update({'me': data}) or True",
+        "data.setdefault('x', 1)",
+        "data.pop('estimate')",
+        "packages.append(1) or True",
+        "'{0.__class__}'.format(data)",
+        "data.get('x').__class__",
+        "(lambda: 1)()",
+    ],
+)
+def test_expressions_may_only_read(expression):
+    with pytest.raises(ExpressionError):
+        check_expression(expression)
+
+
+def test_an_expression_sees_a_copy_of_the_data():
+    from approvals.engine.sandbox import SandboxEnvironment
+
+    context = {"estimate": 10, "packages": [{"name": "一标段"}]}
+    environment = SandboxEnvironment()
+    assert environment.evaluate("data.get('estimate', 0) > 5 and len(packages) == 1", context) is True
+    assert environment.evaluate("packages[0].get('name').strip() == '一标段'", context) is True
+    assert context == {"estimate": 10, "packages": [{"name": "一标段"}]}

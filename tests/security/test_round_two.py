@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+import time_machine
 from click.testing import CliRunner
 
 from approvals.app import create_app
 from approvals.cli import main
 from approvals.config import PROJECT_ROOT
 from approvals.demo import sample_pdf
-from approvals.models import Material, ProcessDefinition, Project
+from approvals.models import LoginFailure, Material, ProcessDefinition, Project
 from approvals.web.redirects import local_path
 from tests.api.test_materials import upload
 from tests.conftest import BPMN_DIR, PASSWORD, read_forms
@@ -436,3 +440,55 @@ def test_correlation_expressions_are_checked_at_publish(client, people):
     response = _publish(client, people, _sample_with(definitions_extra=correlation))
     assert response.status_code == 422, response.json
     assert any(p["element"] == "by_code" and "correlation" in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+# -- 9. sign-in: throttled by address and name, counted even under concurrency, pruned ---------
+
+
+def test_concurrent_guesses_are_counted_each(live_server, people, database):
+    """40 guesses at once from one address: three get their password checked, the rest wait."""
+
+    def guess(_):
+        return requests.post(f"{live_server.url}/api/tokens", json={"username": "drc", "password": "guess"}, timeout=60)
+
+    with time_machine.travel(datetime.now(UTC), tick=False):  # the burst takes no time: no delay runs out
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(response.status_code for response in pool.map(guess, range(40)))
+    assert statuses == [401] * 3 + [429] * 37
+    with database.session() as session:
+        assert session.query(LoginFailure).count() == 3
+
+
+def test_old_attempts_are_pruned_and_success_clears_its_own(client, people, database):
+
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False):
+        for _ in range(2):
+            assert client.post("/api/tokens", json={"username": "drc", "password": "guess"}).status_code == 401
+        assert client.post("/api/tokens", json={"username": "pnr", "password": PASSWORD}).status_code == 201
+    with database.session() as session:
+        assert session.query(LoginFailure).count() == 2  # the success left no row
+    with time_machine.travel(start + timedelta(minutes=16), tick=False):
+        assert client.post("/api/tokens", json={"username": "hq", "password": PASSWORD}).status_code == 201
+    with database.session() as session:
+        assert session.query(LoginFailure).count() == 0
+
+
+# -- 4. expressions read; they never change the data ----------------------------------------------
+
+
+def test_a_condition_that_changes_the_data_is_refused_at_publish(client, people):
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    hostile = sample.replace('decision == "approve"', "data.update({'typename': 'BpmnWorkflow'}) or True", 1)
+    response = _publish(client, people, hostile.encode())
+    assert response.status_code == 422
+    assert any("method 'update' is not allowed" in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+def test_a_decision_table_cell_that_changes_the_data_is_refused_at_publish(client, people):
+    dmn = (BPMN_DIR / "tender_thresholds.dmn").read_text()
+    cells = re.findall(r"<text>([^<]+)</text>", dmn)
+    hostile = dmn.replace(f"<text>{cells[-1]}</text>", "<text>data.clear() or 1</text>", 1)
+    response = post_files(client, people, "owner", [("bpmn", "tender_thresholds.dmn", hostile.encode())])
+    assert response.status_code == 422, response.json
+    assert any("method 'clear' is not allowed" in p["message"] for p in response.json["errors"]["bpmn"])

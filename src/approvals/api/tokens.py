@@ -16,9 +16,9 @@ blp = Blueprint("tokens", __name__, url_prefix="/api/tokens", description="API t
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
 @blp.alt_response(401, description="wrong username or password")
-@blp.alt_response(429, description="too many failed sign-ins for this user name; see Retry-After")
+@blp.alt_response(429, description="too many recent attempts for this name or address; wait Retry-After seconds")
 def create_token(body):
-    """Sign in: exchange username and password for a bearer token (5 failures in 15 minutes: 429)."""
+    """Sign in: exchange username and password for a bearer token (repeated failures: growing delays, 429)."""
     user = check_password(body["username"], body["password"])
     token, expires_at = users.issue_token(get_session(), user, int(current_app.config["TOKEN_DAYS"]))
     return {

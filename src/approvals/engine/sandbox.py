@@ -9,6 +9,7 @@ in-process guard cannot stop ``'x' * 10**10`` or ``while True: pass`` reliably.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import resource
@@ -78,6 +79,21 @@ FUNCTIONS: dict[str, Any] = {
     "workdays_after": workdays_after,
 }
 
+# The methods an expression may call: reads of text, numbers, dates, lists and dicts. Nothing that
+# changes its object (``data.update(...)``, ``list.append``) or reaches elsewhere (``format`` can
+# read attributes); an expression answers a question about the data, it never changes it.
+METHODS = frozenset(
+    {
+        # str
+        "upper", "lower", "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "replace",
+        "find", "isdigit", "isnumeric", "isalpha", "join", "zfill",
+        # dict and list reads
+        "get", "keys", "values", "items", "count", "index",
+        # dates and decimals
+        "isoformat", "weekday", "isoweekday", "quantize", "is_finite", "to_integral_value",
+    }
+)  # fmt: skip
+
 # The expression node types simpleeval evaluates (statements excluded).
 _EXPRESSION_NODES = (
     ast.Attribute,
@@ -126,6 +142,12 @@ def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> 
             raise ExpressionError(
                 f"function {node.func.id!r} is not allowed; allowed: {', '.join(sorted(allowed_calls))}"
             )
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr not in METHODS:
+            raise ExpressionError(
+                f"method {node.func.attr!r} is not allowed; expressions may only read: {', '.join(sorted(METHODS))}"
+            )
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name | ast.Attribute):
+            raise ExpressionError("only named functions and methods may be called")
 
 
 def evaluate(expression: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
@@ -313,8 +335,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression: Any, context: Any, external_context: Any = None) -> Any:
         check_expression(expression, tuple(self.functions))
         # ``data`` names the whole process data, for fields that may be missing: data.get('x').
-        names = {"data": context, **(external_context or {}), **context}
-        return evaluate(expression, names, self.functions)
+        # The expression sees a copy: whatever it calls, the process data stays as it was.
+        local, outer = copy.deepcopy(context), copy.deepcopy(external_context or {})
+        return evaluate(expression, {"data": local, **outer, **local}, self.functions)
 
     def execute(self, script: Any, context: Any, external_context: Any = None) -> Any:
         data = {**(external_context or {}), **context}

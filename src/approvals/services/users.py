@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,32 +50,70 @@ def create_user(
     return user
 
 
-# Failed sign-ins allowed per user name within the window before further attempts are refused.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+# Sign-in throttling (password guessing) by growing delays, never a lock-out that anyone could
+# impose on someone else: each attempt not yet known to have succeeded is a row; once a key has
+# FREE_ATTEMPTS of them in the window, the next must wait 2, 4, 8… seconds after the last one, up to
+# its cap. The keys: the user name from this client address (a guesser at one desk), the client
+# address (one client trying many names), and the user name alone (many clients, one name; its cap
+# is low, so the real user is slowed a little at worst, never locked out).
+THROTTLE_WINDOW = timedelta(minutes=15)
 
 
-def check_attempts(session: Session, username: str) -> None:
-    """Refuse a sign-in while the name has too many recent failures (password guessing)."""
-    since = utcnow() - FAILURE_WINDOW
-    recent = list(
-        session.scalars(
-            select(LoginFailure.created_at)
-            .where(LoginFailure.username == username, LoginFailure.created_at > since)
-            .order_by(LoginFailure.created_at.desc())
-            .limit(MAX_FAILURES)
-        )
-    )
-    if len(recent) >= MAX_FAILURES:
-        wait = int((recent[-1] + FAILURE_WINDOW - utcnow()).total_seconds()) + 1
-        raise TooManyAttempts(
-            f"too many failed sign-ins for {username}; try again in {wait // 60 + 1} minutes", retry_after=wait
-        )
+@dataclass(frozen=True)
+class Throttle:
+    what: str
+    free_attempts: int
+    cap: timedelta
 
 
-def record_failure(session: Session, username: str) -> None:
-    session.add(LoginFailure(username=username[:64]))
+PAIR = Throttle("this user name from this address", 3, timedelta(minutes=15))
+ADDRESS = Throttle("this address", 20, timedelta(minutes=15))
+NAME = Throttle("this user name", 20, timedelta(seconds=60))
+
+
+def _wait(throttle: Throttle, earlier: list[datetime], now: datetime) -> int:
+    """Seconds still to wait, given the earlier attempts under one key (newest first)."""
+    if len(earlier) < throttle.free_attempts:
+        return 0
+    delay = min(timedelta(seconds=2 ** (len(earlier) - throttle.free_attempts + 1)), throttle.cap)
+    return max(0, int((earlier[0] + delay - now).total_seconds() + 0.999))
+
+
+def begin_attempt(session: Session, username: str, address: str) -> int:
+    """Record a sign-in attempt (in the caller's own short transaction, committed before the
+    password is checked) and refuse it with TooManyAttempts while a throttle says wait. Recording
+    before counting makes concurrent attempts count each other; old rows are pruned here."""
+    now = utcnow()
+    session.execute(delete(LoginFailure).where(LoginFailure.created_at < now - THROTTLE_WINDOW))
+    attempt = LoginFailure(username=username[:64], address=address[:64], created_at=now)
+    session.add(attempt)
     session.flush()
+    recent = session.execute(
+        select(LoginFailure.username, LoginFailure.address, LoginFailure.created_at)
+        .where(
+            LoginFailure.id != attempt.id,
+            LoginFailure.created_at >= now - THROTTLE_WINDOW,
+            (LoginFailure.username == attempt.username) | (LoginFailure.address == attempt.address),
+        )
+        .order_by(LoginFailure.created_at.desc(), LoginFailure.id.desc())
+    ).all()
+    keys = {
+        PAIR: [at for name, addr, at in recent if name == attempt.username and addr == attempt.address],
+        ADDRESS: [at for _, addr, at in recent if addr == attempt.address],
+        NAME: [at for name, _, at in recent if name == attempt.username],
+    }
+    for throttle, earlier in keys.items():
+        wait = _wait(throttle, earlier, now)
+        if wait:
+            raise TooManyAttempts(
+                f"too many failed sign-ins for {throttle.what}; try again in {wait} seconds", retry_after=wait
+            )
+    return attempt.id
+
+
+def end_attempt(session: Session, attempt_id: int) -> None:
+    """The attempt succeeded: it no longer counts against anyone."""
+    session.execute(delete(LoginFailure).where(LoginFailure.id == attempt_id))
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
