@@ -291,10 +291,11 @@ def seed_demo(settings: dict) -> None:
 @click.option("--once", is_flag=True, help="fire what is due now, then exit")
 @click.pass_obj
 def worker(settings: dict, interval: float, once: bool) -> None:
-    """Fire due BPMN timers and escalate overdue steps. Several workers may run at once."""
+    """Fire due BPMN timers, escalate overdue steps and remove stored files nothing refers to.
+    Several workers may run at once."""
     import time
 
-    from .services import escalation, timers
+    from .services import escalation, materials, timers
 
     with open_database(settings) as database:
         while True:
@@ -304,6 +305,10 @@ def worker(settings: dict, interval: float, once: bool) -> None:
             escalated = escalation.escalate_overdue(database)
             if escalated:
                 _say(f"escalated {escalated} overdue step(s) to their agencies' leads")
+            with database.session(read_only=True) as session:
+                collected = materials.collect_garbage(session)
+            if collected:
+                _say(f"removed {collected} stored file(s) that no material refers to")
             if once:
                 return
             time.sleep(interval)

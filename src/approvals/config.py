@@ -21,6 +21,9 @@ DEFAULTS: dict[str, object] = {
     "MAX_BPMN_BYTES": 2 * 1024 * 1024,
     "MAX_FORM_BYTES": 256 * 1024,
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    # Process data one request may add (start data, a form submission), as JSON: it is stored three
+    # times over (the instance's state, the step row, the history), so it is kept small.
+    "MAX_DATA_BYTES": 256 * 1024,
     # Script tasks run in a child process with these limits.
     "SCRIPT_TIMEOUT_SECONDS": 1.0,
     "SCRIPT_MEMORY_BYTES": 256 * 1024 * 1024,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -14,12 +15,16 @@ from click.testing import CliRunner
 from approvals.app import create_app
 from approvals.cli import main
 from approvals.config import PROJECT_ROOT
+from approvals.db import Database
 from approvals.demo import sample_pdf
-from approvals.models import LoginFailure, Material, ProcessDefinition, Project
+from approvals.models import LoginFailure, Material, ProcessDefinition, Project, utcnow
+from approvals.services import materials, tasks
+from approvals.services.errors import InvalidInput, PayloadTooLarge
+from approvals.services.limits import Limits
 from approvals.web.redirects import local_path
 from tests.api.test_materials import upload
 from tests.conftest import BPMN_DIR, PASSWORD, read_forms
-from tests.factories import start
+from tests.factories import start, user
 from tests.helpers import SUBMISSION, complete, create_project, open_review, post_files, start_sample
 from tests.web.test_pages import csrf
 
@@ -492,3 +497,57 @@ def test_a_decision_table_cell_that_changes_the_data_is_refused_at_publish(clien
     response = post_files(client, people, "owner", [("bpmn", "tender_thresholds.dmn", hostile.encode())])
     assert response.status_code == 422, response.json
     assert any("method 'clear' is not allowed" in p["message"] for p in response.json["errors"]["bpmn"])
+
+
+# -- 5. the disk cannot be filled by ordinary staff -------------------------------------------
+
+
+def test_files_of_a_refused_submission_are_collected_after_the_grace_period(database, people, sample):
+
+    with database.session() as session:
+        _, (submit,) = start(session)
+    with database.session() as session:
+        hq = user(session, "hq")
+        refused = tasks.Upload(None, "refused.pdf", io.BytesIO(sample_pdf("refused")))
+        with pytest.raises(InvalidInput):
+            tasks.complete_with_uploads(session, submit.id, [refused], {"application_title": ""}, hq)
+        kept = tasks.Upload(None, "kept.pdf", io.BytesIO(sample_pdf("kept")))
+        tasks.complete_with_uploads(session, submit.id, [kept], SUBMISSION, hq)
+        store = materials.store_of(session)
+    assert len(store.blobs()) == 2  # the refused file's bytes are still on disk
+    with database.session(read_only=True) as session:
+        assert materials.collect_garbage(session) == 0  # too young: its row might not be committed yet
+        assert materials.collect_garbage(session, utcnow() + timedelta(hours=2)) == 1
+    with database.session(read_only=True) as session:
+        (material,) = session.query(Material).all()
+        assert [name for name, _, _ in store.blobs()] == [material.sha256]
+        assert store.path_of(material.sha256).read_bytes() == sample_pdf("kept")
+
+
+def test_withdrawn_files_still_count_toward_the_step_limit(database_url, data_dir, people, sample):
+
+    size = len(sample_pdf("first"))
+    tight = Database(database_url, {"limits": Limits(data_dir=str(data_dir), max_task_material_bytes=size + size // 2)})
+    try:
+        with tight.session() as session:
+            _, (submit,) = start(session)
+            hq = user(session, "hq")
+            first = tasks.attach_material(session, submit.id, hq, name="a.pdf", stream=io.BytesIO(sample_pdf("first")))
+            tasks.withdraw_material(session, first.id, hq)
+            with pytest.raises(PayloadTooLarge):
+                tasks.attach_material(session, submit.id, hq, name="b.pdf", stream=io.BytesIO(sample_pdf("again")))
+    finally:
+        tight.dispose()
+
+
+def test_process_data_is_bounded_on_start_and_on_completion(client, people, sample):
+    create_project(client, people)
+    big = {"notes": "长" * 100_000}  # 300 KB of UTF-8, over the 256 KiB a request may add
+    started = client.post(
+        "/api/projects/P-001/instances", json={"process_key": "sample_review", "data": big}, headers=people.auth("hq")
+    )
+    assert started.status_code == 422 and "data" in started.json["errors"]["json"]
+    submit = start_sample(client, people)["open_tasks"][0]["id"]
+    done = client.post(f"/api/tasks/{submit}/complete", json={"data": {**SUBMISSION, **big}}, headers=people.auth("hq"))
+    assert done.status_code == 422 and "data" in done.json["errors"]["json"]
+    assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"

@@ -6,6 +6,7 @@ such data would break the saved state; keys starting with ``_`` are reserved for
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -103,6 +104,11 @@ def from_jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [from_jsonable(v) for v in value]
     return value
+
+
+def json_size(value: Any) -> int:
+    """Bytes ``value`` takes as stored JSON (UTF-8)."""
+    return len(json.dumps(plain_json(value), ensure_ascii=False).encode())
 
 
 def plain_json(value: Any) -> Any:

@@ -5,11 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from sqlalchemy.orm import Session
 
-from ..engine.data import check_safe_data
+from ..engine.data import check_safe_data, json_size
 from ..engine.errors import UnsafeData
+from .errors import InvalidInput
+from .limits import limits_of
 
 MAX_ERRORS_PER_FIELD = 5
+
+
+def require_data_size(session: Session, data: Any) -> None:
+    """Refuse (422) process data larger than one request may add (``APPROVALS_MAX_DATA_BYTES``)."""
+    limit = limits_of(session).max_data_bytes
+    size = json_size(data)
+    if size > limit:
+        raise InvalidInput(
+            f"the data is {size} bytes; at most {limit} may be sent at once",
+            {"data": [f"at most {limit} bytes of JSON"]},
+        )
 
 
 def validate_submission(schema: dict[str, Any] | None, data: Any) -> dict[str, list[str]]:

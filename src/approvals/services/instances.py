@@ -18,6 +18,7 @@ from . import events, materials
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
 from .definitions import latest, runtime_of
 from .errors import Conflict, InvalidInput, NotFound
+from .forms import require_data_size
 from .instance_change import cancel, changing_instance, fail, new_instance_change
 from .instance_change import open_tasks as open_tasks  # an instance's open work items, read here too
 from .projects import get_project
@@ -59,6 +60,7 @@ def start_instance(
         check_safe_data(data)
     except UnsafeData as exc:
         raise InvalidInput(str(exc), {"data": {exc.path.removeprefix("data."): [str(exc).split(": ", 1)[1]]}}) from None
+    require_data_size(session, data)
     for key in RESERVED_START_KEYS:
         if key in data:
             raise InvalidInput(f"data.{key} is set by the service", {"data": {key: ["reserved"]}})

@@ -27,6 +27,7 @@ class Limits:
     data_dir: str = _default("DATA_DIR")
     max_material_bytes: int = _default("MAX_MATERIAL_BYTES")
     max_task_material_bytes: int = _default("MAX_TASK_MATERIAL_BYTES")
+    max_data_bytes: int = _default("MAX_DATA_BYTES")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
@@ -38,6 +39,7 @@ class Limits:
             data_dir=str(settings["DATA_DIR"]),
             max_material_bytes=int(settings["MAX_MATERIAL_BYTES"]),
             max_task_material_bytes=int(settings["MAX_TASK_MATERIAL_BYTES"]),
+            max_data_bytes=int(settings["MAX_DATA_BYTES"]),
         )
 
 

@@ -69,3 +69,9 @@ class MaterialStore:
     @staticmethod
     def discard(upload: Upload) -> None:
         upload.path.unlink(missing_ok=True)
+
+    def blobs(self) -> list[tuple[str, Path, float]]:
+        """Every stored blob (and leftover incoming file): its name, path and modification time."""
+        if not self.root.is_dir():
+            return []
+        return [(path.name, path, path.stat().st_mtime) for path in self.root.glob("*/*") if path.is_file()]

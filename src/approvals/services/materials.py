@@ -11,6 +11,7 @@ error until a matching file is attached.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -93,14 +94,8 @@ def upload(
         wanted = fields[field].get("types")
 
     limits = limits_of(session)
-    used = (
-        session.scalar(
-            select(func.coalesce(func.sum(Material.size), 0)).where(
-                Material.task_id == task.id, Material.withdrawn_at.is_(None)
-            )
-        )
-        or 0
-    )
+    # Withdrawn files count too: they stay stored (the record keeps them), so they take room.
+    used = session.scalar(select(func.coalesce(func.sum(Material.size), 0)).where(Material.task_id == task.id)) or 0
     room = min(limits.max_material_bytes, limits.max_task_material_bytes - used)
     store = store_of(session)
     try:
@@ -157,6 +152,26 @@ def upload(
         },
     )
     return material
+
+
+# A blob younger than this may belong to an upload whose row is not committed yet: left alone.
+GARBAGE_GRACE = timedelta(hours=1)
+
+
+def collect_garbage(session: Session, now: datetime | None = None) -> int:
+    """Delete stored files no material row refers to (a refused or rolled-back submission, an
+    interrupted upload), once they are older than the grace period; returns how many."""
+    cutoff = ((now or utcnow()) - GARBAGE_GRACE).timestamp()
+    stale = [(name, path) for name, path, mtime in store_of(session).blobs() if mtime < cutoff]
+    if not stale:
+        return 0
+    kept = set(session.scalars(select(Material.sha256).where(Material.sha256.in_([name for name, _ in stale]))))
+    removed = 0
+    for name, path in stale:
+        if name not in kept:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def download_name(material: Material) -> str:

@@ -38,7 +38,7 @@ from .authz import (
 )
 from .definitions import form_schema
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .forms import outcome_of, validate_submission
+from .forms import outcome_of, require_data_size, validate_submission
 from .instance_change import InstanceChange, changing_task
 from .users import get_user
 
@@ -369,6 +369,7 @@ def _complete(change: InstanceChange, data: Any, actor: User, opinion: str | Non
     session, task, instance = change.session, change.task, change.instance
     require_workable(session, task, instance, actor)
     on_behalf_of = acting_for(session, task, actor)
+    require_data_size(session, data)
     schema = form_schema(instance.definition, task.form)
     data, hints = materials.fill_material_fields(session, task, schema, data)
     errors = validate_submission(schema, data)
