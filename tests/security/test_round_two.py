@@ -551,3 +551,53 @@ def test_process_data_is_bounded_on_start_and_on_completion(client, people, samp
     done = client.post(f"/api/tasks/{submit}/complete", json={"data": {**SUBMISSION, **big}}, headers=people.auth("hq"))
     assert done.status_code == 422 and "data" in done.json["errors"]["json"]
     assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
+
+
+# -- 15. routing reads only the project's facts, and never routes to the starting agency ---------
+
+
+def _routed_sample(expression: str) -> bytes:
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    lane = (
+        '<bpmn:lane id="Lane_PNR" name="规划审查">'
+        "<bpmn:extensionElements><spiffworkflow:properties>"
+        f'<spiffworkflow:property name="routing" value="{expression}"/>'
+        "</spiffworkflow:properties></bpmn:extensionElements>"
+    )
+    return sample.replace('<bpmn:lane id="Lane_PNR" name="PNR">', lane, 1).encode()
+
+
+def test_routing_may_not_read_process_data(client, people):
+    response = _publish(client, people, _routed_sample("route_to if route_to else 'PNR'"))
+    assert response.status_code == 422
+    assert any(
+        p["element"] == "Lane_PNR" and "only the project's facts" in p["message"]
+        for p in response.json["errors"]["bpmn"]
+    )
+
+
+def test_start_data_cannot_steer_routing_and_routing_never_picks_the_starter(client, people, database):
+    routed = "'HQ' if project['funding_level'] == 'district' else 'PNR'"
+    assert _publish(client, people, _routed_sample(routed)).status_code == 201
+    for code, level in (("P-M", "municipal"), ("P-D", "district")):
+        body = {"code": code, "name": "项目", "funding_level": level}
+        assert client.post("/api/projects", json=body, headers=people.auth("hq")).status_code == 201
+    results = {}
+    for code in ("P-M", "P-D"):
+        started = client.post(
+            f"/api/projects/{code}/instances",
+            json={"process_key": "sample_review", "data": {"funding_level": "district"}},  # has no effect
+            headers=people.auth("hq"),
+        ).json
+        done = client.post(
+            f"/api/tasks/{started['open_tasks'][0]['id']}/complete",
+            json={"data": SUBMISSION},
+            headers=people.auth("hq"),
+        )
+        assert done.status_code == 200
+        results[code] = done.json
+    assert {t["agency"] for t in results["P-M"]["open_tasks"]} == {"PNR", "WATER"}
+    assert results["P-D"]["status"] == "error"  # HQ started it: the review may not go to HQ
+    instance = client.get(f"/api/instances/{results['P-D']['instance_id']}", headers=people.auth("hq")).json
+    assert "the agency that started the process" in instance["error"]["message"]
+    assert instance["error"]["element"] == "review_planning"

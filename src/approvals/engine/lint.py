@@ -20,7 +20,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .errors import ExpressionError, Problem, ScriptError
-from .sandbox import check_expression, check_script
+from .sandbox import FUNCTIONS, check_expression, check_script
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -162,12 +162,27 @@ def _routing_expression(lane: etree._Element) -> str | None:
     return None
 
 
+# What a lane's routing expression may read: the project's recorded facts, never process data an
+# applicant (or a script) could have set to pick their own reviewer.
+ROUTING_NAMES = frozenset({"project"})
+
+
+def _check_routing_names(expression: str, extra_functions: tuple[str, ...]) -> None:
+    allowed = ROUTING_NAMES | set(FUNCTIONS) | set(extra_functions)
+    for node in ast.walk(ast.parse(expression.strip(), mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in allowed:
+            raise ExpressionError(
+                f"it may read only the project's facts (project['funding_level'], …), not {node.id!r}"
+            )
+
+
 def _check_lanes(process: Any, lane_agencies: Any, result: LintResult, extra_functions: Any) -> None:
     for lane in process.iterfind(".//bpmn:lane", NS):
         routing = _routing_expression(lane)
         if routing is not None:
             try:
                 check_expression(routing, extra_functions)
+                _check_routing_names(routing, extra_functions)
             except ExpressionError as exc:
                 result.add(lane.get("id"), f"lane routing expression is not allowed: {exc}")
             result.lane_routes[lane.get("name") or lane.get("id")] = routing

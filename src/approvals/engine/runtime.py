@@ -157,6 +157,10 @@ class ModelRuntime:
         self.advance(workflow)
         return workflow
 
+    def routes(self, lane: str | None) -> bool:
+        """Whether the lane picks its agency by a routing expression."""
+        return (lane or "") in self.lane_routes
+
     def route(self, lane: str | None, data: dict[str, Any]) -> str | None:
         """The lane's routing expression evaluated on the task data, or the lane name itself."""
         expression = self.lane_routes.get(lane or "")

@@ -46,6 +46,7 @@ from .calendar_years import calendar_of
 from .deadlines import counted_workdays, due_for, parse_time_limit
 from .definitions import runtime_of
 from .errors import NotFound
+from .projects import project_facts
 
 T = TypeVar("T")
 
@@ -368,10 +369,19 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
     # Route every new step before changing anything, so a routing failure leaves no half-made rows.
     new_steps = [step for step in ready if step.task_id not in known]
     agencies = lane_agencies(session) if new_steps else {}
+    # A routing lane reads the project's recorded facts only (never data an applicant could set),
+    # and it picks a reviewer: never the agency that started the instance.
+    facts = {"project": project_facts(instance.project)} if new_steps else {}
     routed = []
     for step in new_steps:
-        target = runtime.route(step.lane, step.data)
+        target = runtime.route(step.lane, facts)
         agency = agencies.get(target or "")
+        if agency is not None and runtime.routes(step.lane) and agency == _starter_agency(session, instance):
+            raise EngineFailure(
+                f"step {step.bpmn_id!r}: lane {step.lane!r} routed it to {agency}, the agency that started the "
+                "process; a routing lane must route to another agency",
+                step.bpmn_id,
+            )
         if agency is None:
             raise EngineFailure(
                 f"step {step.bpmn_id!r}: lane {step.lane!r} names no known agency"
@@ -429,6 +439,11 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code},
         )
     return [row for row in items if row.is_open] + created
+
+
+def _starter_agency(session: Session, instance: ProcessInstance) -> str | None:
+    starter = session.get(User, instance.started_by_id) if instance.started_by_id is not None else None
+    return starter.agency_code if starter is not None else None
 
 
 def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str]) -> dict[str, int]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.serializer import STATE_FORMAT
-from ..models import ENDED_STATUSES, Event, InstanceStatus, ProcessInstance, Project, Task, User, utcnow
+from ..models import ENDED_STATUSES, Event, InstanceStatus, ProcessInstance, Task, User, utcnow
 from . import events, materials
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
 from .definitions import latest, runtime_of
@@ -21,7 +21,7 @@ from .errors import Conflict, InvalidInput, NotFound
 from .forms import require_data_size
 from .instance_change import cancel, changing_instance, fail, new_instance_change
 from .instance_change import open_tasks as open_tasks  # an instance's open work items, read here too
-from .projects import get_project
+from .projects import get_project, project_facts
 
 RESERVED_START_KEYS = ("project",)
 
@@ -31,17 +31,6 @@ def get_instance(session: Session, instance_id: int) -> ProcessInstance:
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
-
-
-def project_facts(project: Project) -> dict[str, Any]:
-    """What a model may read about its project (e.g. lane routing by funding level)."""
-    return {
-        "code": project.code,
-        "name": project.name,
-        "owner_unit": project.owner_unit,
-        "funding_level": project.funding_level,
-        "investment": str(project.investment) if project.investment is not None else None,
-    }
 
 
 def start_instance(

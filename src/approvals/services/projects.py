@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,3 +84,14 @@ def list_projects(session: Session, *, page: int, page_size: int) -> tuple[list[
     total = session.scalar(select(func.count()).select_from(Project)) or 0
     rows = session.scalars(select(Project).order_by(Project.code).offset((page - 1) * page_size).limit(page_size))
     return list(rows), total
+
+
+def project_facts(project: Project) -> dict[str, Any]:
+    """What a model may read about its project (e.g. lane routing by funding level)."""
+    return {
+        "code": project.code,
+        "name": project.name,
+        "owner_unit": project.owner_unit,
+        "funding_level": project.funding_level,
+        "investment": str(project.investment) if project.investment is not None else None,
+    }
