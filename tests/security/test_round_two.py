@@ -544,13 +544,34 @@ def test_process_data_is_bounded_on_start_and_on_completion(client, people, samp
     create_project(client, people)
     big = {"notes": "长" * 100_000}  # 300 KB of UTF-8, over the 256 KiB a request may add
     started = client.post(
-        "/api/projects/P-001/instances", json={"process_key": "sample_review", "data": big}, headers=people.auth("hq")
+        "/api/projects/P-001/instances",
+        json={"process_key": "sample_review", "data": big},
+        headers=people.auth("hq"),
     )
     assert started.status_code == 422 and "data" in started.json["errors"]["json"]
-    submit = start_sample(client, people)["open_tasks"][0]["id"]
-    done = client.post(f"/api/tasks/{submit}/complete", json={"data": {**SUBMISSION, **big}}, headers=people.auth("hq"))
-    assert done.status_code == 422 and "data" in done.json["errors"]["json"]
-    assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
+
+
+def test_a_submission_over_the_data_limit_is_refused_though_its_form_allows_it(people, sample, database_url, data_dir):
+    """The form lets remarks run to 2 000 characters; with a 1 KiB limit the submission is too big."""
+    tight = create_app(
+        {"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True, "MAX_DATA_BYTES": 1024}
+    )
+    try:
+        client = tight.test_client()
+        create_project(client, people)
+        submit = start_sample(client, people)["open_tasks"][0]["id"]
+        long = {**SUBMISSION, "remarks": "长" * 1000}  # 3 000 bytes
+        done = client.post(f"/api/tasks/{submit}/complete", json={"data": long}, headers=people.auth("hq"))
+        assert done.status_code == 422 and "data" in done.json["errors"]["json"]
+        assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
+        assert (
+            client.post(
+                f"/api/tasks/{submit}/complete", json={"data": SUBMISSION}, headers=people.auth("hq")
+            ).status_code
+            == 200
+        )
+    finally:
+        tight.extensions["approvals_db"].dispose()
 
 
 # -- 15. routing reads only the project's facts, and never routes to the starting agency ---------
