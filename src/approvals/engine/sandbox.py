@@ -317,7 +317,7 @@ def run_script(script: str, data: dict[str, Any], *, timeout: float, memory_byte
     return result
 
 
-class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]  # SpiffWorkflow ships no type information
     """SpiffWorkflow's script environment, with eval/exec replaced by the sandbox above."""
 
     def __init__(
