@@ -24,6 +24,8 @@ DEFAULTS: dict[str, object] = {
     # Process data one request may add (start data, a form submission), as JSON: it is stored three
     # times over (the instance's state, the step row, the history), so it is kept small.
     "MAX_DATA_BYTES": 256 * 1024,
+    # An instance's whole saved state (its data and the engine's bookkeeping).
+    "MAX_INSTANCE_STATE_BYTES": 8 * 1024 * 1024,
     # Script tasks run in a child process with these limits.
     "SCRIPT_TIMEOUT_SECONDS": 1.0,
     "SCRIPT_MEMORY_BYTES": 256 * 1024 * 1024,

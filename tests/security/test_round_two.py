@@ -622,3 +622,23 @@ def test_start_data_cannot_steer_routing_and_routing_never_picks_the_starter(cli
     instance = client.get(f"/api/instances/{results['P-D']['instance_id']}", headers=people.auth("hq")).json
     assert "the agency that started the process" in instance["error"]["message"]
     assert instance["error"]["element"] == "review_planning"
+
+
+def test_an_instance_s_saved_state_is_bounded(people, sample, database_url, data_dir):
+    """A submission that would grow the instance past its bound is refused and changes nothing.
+    (The sample's state is about 9 KB after its start; remarks of 2 000 characters add about 6 KB.)"""
+    tight = create_app(
+        {"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True, "MAX_INSTANCE_STATE_BYTES": 12_000}
+    )
+    try:
+        client = tight.test_client()
+        create_project(client, people)
+        submit = start_sample(client, people)["open_tasks"][0]["id"]
+        grown = {**SUBMISSION, "remarks": "长" * 2000}
+        done = client.post(f"/api/tasks/{submit}/complete", json={"data": grown}, headers=people.auth("hq"))
+        assert done.status_code == 422 and "would grow to" in done.json["message"]
+        assert client.get(f"/api/tasks/{submit}", headers=people.auth("hq")).json["state"] == "open"
+        fine = client.post(f"/api/tasks/{submit}/complete", json={"data": SUBMISSION}, headers=people.auth("hq"))
+        assert fine.status_code == 200
+    finally:
+        tight.extensions["approvals_db"].dispose()

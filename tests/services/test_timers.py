@@ -130,3 +130,22 @@ def test_one_run_handles_at_most_its_limit(database, waiting):
         assert timers.run_due(database, limit=2) == 2
         assert timers.run_due(database) == 1
     assert all(open_steps(database, iid) == ["followup"] for iid in ids)
+
+
+def test_a_timer_that_would_grow_the_state_past_its_bound_stops_the_instance(database, waiting, database_url, data_dir):
+    from approvals.db import Database
+    from approvals.services.limits import Limits
+
+    (iid,) = waiting(1)
+    with database.session() as session:
+        before = instances.get_instance(session, iid).state
+    tight = Database(database_url, {"limits": Limits(data_dir=str(data_dir), max_state_bytes=len(before) // 2)})
+    try:
+        with time_machine.travel(START + timedelta(days=3), tick=False):
+            assert timers.run_due(tight) == 1  # the worker goes on: this instance alone stops
+        with tight.session() as session:
+            instance = instances.get_instance(session, iid)
+            assert instance.status == "error" and "would grow to" in instance.error_message
+            assert instance.state == before  # what was saved stays
+    finally:
+        tight.dispose()

@@ -45,7 +45,8 @@ from .authz import can_read_task, require
 from .calendar_years import calendar_of
 from .deadlines import counted_workdays, due_for, parse_time_limit
 from .definitions import runtime_of
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
+from .limits import limits_of
 from .projects import project_facts
 
 T = TypeVar("T")
@@ -256,13 +257,20 @@ class InstanceChange:
             self.session.flush()
             return
         runtime, workflow = self.runtime, self._workflow
+        state = runtime.dump(workflow)
+        limit = limits_of(self.session).max_state_bytes
+        if len(state) > limit:  # the instance's data is bounded, as each request's is
+            message = f"the instance's data would grow to {len(state)} bytes; at most {limit} are kept"
+            if self.actor is not None:  # someone's submission did it: refuse it, change nothing
+                raise InvalidInput(message, {"data": [message]})
+            self.failure, state = EngineFailure(message, None), self.instance.state  # keep what was saved
         still_open: list[Task] | None = None
         if self.failure is None:
             try:
                 still_open = _sync_tasks(self, runtime, workflow)
             except EngineFailure as exc:
                 self.failure = exc
-        self.instance.state = runtime.dump(workflow)
+        self.instance.state = state
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)
         if self.failure is not None:

@@ -28,6 +28,7 @@ class Limits:
     max_material_bytes: int = _default("MAX_MATERIAL_BYTES")
     max_task_material_bytes: int = _default("MAX_TASK_MATERIAL_BYTES")
     max_data_bytes: int = _default("MAX_DATA_BYTES")
+    max_state_bytes: int = _default("MAX_INSTANCE_STATE_BYTES")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
@@ -40,6 +41,7 @@ class Limits:
             max_material_bytes=int(settings["MAX_MATERIAL_BYTES"]),
             max_task_material_bytes=int(settings["MAX_TASK_MATERIAL_BYTES"]),
             max_data_bytes=int(settings["MAX_DATA_BYTES"]),
+            max_state_bytes=int(settings["MAX_INSTANCE_STATE_BYTES"]),
         )
 
 
