@@ -142,6 +142,9 @@ def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> 
             raise ExpressionError(
                 f"function {node.func.id!r} is not allowed; allowed: {', '.join(sorted(allowed_calls))}"
             )
+    # Then what may be called, once every part is known to be allowed (so a refusal names the
+    # worst part: '__subclasses__' rather than "a method").
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr not in METHODS:
             raise ExpressionError(
                 f"method {node.func.attr!r} is not allowed; expressions may only read: {', '.join(sorted(METHODS))}"
