@@ -15,6 +15,7 @@ from .errors import ModelRejected, Problem
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # XInclude is never processed here, but a file carrying it is refused so that no later tool does.
 _XINCLUDE_NS = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
+_ASCII_SUPERSETS = {"us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "iso-8859-15", "windows-1252", "cp1252"}
 _DECLARED_ENCODING = re.compile(r"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -41,7 +42,14 @@ def parse_xml(data: bytes, *, max_bytes: int, what: str = "BPMN file") -> etree.
     except UnicodeDecodeError as exc:
         raise ModelRejected([Problem(None, f"{what} must be UTF-8 encoded ({exc.reason})")]) from None
     declared = _DECLARED_ENCODING.match(text)
-    if declared and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8"):
+    if (
+        declared
+        and declared.group(1).lower().replace("_", "-") not in ("utf-8", "utf8")
+        and not (
+            # Bytes that are all ASCII read the same in UTF-8 and in every encoding that extends ASCII.
+            declared.group(1).lower().replace("_", "-") in _ASCII_SUPERSETS and text.isascii()
+        )
+    ):
         raise ModelRejected([Problem(None, f"{what} declares encoding {declared.group(1)}; only UTF-8")])
     if _DOCTYPE.search(text):
         raise ModelRejected([Problem(None, f"{what} contains a DOCTYPE or ENTITY declaration, which is not allowed")])

@@ -31,8 +31,21 @@ UNSUPPORTED = {
     "complexGateway": "complex gateways are not supported; use exclusive, inclusive or parallel gateways",
     "adHocSubProcess": "ad-hoc subprocesses are not supported",
     "compensateEventDefinition": "compensation is not supported",
+    # Nothing here can call an outside system or deliver a message or condition yet: a model that
+    # waited on one would publish and then never move.
+    "serviceTask": "service tasks are not supported: nothing here can call an outside system yet",
+    "sendTask": "send tasks are not supported: nothing here can deliver a message yet",
+    "receiveTask": "receive tasks are not supported: nothing here can deliver a message yet",
+    "conditionalEventDefinition": "conditional events are not supported: nothing here re-evaluates a condition",
 }
-HUMAN_TASKS = ("userTask", "manualTask")
+# Catch events that would wait for something no one can send here.
+UNDELIVERABLE = {
+    "messageEventDefinition": "a message",
+    "signalEventDefinition": "a signal",
+}
+CATCH_EVENTS = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
+# A plain task is run by SpiffWorkflow as a manual step: someone must do it, so it needs a lane too.
+HUMAN_TASKS = ("userTask", "manualTask", "task")
 GATEWAYS = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway"}
 ROUTING_PROPERTY = "routing"
 TIME_LIMIT_PROPERTY = "time_limit"
@@ -126,6 +139,12 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
             result.add(owner.get("id"), UNSUPPORTED[local])
         elif el.get("isForCompensation") == "true":
             result.add(el.get("id"), "compensation handlers are not supported")
+        elif local in UNDELIVERABLE and _local(el.getparent()) in CATCH_EVENTS:
+            event = el.getparent()
+            result.add(
+                event.get("id"),
+                f"{_label(event)} waits for {UNDELIVERABLE[local]}, which nothing here can deliver yet",
+            )
 
 
 def _parse_forms(forms: Mapping[str, bytes], result: LintResult) -> None:

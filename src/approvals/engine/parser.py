@@ -98,6 +98,16 @@ def _main_process_id(tree: etree._ElementTree) -> str:
     if root.find("bpmn:process", NS) is None:
         raise ModelRejected([Problem(None, "the file contains no bpmn:process")])
     executable = [p.get("id") for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable") != "false"]
+    if not executable:
+        raise ModelRejected(
+            [
+                Problem(
+                    None,
+                    'every bpmn:process in the file has isExecutable="false" (an interchange model, meant to be '
+                    'drawn, not run); mark the process to run isExecutable="true"',
+                )
+            ]
+        )
     called = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}
     candidates = [pid for pid in executable if pid not in called]
     if len(candidates) != 1:

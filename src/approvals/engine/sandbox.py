@@ -126,6 +126,8 @@ def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> 
     Cached: the answer depends only on the text, and models evaluate the same few expressions."""
     if not expression or not expression.strip():
         raise ExpressionError("the expression is empty")
+    if expression.strip().startswith(("${", "#{")):
+        raise ExpressionError("expressions are Python, not JUEL/EL: write amount > 1000, not ${amount > 1000}")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
