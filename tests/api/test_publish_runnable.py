@@ -52,3 +52,31 @@ def test_a_model_meant_only_for_drawing_is_refused_saying_so(client, people):
     response = publish(client, people, SAMPLE.replace('isExecutable="true"', 'isExecutable="false"'))
     assert response.status_code == 422
     assert 'isExecutable="false"' in response.json["errors"]["bpmn"][0]["message"]
+
+
+def test_an_engine_error_of_any_kind_stops_the_instance_not_the_request(client, people):
+    """A parallel multi-instance over a collection the data lacks makes SpiffWorkflow raise a plain
+    TypeError: the instance goes to error naming the failure, the request answers normally."""
+    at = SAMPLE.index('<bpmn:userTask id="review_planning"')
+    end = SAMPLE.index("</bpmn:userTask>", at)
+    loop = (
+        "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>parcels</bpmn:loopDataInputRef>"
+        '<bpmn:inputDataItem id="parcel" name="parcel"/></bpmn:multiInstanceLoopCharacteristics>'
+    )
+    looped = SAMPLE[:end] + loop + SAMPLE[end:]
+    response = publish(client, people, looped)
+    assert response.status_code == 201, response.json
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    )
+    assert started.status_code == 201
+    submitted = client.post(
+        f"/api/tasks/{started.json['open_tasks'][0]['id']}/complete",
+        json={"data": {"application_title": "x", "estimated_investment": 1}},
+        headers=people.auth("hq"),
+    )
+    assert submitted.status_code == 200, submitted.json
+    assert submitted.json["status"] == "error"
+    instance = client.get(f"/api/instances/{submitted.json['instance_id']}", headers=people.auth("hq")).json
+    assert instance["error"]["message"]

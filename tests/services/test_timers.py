@@ -149,3 +149,24 @@ def test_a_timer_that_would_grow_the_state_past_its_bound_stops_the_instance(dat
             assert instance.state == before  # what was saved stays
     finally:
         tight.dispose()
+
+
+def test_a_poisoned_instance_stops_alone_and_every_other_timer_fires_once(database, waiting):
+    """Live instances, 1: one instance whose timers cannot fire (here a corrupt saved state) and ten
+    healthy ones are due at once: the healthy timers each fire exactly once, the poisoned instance
+    stops in error saying why, and the worker's run completes."""
+    ids = waiting(11)
+    poisoned, healthy = ids[0], ids[1:]
+    with database.session() as session:
+        instances.get_instance(session, poisoned).state = '{"not": "a workflow"}'
+    with time_machine.travel(START + timedelta(days=3), tick=False):
+        assert timers.run_due(database) == 11
+        assert timers.run_due(database) == 0  # nothing is left due, the poisoned one included
+    for iid in healthy:
+        assert open_steps(database, iid) == ["followup"]
+        assert len(fired_events(database, iid)) == 1
+    with database.session() as session:
+        stopped = instances.get_instance(session, poisoned)
+        assert stopped.status == "error" and "could not fire" in stopped.error_message
+        assert stopped.next_timer_at is None
+        assert [e.type for e in instances.instance_events(session, poisoned)][-1] == "instance.error"

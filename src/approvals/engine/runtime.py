@@ -95,6 +95,8 @@ class ModelRuntime:
             raise EngineFailure(_describe(exc), _element_of(exc)) from None
         except (ExpressionError, RecursionError) as exc:
             raise EngineFailure(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - SpiffWorkflow's own bugs (a TypeError, a NameError) are the model's failure too
+            raise EngineFailure(f"the engine failed: {type(exc).__name__}: {exc}") from None
 
     # -- human steps -----------------------------------------------------------------------------
 
@@ -132,6 +134,8 @@ class ModelRuntime:
             task.run()
         except SpiffWorkflowException as exc:
             raise EngineFailure(_describe(exc), _element_of(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - as in advance: never a 500 for the model's failure
+            raise EngineFailure(f"the engine failed: {type(exc).__name__}: {exc}", task.task_spec.bpmn_id) from None
         self.advance(workflow)
 
     def send_back(self, workflow: BpmnWorkflow, from_task_id: str, to_task_id: str) -> BpmnWorkflow:

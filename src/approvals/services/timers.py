@@ -7,15 +7,19 @@ time is checked again under the lock, so a timer another worker already fired is
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from ..db import Database, is_postgres
+from ..engine.errors import EngineFailure
 from ..models import InstanceStatus, ProcessInstance, utcnow
 from . import events
-from .instance_change import changing_instance
+from .instance_change import changing_instance, fail
+
+log = logging.getLogger(__name__)
 
 
 def claim_due_instance(session: Session, now: datetime, skip: frozenset[int] = frozenset()) -> int | None:
@@ -50,10 +54,26 @@ def run_due(database: Database, now: datetime | None = None, limit: int = 1000) 
     """Fire due timers instance by instance, one transaction each; returns how many were handled."""
     seen: set[int] = set()  # each instance once per run, even if a timer refuses to fire
     while len(seen) < limit:
-        with database.session() as session:
-            instance_id = claim_due_instance(session, now or utcnow(), frozenset(seen))
-            if instance_id is None:
-                break
-            fire_timers(session, instance_id, now)
-        seen.add(instance_id)
+        instance_id: int | None = None
+        try:
+            with database.session() as session:
+                instance_id = claim_due_instance(session, now or utcnow(), frozenset(seen))
+                if instance_id is None:
+                    break
+                seen.add(instance_id)
+                fire_timers(session, instance_id, now)
+        except Exception as exc:
+            if instance_id is None:  # the database itself failed: nothing to do here but stop
+                raise
+            # One instance that cannot fire (a corrupt state, an engine bug) must not stop every
+            # other instance's timers: it stops, in error, saying why; the worker goes on.
+            log.exception("timers of process instance %s failed", instance_id)
+            _stop(database, instance_id, exc)
     return len(seen)
+
+
+def _stop(database: Database, instance_id: int, exc: Exception) -> None:
+    with database.session() as session, changing_instance(session, instance_id, None) as change:
+        failure = EngineFailure(f"its timers could not fire: {type(exc).__name__}: {exc}")
+        fail(session, change.instance, failure, None)
+        change.instance.next_timer_at = None
