@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import api, db, headers, web
 from .config import load_settings
+from .services import health
 from .services.limits import Limits
 
 
@@ -23,6 +25,11 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        return {"status": "ok"}
+        """Up, with the timer workers' last heartbeat and the count of instances stopped in error;
+        503 when the database cannot be reached."""
+        try:
+            return health.report(db.get_session())
+        except SQLAlchemyError as exc:
+            return {"status": "unavailable", "reason": f"the database cannot be read: {type(exc).__name__}"}, 503
 
     return app

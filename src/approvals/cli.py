@@ -295,8 +295,9 @@ def worker(settings: dict, interval: float, once: bool) -> None:
     Several workers may run at once."""
     import time
 
-    from .services import escalation, materials, timers
+    from .services import escalation, health, materials, timers
 
+    name = health.worker_name()
     with open_database(settings) as database:
         while True:
             handled = timers.run_due(database)
@@ -309,6 +310,8 @@ def worker(settings: dict, interval: float, once: bool) -> None:
                 collected = materials.collect_garbage(session)
             if collected:
                 _say(f"removed {collected} stored file(s) that no material refers to")
+            with database.session() as session:
+                health.beat(session, name)
             if once:
                 return
             time.sleep(interval)
@@ -322,11 +325,10 @@ def worker(settings: dict, interval: float, once: bool) -> None:
 @click.pass_obj
 def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bool) -> None:
     """Serve the application with gunicorn."""
-    import subprocess
-
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
+    from .supervise import Supervisor
 
     class Server(BaseApplication):
         def load_config(self):
@@ -339,16 +341,14 @@ def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bo
             return create_app({"DATABASE_URL": settings["DATABASE_URL"]})
 
     timer_worker = None
-    if with_worker:
-        timer_worker = subprocess.Popen(  # noqa: S603 - our own command with our own arguments
-            [sys.executable, "-m", "approvals.cli", "--database-url", str(settings["DATABASE_URL"]), "worker"]
-        )
+    if with_worker:  # kept running: started again, with back-off, whenever it exits
+        command = [sys.executable, "-m", "approvals.cli", "--database-url", str(settings["DATABASE_URL"]), "worker"]
+        timer_worker = Supervisor(command).start()
     try:
         Server().run()
     finally:
         if timer_worker is not None:
-            timer_worker.terminate()
-            timer_worker.wait(timeout=30)
+            timer_worker.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -373,6 +373,15 @@ class ReferenceRevision(Base):
     revision: Mapped[int] = mapped_column(default=0)
 
 
+class WorkerHeartbeat(Base):
+    """When a timer worker last finished a pass (``/healthz`` shows its age)."""
+
+    __tablename__ = "worker_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid of the worker
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class CalendarYear(Base):
     """A year's official holiday arrangement, loaded by an admin; overrides the bundled data."""
 
