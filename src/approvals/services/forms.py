@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+import regex
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 from sqlalchemy.orm import Session
 
 from ..engine.data import check_safe_data, json_size
@@ -13,6 +15,27 @@ from .errors import InvalidInput
 from .limits import limits_of
 
 MAX_ERRORS_PER_FIELD = 5
+# A form's "pattern" runs on what staff type; a pattern like ^(a+)+$ takes exponential time on
+# "aaaa…!", so each match gets this long (the ``regex`` package can stop a match; ``re`` cannot).
+PATTERN_SECONDS = 0.25
+
+
+def _bounded_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = regex.search(pattern, instance, timeout=PATTERN_SECONDS)
+    except TimeoutError:
+        yield ValidationError("this value takes too long to check against the field's pattern; shorten it")
+        return
+    except regex.error:
+        yield ValidationError("the form's pattern for this field is not a valid regular expression")
+        return
+    if found is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+FormValidator = validators.extend(Draft202012Validator, {"pattern": _bounded_pattern})
 
 
 def require_data_size(session: Session, data: Any) -> None:
@@ -40,7 +63,7 @@ def validate_submission(schema: dict[str, Any] | None, data: Any) -> dict[str, l
     if schema is None:
         return {name: ["this step has no form; it takes no data"] for name in data}
     errors: dict[str, list[str]] = {}
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = FormValidator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(data):
         for field, message in _explain(error, schema):
             messages = errors.setdefault(field, [])

@@ -1,0 +1,38 @@
+"""Live instances, containment: a form's catastrophic pattern cannot hang a request."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.conftest import BPMN_DIR, read_forms
+from tests.helpers import SUBMISSION, post_files
+
+
+def test_a_catastrophic_pattern_answers_quickly_with_a_field_error(client, people):
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    submit = json.loads(forms["sample_submit.schema.json"])
+    submit["properties"]["application_title"]["pattern"] = "^(a|a)+$"  # exponential on "aaaa…!"
+    forms["sample_submit.schema.json"] = json.dumps(submit).encode()
+    files = [("bpmn", "m.bpmn", (BPMN_DIR / "sample_review.bpmn").read_bytes())]
+    assert post_files(client, people, "owner", files + [("forms", n, b) for n, b in forms.items()]).status_code == 201
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    )
+    task = started.json["open_tasks"][0]["id"]
+    began = time.monotonic()
+    response = client.post(
+        f"/api/tasks/{task}/complete",
+        json={"data": {**SUBMISSION, "application_title": "a" * 60 + "!"}},
+        headers=people.auth("hq"),
+    )
+    assert time.monotonic() - began < 5  # re would take longer than the universe's age here
+    assert response.status_code == 422
+    assert "too long to check" in response.json["errors"]["json"]["data"]["application_title"][0]
+    fine = client.post(
+        f"/api/tasks/{task}/complete",
+        json={"data": {**SUBMISSION, "application_title": "aaa"}},
+        headers=people.auth("hq"),
+    )
+    assert fine.status_code == 200
