@@ -138,3 +138,27 @@ def test_an_expression_sees_a_copy_of_the_data():
     assert environment.evaluate("data.get('estimate', 0) > 5 and len(packages) == 1", context) is True
     assert environment.evaluate("packages[0].get('name').strip() == '一标段'", context) is True
     assert context == {"estimate": 10, "packages": [{"name": "一标段"}]}
+
+
+# Live instances, containment: an expression cannot build huge numbers or strings.
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "int(Decimal('1e30000000')) > 0",
+        "len(''.join([str(p) * 9999 for p in parcels])) > 0",
+        "'x' * 100000",
+        "2 ** 100000",
+        "int('9' * 200) > 0",
+        "float(Decimal('1e500')) > 0",
+    ],
+)
+def test_expressions_cannot_build_huge_values(expression):
+    began = time.monotonic()
+    with pytest.raises(ExpressionError):
+        evaluate(expression, {"parcels": list(range(5000))})
+    assert time.monotonic() - began < 2
+
+
+def test_ordinary_arithmetic_still_works():
+    assert evaluate("int(Decimal('1234.5')) == 1234 and Decimal('12.5') * 2 > 20", {}) is True
+    assert evaluate("round(float(estimate) / 1.1, 1)", {"estimate": Decimal("110")}) == 100.0

@@ -57,6 +57,35 @@ def days_between(start: str | date, end: str | date) -> int:
     return (last - first).days
 
 
+# Budgets for one expression: a condition answers a question about a file, it never needs a huge
+# number or string. int(Decimal('1e30000000')) would build a 30-million-digit integer, and a
+# comprehension of long strings gigabytes; these stop such work before it starts.
+MAX_DIGITS = 100
+simpleeval.MAX_STRING_LENGTH = 10_000
+simpleeval.MAX_COMPREHENSION_LENGTH = 1_000
+simpleeval.MAX_POWER = 1_000
+
+
+def _small(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > MAX_DIGITS:
+        raise ExpressionError(f"the number {value:.3e} is too large for an expression")
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= 10**MAX_DIGITS:
+        raise ExpressionError("the number is too large for an expression")
+    if isinstance(value, str) and len(value) > simpleeval.MAX_STRING_LENGTH:
+        raise ExpressionError("the text is too long for an expression")
+    return value
+
+
+def _bounded(convert: Any) -> Any:
+    """``convert`` (int, float, Decimal…) on an argument of bounded size."""
+
+    def bounded(value: Any = 0, *args: Any) -> Any:
+        return _small(convert(_small(value), *args))
+
+    bounded.__name__ = getattr(convert, "__name__", "convert")
+    return bounded
+
+
 # What expressions may call. Plain functions of their arguments only: nothing that reaches
 # the file system, the interpreter or object internals.
 FUNCTIONS: dict[str, Any] = {
@@ -64,16 +93,16 @@ FUNCTIONS: dict[str, Any] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
-    "int": int,
-    "float": float,
-    "str": str,
+    "round": _bounded(round),
+    "int": _bounded(int),
+    "float": _bounded(float),
+    "str": _bounded(str),
     "bool": bool,
     "sum": sum,
     "any": any,
     "all": all,
     "sorted": sorted,
-    "Decimal": Decimal,
+    "Decimal": _bounded(Decimal),
     "date": date.fromisoformat,
     "days_between": days_between,
     "workdays_after": workdays_after,
