@@ -36,3 +36,46 @@ def test_a_catastrophic_pattern_answers_quickly_with_a_field_error(client, peopl
         headers=people.auth("hq"),
     )
     assert fine.status_code == 200
+
+
+def _multi_instance_review(cardinality: str) -> bytes:
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    end = sample.index("</bpmn:userTask>", sample.index('<bpmn:userTask id="review_planning"'))
+    loop = (
+        f"<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>{cardinality}</bpmn:loopCardinality>"
+        "</bpmn:multiInstanceLoopCharacteristics>"
+    )
+    return (sample[:end] + loop + sample[end:]).encode()
+
+
+def _publish(client, people, bpmn: bytes):
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    return post_files(client, people, "owner", [("bpmn", "m.bpmn", bpmn)] + [("forms", n, b) for n, b in forms.items()])
+
+
+def test_a_literal_cardinality_over_the_bound_is_refused_at_publish(client, people):
+    response = _publish(client, people, _multi_instance_review("1000000000"))
+    assert response.status_code == 422
+    assert any(
+        p["element"] == "review_planning" and "cardinality" in p["message"] for p in response.json["errors"]["bpmn"]
+    )
+
+
+def test_a_computed_cardinality_over_the_bound_stops_the_instance_quickly(client, people):
+    assert _publish(client, people, _multi_instance_review("reviewers")).status_code == 201
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    started = client.post(
+        "/api/projects/P-1/instances",
+        json={"process_key": "sample_review", "data": {"reviewers": 10**9}},
+        headers=people.auth("hq"),
+    )
+    began = time.monotonic()
+    done = client.post(
+        f"/api/tasks/{started.json['open_tasks'][0]['id']}/complete",
+        json={"data": SUBMISSION},
+        headers=people.auth("hq"),
+    )
+    assert time.monotonic() - began < 5
+    assert done.status_code == 200 and done.json["status"] == "error"
+    instance = client.get(f"/api/instances/{done.json['instance_id']}", headers=people.auth("hq")).json
+    assert "cardinality" in instance["error"]["message"]

@@ -20,7 +20,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .errors import ExpressionError, Problem, ScriptError
-from .sandbox import FUNCTIONS, check_expression, check_script
+from .sandbox import FUNCTIONS, check_cardinality, check_expression, check_script
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -325,6 +325,15 @@ def _check_expressions(process: Any, result: LintResult, extra_functions: Any) -
             problem = cycle_problem(text)
             if problem:
                 result.add(el.get("id"), f"the timer cycle of {_label(el)} {problem}")
+        if what == "loopCardinality":
+            try:
+                literal = ast.literal_eval(text.strip())
+            except (ValueError, SyntaxError):
+                continue  # an expression: bounded when it is evaluated
+            try:
+                check_cardinality(literal)
+            except ExpressionError as exc:
+                result.add(el.get("id"), f"{_label(el)}: {exc}")
     for el, what, text in _scripts(process):
         if not text.strip():
             result.add(el.get("id"), f"{_label(el)} has an empty script")

@@ -63,8 +63,16 @@ class ModelRuntime:
     def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float, script_memory_bytes: int):
         self.spec, self.subprocess_specs = specs_from_json(spec_json)
         self.lane_routes = dict(lane_routes)
+        cardinalities = frozenset(
+            task_spec.cardinality
+            for spec in (self.spec, *self.subprocess_specs.values())
+            for task_spec in spec.task_specs.values()
+            if getattr(task_spec, "cardinality", None)
+        )
         self.script_engine = PythonScriptEngine(
-            environment=SandboxEnvironment(script_timeout=script_timeout, script_memory_bytes=script_memory_bytes)
+            environment=SandboxEnvironment(
+                script_timeout=script_timeout, script_memory_bytes=script_memory_bytes, cardinalities=cardinalities
+            )
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -242,7 +250,8 @@ def _element_of(exc: Exception) -> str | None:
 
 def _describe(exc: Exception) -> str:
     notes = getattr(exc, "notes", None) or []
-    return " ".join([str(exc), *notes]).strip()
+    cause = exc.__cause__ or exc.__context__  # what SpiffWorkflow wrapped: the model's own error
+    return " ".join([str(exc), *([f"({cause})"] if cause is not None else []), *notes]).strip()
 
 
 def use_calendar(calendar: Any) -> None:

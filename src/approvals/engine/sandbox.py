@@ -184,6 +184,17 @@ def check_expression(expression: str, extra_functions: tuple[str, ...] = ()) -> 
             raise ExpressionError("only named functions and methods may be called")
 
 
+# A multi-instance step opens this many at most: 10**9 would build a billion tasks in one request.
+MAX_INSTANCES = 500
+
+
+def check_cardinality(value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INSTANCES:
+        raise ExpressionError(
+            f"a multi-instance cardinality must be a whole number from 0 to {MAX_INSTANCES}, not {value!r}"
+        )
+
+
 def evaluate(expression: str, names: dict[str, Any], functions: dict[str, Any] | None = None) -> Any:
     """Evaluate one expression against task data with simpleeval."""
     evaluator = simpleeval.EvalWithCompoundTypes(
@@ -360,18 +371,23 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         script_timeout: float = 1.0,
         script_memory_bytes: int = 256 * 1024 * 1024,
         functions: dict[str, Any] | None = None,
+        cardinalities: frozenset[str] = frozenset(),
     ):
         super().__init__({})
         self.script_timeout = script_timeout
         self.script_memory_bytes = script_memory_bytes
         self.functions = functions or {}
+        self.cardinalities = cardinalities  # the model's loopCardinality expressions
 
     def evaluate(self, expression: Any, context: Any, external_context: Any = None) -> Any:
         check_expression(expression, tuple(self.functions))
         # ``data`` names the whole process data, for fields that may be missing: data.get('x').
         # The expression sees a copy: whatever it calls, the process data stays as it was.
         local, outer = copy.deepcopy(context), copy.deepcopy(external_context or {})
-        return evaluate(expression, {"data": local, **outer, **local}, self.functions)
+        value = evaluate(expression, {"data": local, **outer, **local}, self.functions)
+        if expression in self.cardinalities:
+            check_cardinality(value)
+        return value
 
     def execute(self, script: Any, context: Any, external_context: Any = None) -> Any:
         data = {**(external_context or {}), **context}
