@@ -79,3 +79,15 @@ def test_a_computed_cardinality_over_the_bound_stops_the_instance_quickly(client
     assert done.status_code == 200 and done.json["status"] == "error"
     instance = client.get(f"/api/instances/{done.json['instance_id']}", headers=people.auth("hq")).json
     assert "cardinality" in instance["error"]["message"]
+
+
+def test_an_endless_automatic_loop_stops_its_instance_quickly(client, people):
+    model = (BPMN_DIR.parent / "tests" / "data" / "endless_loop.bpmn").read_bytes()
+    assert post_files(client, people, "owner", [("bpmn", "endless.bpmn", model)]).status_code == 201
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    began = time.monotonic()
+    started = client.post("/api/projects/P-1/instances", json={"process_key": "endless"}, headers=people.auth("hq"))
+    assert time.monotonic() - began < 10
+    assert started.status_code == 201 and started.json["status"] == "error"
+    assert "automatic steps" in started.json["error"]["message"]
+    assert client.post("/api/tokens", json={"username": "pnr", "password": "pw"}).status_code == 401  # still answers

@@ -59,6 +59,11 @@ class NotOnPath(Exception):
     """The step to send back to is not a completed human step on the path to the current one."""
 
 
+# Automatic steps (scripts, gateways, events) one request may run: a loop of scripts and gateways
+# that never reaches a person would otherwise run for ever inside the request.
+MAX_ENGINE_STEPS = 500  # the bundled models take under 150 in any request
+
+
 class ModelRuntime:
     def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float, script_memory_bytes: int):
         self.spec, self.subprocess_specs = specs_from_json(spec_json)
@@ -96,9 +101,23 @@ class ModelRuntime:
 
     def advance(self, workflow: BpmnWorkflow) -> None:
         """Run every engine task that can run (gateways, scripts, due timers)."""
+        steps = 0
+
+        def count_step(task: Any) -> None:
+            nonlocal steps
+            steps += 1
+            if steps > MAX_ENGINE_STEPS:
+                raise EngineFailure(
+                    f"the model ran more than {MAX_ENGINE_STEPS} automatic steps without waiting for anyone "
+                    "(an endless loop of scripts and gateways?)",
+                    task.task_spec.bpmn_id,
+                )
+
         try:
             workflow.refresh_timers()
-            workflow.do_engine_steps()
+            workflow.do_engine_steps(did_complete_task=count_step)
+        except EngineFailure:
+            raise
         except SpiffWorkflowException as exc:
             raise EngineFailure(_describe(exc), _element_of(exc)) from None
         except (ExpressionError, RecursionError) as exc:
