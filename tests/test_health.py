@@ -15,7 +15,12 @@ from tests.factories import start
 
 def test_healthz_shows_the_worker_heartbeat_and_instances_in_error(client, database, database_url, people, sample):
     before = client.get("/healthz").json
-    assert before == {"status": "ok", "worker": {"last_heartbeat": None, "age_seconds": None}, "instances_in_error": 0}
+    assert before == {
+        "status": "ok",
+        "worker": {"last_heartbeat": None, "age_seconds": None},
+        "instances_in_error": 0,
+        "open_incidents": 0,
+    }
     result = CliRunner().invoke(main, ["--database-url", database_url, "worker", "--once"], catch_exceptions=False)
     assert result.exit_code == 0
     with database.session() as session:

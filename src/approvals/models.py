@@ -109,6 +109,11 @@ class Role(StrEnum):
     OBSERVER = "observer"  # reads status
 
 
+class IncidentStatus(StrEnum):
+    OPEN = "open"  # the instance waits for an owner or admin
+    RESOLVED = "resolved"
+
+
 class TokenScope(StrEnum):
     API = "api"  # a bearer token for the API
     WEB = "web"  # the token a page session keeps; the API refuses it, so a leaked cookie is no API key
@@ -371,6 +376,26 @@ class ReferenceRevision(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     revision: Mapped[int] = mapped_column(default=0)
+
+
+class Incident(Base):
+    """An engine failure that stopped an instance: where, what, how often, since when."""
+
+    __tablename__ = "incident"
+    __table_args__ = (one_of("status", IncidentStatus), Index("ix_incident_status_instance", "status", "instance_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    element: Mapped[str | None] = mapped_column(String(128))  # the BPMN id that failed, when known
+    kind: Mapped[str] = mapped_column(String(32))  # "engine", "timer": what was running
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.OPEN)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    instance: Mapped[ProcessInstance] = relationship()
 
 
 class WorkerHeartbeat(Base):

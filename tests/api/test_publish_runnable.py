@@ -80,3 +80,17 @@ def test_an_engine_error_of_any_kind_stops_the_instance_not_the_request(client, 
     assert submitted.json["status"] == "error"
     instance = client.get(f"/api/instances/{submitted.json['instance_id']}", headers=people.auth("hq")).json
     assert instance["error"]["message"]
+
+
+def test_an_engine_failure_opens_an_incident_that_owners_can_read(client, people):
+    test_an_engine_error_of_any_kind_stops_the_instance_not_the_request(client, people)
+    listed = client.get("/api/incidents?status=open&process=sample_review", headers=people.auth("owner"))
+    assert listed.status_code == 200
+    (incident,) = listed.json
+    assert incident["project"] == "P-1" and incident["status"] == "open" and incident["attempts"] == 1
+    assert incident["kind"] == "engine" and "TypeError" in incident["message"]
+    one = client.get(f"/api/incidents/{incident['id']}", headers=people.auth("admin")).json
+    assert one == incident
+    assert client.get("/api/incidents", headers=people.auth("hq")).status_code == 403
+    assert client.get("/api/incidents?project=OTHER", headers=people.auth("owner")).json == []
+    assert client.get("/healthz").json["open_incidents"] == 1

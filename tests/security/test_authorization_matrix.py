@@ -19,8 +19,9 @@ from approvals import migrate
 from approvals.app import create_app
 from approvals.db import Database
 from approvals.demo import sample_pdf
+from approvals.engine.errors import EngineFailure
 from approvals.models import Material, Task
-from approvals.services import agencies, definitions, instances, projects, substitutes, tasks, users
+from approvals.services import agencies, definitions, incidents, instances, projects, substitutes, tasks, users
 from approvals.services.limits import Limits
 from tests.conftest import AGENCIES, BPMN_DIR, PASSWORD, read_forms
 from tests.helpers import SUBMISSION
@@ -79,6 +80,8 @@ MATRIX = {
     ("delete", "/api/substitutions/{substitution_id}"):      (401, R,   403, R,   403, R,   403, 403),
     ("get", "/api/calendar/years/{year}"):                   (401, R,   R,   R,   R,   R,   R,   R),
     ("put", "/api/calendar/years/{year}"):                   (401, 403, 403, 403, 403, R,   403, 403),
+    ("get", "/api/incidents"):                               (401, 403, 403, 403, R,   R,   R,   403),
+    ("get", "/api/incidents/{incident_id}"):                 (401, 403, 403, 403, R,   R,   R,   403),
 }
 # fmt: on
 
@@ -124,7 +127,11 @@ def state(tmp_path_factory) -> State:
         substitution = substitutes.create_substitution(
             session, people["pnr"], substitute="pnr2", starts_on=today, ends_on=today + timedelta(days=30)
         )
+        incident = incidents.record(
+            session, instance, EngineFailure("a failure for the record", "review_planning"), "engine"
+        )
         state.ids = {
+            "incident_id": incident.id,
             "instance_id": instance.id,
             "task_id": review.id,
             "material_id": material.id,

@@ -170,3 +170,17 @@ def test_a_poisoned_instance_stops_alone_and_every_other_timer_fires_once(databa
         assert stopped.status == "error" and "could not fire" in stopped.error_message
         assert stopped.next_timer_at is None
         assert [e.type for e in instances.instance_events(session, poisoned)][-1] == "instance.error"
+
+
+def test_an_instance_stopped_by_its_timers_has_one_open_incident(database, waiting):
+    from approvals.models import Incident
+
+    (poisoned,) = waiting(1)
+    with database.session() as session:
+        instances.get_instance(session, poisoned).state = "[]"
+    with time_machine.travel(START + timedelta(days=3), tick=False):
+        assert timers.run_due(database) == 1
+    with database.session() as session:
+        (incident,) = session.query(Incident).all()
+        assert incident.instance_id == poisoned and incident.kind == "timer" and incident.status == "open"
+        assert incident.attempts == 1 and "could not fire" in incident.message

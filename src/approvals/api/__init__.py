@@ -35,9 +35,31 @@ def init_app(app: Flask) -> None:
     api.register_converter(RowId, integerconverter2paramschema)
     api.register_converter(PathText, unicodeconverter2paramschema)
 
-    from . import agencies, calendar, definitions, instances, materials, projects, substitutions, tasks, tokens
+    from . import (
+        agencies,
+        calendar,
+        definitions,
+        incidents,
+        instances,
+        materials,
+        projects,
+        substitutions,
+        tasks,
+        tokens,
+    )
 
-    for module in (tokens, agencies, definitions, projects, instances, tasks, materials, substitutions, calendar):
+    for module in (
+        tokens,
+        agencies,
+        definitions,
+        projects,
+        instances,
+        tasks,
+        materials,
+        substitutions,
+        calendar,
+        incidents,
+    ):
         api.register_blueprint(module.blp)
 
     @app.before_request

@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, pre_d
 from sqlalchemy.orm import object_session
 
 from ..engine.data import unstorable_text
-from ..models import InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
+from ..models import IncidentStatus, InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
 from ..services import substitutes
 from ..services.calendar_years import calendar_of
 from ..services.deadlines import workdays_so_far
@@ -146,6 +146,12 @@ class InboxArgs(PageQuery):
     project = fields.String(validate=validate.Length(min=1, max=64))
     process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
     overdue = fields.Boolean()
+
+
+class IncidentQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf(tuple(IncidentStatus)))
+    process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
+    project = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "a project code"})
 
 
 class CalendarYearRequest(StrictSchema):
@@ -510,3 +516,21 @@ class SubstitutionSchema(Schema):
         lambda row: row.in_force_on(substitutes.today()), metadata={"description": "in force today"}
     )
     revoked_at = fields.DateTime(allow_none=True)
+
+
+class IncidentSchema(Schema):
+    """An engine failure that stopped an instance (dumps an ``Incident``)."""
+
+    id = fields.Integer()
+    instance_id = fields.Integer()
+    project = fields.String(attribute="instance.project.code")
+    process_key = fields.String(attribute="instance.definition.key")
+    version = fields.Integer(attribute="instance.definition.version")
+    element = fields.String(allow_none=True, metadata={"description": "the BPMN id that failed, when known"})
+    kind = fields.String(metadata={"description": "what was running: engine (a step's work) or timer"})
+    message = fields.String()
+    attempts = fields.Integer(metadata={"description": "how often the element failed"})
+    status = fields.String(validate=validate.OneOf(tuple(IncidentStatus)))
+    opened_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import InstanceStatus, ProcessInstance, WorkerHeartbeat, utcnow
+from ..models import Incident, IncidentStatus, InstanceStatus, ProcessInstance, WorkerHeartbeat, utcnow
 
 
 def worker_name() -> str:
@@ -32,6 +32,9 @@ def report(session: Session) -> dict[str, Any]:
     in_error = session.scalar(
         select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == InstanceStatus.ERROR)
     )
+    open_incidents = session.scalar(
+        select(func.count()).select_from(Incident).where(Incident.status == IncidentStatus.OPEN)
+    )
     return {
         "status": "ok",
         "worker": {
@@ -39,4 +42,5 @@ def report(session: Session) -> dict[str, Any]:
             "age_seconds": round((utcnow() - last).total_seconds()) if last else None,
         },
         "instances_in_error": in_error or 0,
+        "open_incidents": open_incidents or 0,
     }

@@ -39,7 +39,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import events, reference
+from . import events, incidents, reference
 from .agencies import lane_agencies
 from .authz import can_read_task, require
 from .calendar_years import calendar_of
@@ -329,16 +329,20 @@ def new_instance_change(
     return change
 
 
-def fail(session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None) -> None:
+def fail(
+    session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None, kind: str = "engine"
+) -> None:
+    """The instance stops in error: its status says why, and an incident is opened (or counted)."""
     instance.status = InstanceStatus.ERROR
     instance.error_message = str(failure)
     instance.error_element = failure.element
+    incident = incidents.record(session, instance, failure, kind)
     events.record(
         session,
         "instance.error",
         actor,
         instance=instance,
-        payload={"message": str(failure), "element": failure.element},
+        payload={"message": str(failure), "element": failure.element, "incident": incident.id},
     )
 
 

@@ -75,5 +75,5 @@ def run_due(database: Database, now: datetime | None = None, limit: int = 1000) 
 def _stop(database: Database, instance_id: int, exc: Exception) -> None:
     with database.session() as session, changing_instance(session, instance_id, None) as change:
         failure = EngineFailure(f"its timers could not fire: {type(exc).__name__}: {exc}")
-        fail(session, change.instance, failure, None)
+        fail(session, change.instance, failure, None, kind="timer")
         change.instance.next_timer_at = None
