@@ -82,6 +82,7 @@ MATRIX = {
     ("put", "/api/calendar/years/{year}"):                   (401, 403, 403, 403, 403, R,   403, 403),
     ("get", "/api/incidents"):                               (401, 403, 403, 403, R,   R,   R,   403),
     ("get", "/api/incidents/{incident_id}"):                 (401, 403, 403, 403, R,   R,   R,   403),
+    ("post", "/api/incidents/{incident_id}/retry"):          (401, 403, 403, 403, 409, 409, 403, 403),
 }
 # fmt: on
 

@@ -148,6 +148,15 @@ class InboxArgs(PageQuery):
     overdue = fields.Boolean()
 
 
+class RetryRequest(StrictSchema):
+    data = fields.Dict(
+        keys=fields.String(),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "values to merge into the failed element's data before it runs again"},
+    )
+
+
 class IncidentQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(tuple(IncidentStatus)))
     process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})

@@ -55,6 +55,10 @@ class TaskNotReady(Exception):
     """The task does not exist in the workflow, or is not a READY human task."""
 
 
+class NothingToRetry(Exception):
+    """No engine task of the workflow is in error (the failure happened outside any one task)."""
+
+
 class NotOnPath(Exception):
     """The step to send back to is not a completed human step on the path to the current one."""
 
@@ -83,11 +87,16 @@ class ModelRuntime:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self, data: dict[str, Any]) -> BpmnWorkflow:
+        workflow = self.new_workflow(data)
+        self.advance(workflow)
+        return workflow
+
+    def new_workflow(self, data: dict[str, Any]) -> BpmnWorkflow:
+        """A workflow at its start, with ``data``, before any engine step ran (``advance`` runs them)."""
         check_safe_data(data)
         workflow = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(data)
-        self.advance(workflow)
         return workflow
 
     def load(self, state: str) -> BpmnWorkflow:
@@ -234,6 +243,22 @@ class ModelRuntime:
                 due.append(moment)
         return min(due) if due else None
 
+    def retry(self, workflow: BpmnWorkflow, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run the engine tasks that failed again (with ``data`` merged into theirs), then go on.
+        Returns their BPMN ids and the values ``data`` replaced. SpiffWorkflow has no public way to
+        make a failed task ready again, hence ``_set_state``."""
+        failed = workflow.get_tasks(state=TaskState.ERROR)
+        if not failed:
+            raise NothingToRetry()
+        check_safe_data(data or {})
+        before = {key: failed[0].data.get(key) for key in (data or {})}
+        for task in failed:
+            task.data.update(data or {})
+            task._set_state(TaskState.READY)
+        elements = sorted({task.task_spec.bpmn_id for task in failed})
+        self.advance(workflow)
+        return {"elements": elements, "data_before": before}
+
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Fire every timer that is due now; returns the BPMN ids of the timer events that fired."""
         waiting = workflow.get_tasks(state=TaskState.WAITING)
@@ -270,7 +295,10 @@ def _element_of(exc: Exception) -> str | None:
 def _describe(exc: Exception) -> str:
     notes = getattr(exc, "notes", None) or []
     cause = exc.__cause__ or exc.__context__  # what SpiffWorkflow wrapped: the model's own error
-    return " ".join([str(exc), *([f"({cause})"] if cause is not None else []), *notes]).strip()
+    said = [str(exc), *notes]
+    if cause is not None and str(cause) not in " ".join(said):
+        said.insert(1, f"({cause})")
+    return " ".join(said).strip()
 
 
 def use_calendar(calendar: Any) -> None:

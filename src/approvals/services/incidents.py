@@ -2,7 +2,7 @@
 
 An instance in ``error`` has one open incident naming the element, the kind of work that failed,
 the message and how often it failed; a failure of the same element again counts as another
-attempt. (Retrying and modifying an instance from an incident are not built yet.)
+attempt. Owners and admins retry it (services/repair.py); modifying an instance is not built yet.
 """
 
 from __future__ import annotations

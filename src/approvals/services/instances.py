@@ -19,7 +19,7 @@ from .authz import can_comment, can_manage_instances, can_manage_projects, requi
 from .definitions import latest, runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import require_data_size
-from .instance_change import cancel, changing_instance, fail, new_instance_change
+from .instance_change import cancel, changing_instance, new_instance_change
 from .instance_change import open_tasks as open_tasks  # an instance's open work items, read here too
 from .projects import get_project, project_facts
 
@@ -73,18 +73,13 @@ def start_instance(
         payload={"process_key": definition.key, "version": definition.version, "data": plain_json(data)},
     )
     failure = None
-    workflow = None
+    # The workflow exists before its first steps run, so a failure in them is saved with it (and
+    # its failed step can be retried from the incident).
+    workflow = runtime.new_workflow({**data, "project": project_facts(project)})
     try:
-        workflow = runtime.start({**data, "project": project_facts(project)})
+        runtime.advance(workflow)
     except EngineFailure as exc:
         failure = exc
-    if workflow is None:
-        # The model failed before its first state existed: keep the instance, in error, for the record.
-        assert failure is not None  # noqa: S101 - start returns a workflow or raises
-        fail(session, instance, failure, actor)
-        instance.state = "{}"
-        session.flush()
-        return instance, []
     change = new_instance_change(session, instance, runtime, workflow, actor, failure)
     change.save()
     return instance, change.open_after
