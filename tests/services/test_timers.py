@@ -184,3 +184,21 @@ def test_an_instance_stopped_by_its_timers_has_one_open_incident(database, waiti
         (incident,) = session.query(Incident).all()
         assert incident.instance_id == poisoned and incident.kind == "timer" and incident.status == "open"
         assert incident.attempts == 1 and "could not fire" in incident.message
+
+
+def test_a_timer_behind_an_event_based_gateway_fires(database, people):
+    """Live instances, 4: the gateway waits on two timers; the instance's next timer is the earlier
+    one, and the worker fires it once it is due."""
+    model = Path(__file__).parent.parent / "data" / "event_gateway_timers.bpmn"
+    with time_machine.travel(START, tick=False), database.session() as session:
+        definitions.publish(session, model.read_bytes(), {}, None)
+        instance, _ = start(session, "event_gateway_timers", "E-1")
+        assert instance.next_timer_at == START + timedelta(hours=1)
+        iid = instance.id
+    with time_machine.travel(START + timedelta(minutes=59), tick=False):
+        assert timers.run_due(database) == 0
+    with time_machine.travel(START + timedelta(hours=1, minutes=1), tick=False):
+        assert timers.run_due(database) == 1
+    with database.session() as session:
+        done = instances.get_instance(session, iid)
+        assert done.status == "completed" and done.result == "soon" and done.next_timer_at is None

@@ -241,6 +241,18 @@ class ModelRuntime:
                 moment = None
             if moment is not None:
                 due.append(moment)
+        # An event-based gateway waits on several events at once; SpiffWorkflow reports it as one
+        # event with no value, and keeps its earliest timer on the gateway's task instead.
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definitions = getattr(getattr(task.task_spec, "event_definition", None), "event_definitions", None) or []
+            if any(type(d).__name__ in TIMER_EVENTS for d in definitions):
+                value = task.internal_data.get("event_value")
+                try:
+                    moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+                except ValueError:
+                    moment = None
+                if moment is not None:
+                    due.append(moment)
         return min(due) if due else None
 
     def retry(self, workflow: BpmnWorkflow, data: dict[str, Any] | None = None) -> dict[str, Any]:
