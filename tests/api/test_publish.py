@@ -134,3 +134,21 @@ def test_xsd_invalid_model_names_the_line(client, people, database):
     )
     found = problems(post_model(client, people, bad))
     assert "not valid BPMN" in found[0]["message"]
+
+
+def test_the_diff_of_two_versions_names_what_changed(client, people):
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    first = (BPMN_DIR / "sample_review.bpmn").read_text()
+    second = first.replace('name="审批决定"', 'name="审批决定（第二版）"').replace('value="15WD"', 'value="10WD"')
+    for text in (first, second):
+        files = [("bpmn", "sample_review.bpmn", text.encode())] + [("forms", n, b) for n, b in forms.items()]
+        assert post_files(client, people, "owner", files).status_code == 201
+    diff = client.get("/api/process-definitions/sample_review/versions/2/diff", headers=people.auth("pnr"))
+    assert diff.status_code == 200
+    assert diff.json["added"] == [] and diff.json["removed"] == []
+    changed = {c["bpmn_id"]: c["what"] for c in diff.json["changed"]}
+    assert changed == {"decide": ["bpmn_name"], "review_water": ["extensions"]}  # the new name; the 15WD → 10WD limit
+    same = client.get("/api/process-definitions/sample_review/versions/2/diff?against=2", headers=people.auth("pnr"))
+    assert same.json == {"added": [], "removed": [], "changed": []}
+    missing = client.get("/api/process-definitions/sample_review/versions/2/diff?against=9", headers=people.auth("pnr"))
+    assert missing.status_code == 404

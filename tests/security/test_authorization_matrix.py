@@ -51,6 +51,8 @@ MATRIX = {
     ("post", "/api/process-definitions"):                    (401, 403, 403, 403, R,   R,   403, 403),
     ("get", "/api/process-definitions/{key}/versions/{version}/bpmn"):
                                                              (401, R,   R,   R,   R,   R,   R,   R),
+    ("get", "/api/process-definitions/{key}/versions/{version}/diff"):
+                                                             (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/projects"):                                (401, R,   R,   R,   R,   R,   R,   R),
     ("post", "/api/projects"):                               (401, 403, 403, 403, 403, W,   403, W),
     ("get", "/api/projects/{code}/status"):                  (401, R,   R,   R,   R,   R,   R,   R),
@@ -168,6 +170,8 @@ def client(app, state):
 def request_for(method: str, path: str, state: State):
     """The URL and a valid request for one endpoint (the body a caller with the right would send)."""
     url = path.format(key="sample_review", version=1, code="P-001", year=2026, **state.ids)
+    if path.endswith("/diff"):
+        url += "?against=1"  # the state has one version: compared with itself
     json = {
         ("post", "/api/tokens"): {"username": "pnr", "password": PASSWORD},
         ("post", "/api/projects"): {"code": "P-002", "name": "新项目"},

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask_smorest import Blueprint
 
@@ -8,7 +10,7 @@ from ..http_edge import send_model_file
 from ..services import definitions
 from ..services.errors import InvalidInput
 from .auth import SECURITY, authenticated, current_user
-from .schemas import DefinitionSchema, PublishResponse
+from .schemas import DefinitionSchema, DiffQuery, DiffSchema, PublishResponse
 
 blp = Blueprint(
     "process_definitions",
@@ -102,3 +104,16 @@ def publish():
 def bpmn_xml(key: str, version: int):
     """The BPMN XML of one version."""
     return send_model_file(definitions.get_version(get_session(), key, version))
+
+
+@blp.get("/<string:key>/versions/<int:version>/diff")
+@blp.doc(security=SECURITY)
+@blp.arguments(DiffQuery, location="query")
+@blp.response(200, DiffSchema)
+@authenticated
+def diff(query: dict[str, Any], key: str, version: int) -> Any:
+    """What a version added, removed and changed against another (`against`, default the one before):
+    the elements of the main process with the attributes that changed (name, lane, extensions such as
+    time limits and forms, conditions…)."""
+    against = query.get("against", version - 1)
+    return definitions.diff_versions(get_session(), key, version, against)

@@ -148,6 +148,13 @@ class InboxArgs(PageQuery):
     overdue = fields.Boolean()
 
 
+class DiffQuery(StrictSchema):
+    against = fields.Integer(
+        validate=validate.Range(min=1, max=1_000_000),
+        metadata={"description": "the version to compare with (default: the one before)"},
+    )
+
+
 class RetryRequest(StrictSchema):
     data = fields.Dict(
         keys=fields.String(),
@@ -543,3 +550,19 @@ class IncidentSchema(Schema):
     opened_at = fields.DateTime()
     updated_at = fields.DateTime()
     resolved_at = fields.DateTime(allow_none=True)
+
+
+class ElementChange(Schema):
+    bpmn_id = fields.String()
+    name = fields.String()
+    what = fields.List(
+        fields.String(), metadata={"description": "the attributes that changed (empty when added or removed)"}
+    )
+
+
+class DiffSchema(Schema):
+    """A version against another: elements of the main process added, removed and changed."""
+
+    added = fields.List(fields.Nested(ElementChange))
+    removed = fields.List(fields.Nested(ElementChange))
+    changed = fields.List(fields.Nested(ElementChange))

@@ -15,6 +15,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
@@ -78,3 +79,32 @@ def workflow_from_json(text: str, spec: Any, subprocess_specs: Any, script_engin
     workflow = _REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
+
+
+# Attributes of a task spec that are wiring, not what an owner changed (they move whenever a
+# neighbour is added or removed).
+_WIRING = frozenset({"inputs", "outputs", "typename", "name"})
+
+
+def diff_specs(old_json: str, new_json: str) -> dict[str, list[dict[str, Any]]]:
+    """The elements of the main process added, removed and changed between two published versions,
+    each as ``{bpmn_id, name, what}`` (``what``: the changed attributes, e.g. lane, extensions)."""
+    old, _ = specs_from_json(old_json)
+    new, _ = specs_from_json(new_json)
+    diff = SpecDiff(_REGISTRY, old, new)
+
+    def element(spec: Any, what: list[str] | None = None) -> dict[str, Any]:
+        return {"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or "", "what": what or []}
+
+    changed = []
+    for spec, attributes in diff.changed.items():
+        what = sorted(set(attributes) - _WIRING)
+        if what == [] and "typename" in attributes:
+            what = ["type"]
+        if spec.bpmn_id and what:
+            changed.append(element(spec, what))
+    return {
+        "added": sorted((element(s) for s in diff.added if s.bpmn_id), key=lambda e: e["bpmn_id"]),
+        "removed": sorted((element(s) for s in diff.removed if s.bpmn_id), key=lambda e: e["bpmn_id"]),
+        "changed": sorted(changed, key=lambda e: e["bpmn_id"]),
+    }

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
+from ..engine.serializer import diff_specs
 from ..models import ProcessDefinition, User
 from . import events
 from .agencies import lane_agencies
 from .authz import can_publish, require
-from .errors import ModelInvalid, NotFound
+from .errors import InvalidInput, ModelInvalid, NotFound
 from .limits import limits_of
 from .material_types import field_problems
 
@@ -273,3 +274,11 @@ def form_schema(definition: ProcessDefinition, name: str | None) -> dict[str, An
     if forms is None:
         forms = _FORMS.setdefault(definition.checksum, definition.forms)
     return forms.get(name)
+
+
+def diff_versions(session: Session, key: str, version: int, against: int) -> dict[str, list[dict[str, Any]]]:
+    """What version ``version`` of ``key`` added, removed and changed against version ``against``."""
+    new, old = get_version(session, key, version), get_version(session, key, against)
+    if new.kind != "bpmn":
+        raise InvalidInput(f"{key} is a decision table; only process models are compared", {"key": ["a BPMN model"]})
+    return diff_specs(old.spec_json, new.spec_json)
