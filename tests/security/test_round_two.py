@@ -103,7 +103,6 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app, people):
 
 
 def test_the_session_cookie_is_secure_when_configured(people, database_url, data_dir, monkeypatch):
-
     monkeypatch.setenv("APPROVALS_SESSION_COOKIE_SECURE", "1")
     app = create_app({"DATABASE_URL": database_url, "DATA_DIR": str(data_dir), "TESTING": True})
     try:
@@ -168,7 +167,6 @@ def test_no_page_has_an_inline_script(app, people):
     "name", ["plan\r\nSet-Cookie: x=1.pdf", "report\u202efdp.pdf", "tab\there.pdf", "\x1b[31m.pdf"]
 )
 def test_a_material_name_with_control_or_bidi_characters_is_refused(client, people, sample, database, name):
-
     review = open_review(client, people)
     response = upload(client, people, "pnr", review["id"], sample_pdf("x"), name)
     assert response.status_code == 422 and "file" in response.json["errors"]["files"]
@@ -179,7 +177,6 @@ def test_a_material_name_with_control_or_bidi_characters_is_refused(client, peop
 
 
 def test_a_name_stored_before_the_rule_still_downloads(client, people, sample, database):
-
     review = open_review(client, people)
     stored = upload(client, people, "pnr", review["id"], sample_pdf("x"), "old.pdf").json
     with database.session() as session:
@@ -205,7 +202,6 @@ def test_project_names_refuse_control_characters(client, people, field, value):
 
 
 def test_status_strips_control_characters_from_stored_names(database_url, database, people, sample):
-
     with database.session() as session:
         start(session, code="P-ESC")
         session.query(Project).filter_by(code="P-ESC").one().name = "项目\x1b]0;owned\x07\x1b[2J"  # stored long ago
@@ -231,7 +227,6 @@ def test_start_data_carrying_a_tag_is_refused(client, people, sample):
 
 
 def test_comments_are_for_those_taking_part_and_stop_when_the_instance_ends(client, people, sample, database):
-
     review = open_review(client, people)
     instance_id = review["instance_id"]
 
@@ -262,7 +257,6 @@ def test_oversized_numbers_are_refused_even_anonymously(client, body):
 
 
 def test_a_form_number_with_absurd_digits_is_refused_and_changes_nothing(client, people, sample):
-
     create_project(client, people)
     submit = start_sample(client, people)["open_tasks"][0]["id"]
     body = '{"data": {"application_title": "x", "site": "y", "estimated_investment": ' + "1" * 4000 + "}}"
@@ -284,7 +278,6 @@ SCRIPTED = {
 
 
 def _with_extension(markup: str) -> bytes:
-
     sample = (BPMN_DIR / "sample_review.bpmn").read_text()
     assert "<bpmn:extensionElements>" in sample
     return sample.replace("<bpmn:extensionElements>", "<bpmn:extensionElements>" + markup, 1).encode()
@@ -292,7 +285,6 @@ def _with_extension(markup: str) -> bytes:
 
 @pytest.mark.parametrize("kind", sorted(SCRIPTED))
 def test_a_model_carrying_markup_a_browser_runs_is_refused(client, people, database, kind):
-
     response = post_files(client, people, "owner", [("bpmn", "m.bpmn", _with_extension(SCRIPTED[kind]))])
     assert response.status_code == 422
     assert any(f"{kind} markup" in p["message"] and p["element"] for p in response.json["errors"]["bpmn"])
@@ -301,7 +293,6 @@ def test_a_model_carrying_markup_a_browser_runs_is_refused(client, people, datab
 
 
 def test_a_model_with_an_xml_stylesheet_is_refused(client, people):
-
     sample = (BPMN_DIR / "sample_review.bpmn").read_bytes()
     styled = sample.replace(b"?>", b'?>\n<?xml-stylesheet type="text/xsl" href="x.xsl"?>', 1)
     response = post_files(client, people, "owner", [("bpmn", "m.bpmn", styled)])
@@ -323,29 +314,29 @@ def test_model_files_download_inert_from_the_api_and_the_pages(app, client, peop
 # -- 2. the history and the status show a step's answers only to readers of the step ------------
 
 
-def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sample):
+def _disagree(client, people, review):
+    """PNR disagrees with a written opinion that only readers of its step may see."""
+    answer = {"opinion": "disagree", "comments": "用地性质不符"}
+    assert complete(client, people, "pnr", review["id"], answer, opinion="用地不符").status_code == 200
 
+
+def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sample):
     review = open_review(client, people)  # HQ submitted SUBMISSION
     instance_id = review["instance_id"]
     assert upload(client, people, "pnr", review["id"], sample_pdf("x"), "opinion.pdf").status_code == 201
-    assert (
-        complete(
-            client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符"
-        ).status_code
-        == 200
-    )
+    _disagree(client, people, review)
 
     def trail(user):
         response = client.get(f"/api/instances/{instance_id}/events", headers=people.auth(user))
         assert response.status_code == 200
         return {e["type"]: e["payload"] for e in response.json}
 
-    fire = trail("drc")  # DRC takes no part yet: 403 on the steps and materials, and nothing of them here
-    assert "data" not in fire["instance.started"] and "data" not in fire["task.completed"]
-    assert "opinion" not in fire["task.completed"] and "sha256" not in fire["material.uploaded"]
-    assert "opinion" in fire["task.completed"]["redacted"] and "sha256" in fire["material.uploaded"]["redacted"]
-    assert fire["task.completed"]["name"] and fire["material.uploaded"]["name"] == "opinion.pdf"  # where it stands
-    assert "用地不符" not in str(fire) and "联合审查申请" not in str(fire)
+    drc = trail("drc")  # DRC takes no part yet: 403 on the steps and materials, and nothing of them here
+    assert "data" not in drc["instance.started"] and "data" not in drc["task.completed"]
+    assert "opinion" not in drc["task.completed"] and "sha256" not in drc["material.uploaded"]
+    assert "opinion" in drc["task.completed"]["redacted"] and "sha256" in drc["material.uploaded"]["redacted"]
+    assert drc["task.completed"]["name"] and drc["material.uploaded"]["name"] == "opinion.pdf"  # where it stands
+    assert "用地不符" not in str(drc) and "联合审查申请" not in str(drc)
 
     observer = trail("observer")  # a read-all role sees everything
     assert observer["task.completed"]["opinion"] == "用地不符" and "redacted" not in observer["task.completed"]
@@ -354,14 +345,7 @@ def test_the_history_leaves_out_what_the_caller_may_not_read(client, people, sam
 
 
 def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, people, sample):
-
-    review = open_review(client, people)
-    assert (
-        complete(
-            client, people, "pnr", review["id"], {"opinion": "disagree", "comments": "用地性质不符"}, opinion="用地不符"
-        ).status_code
-        == 200
-    )
+    _disagree(client, people, open_review(client, people))
 
     def opinions(user):
         status = client.get("/api/projects/P-001/status", headers=people.auth(user)).json
@@ -375,14 +359,12 @@ def test_the_project_status_shows_opinions_only_to_readers_of_the_step(client, p
 
 
 def _sample_with(process_extra: str = "", definitions_extra: str = "") -> bytes:
-
     sample = (BPMN_DIR / "sample_review.bpmn").read_text()
     sample = sample.replace("</bpmn:process>", process_extra + "</bpmn:process>", 1)
     return sample.replace("<bpmn:process ", definitions_extra + "<bpmn:process ", 1).encode()
 
 
 def _publish(client, people, model: bytes):
-
     forms = read_forms(BPMN_DIR / "sample_review.bpmn")
     return post_files(
         client, people, "owner", [("bpmn", "m.bpmn", model)] + [("forms", n, b) for n, b in forms.items()]
@@ -465,7 +447,6 @@ def test_concurrent_guesses_are_counted_each(live_server, people, database):
 
 
 def test_old_attempts_are_pruned_and_success_clears_its_own(client, people, database):
-
     start = datetime.now(UTC)
     with time_machine.travel(start, tick=False):
         for _ in range(2):
@@ -503,7 +484,6 @@ def test_a_decision_table_cell_that_changes_the_data_is_refused_at_publish(clien
 
 
 def test_files_of_a_refused_submission_are_collected_after_the_grace_period(database, people, sample):
-
     with database.session() as session:
         _, (submit,) = start(session)
     with database.session() as session:
@@ -525,7 +505,6 @@ def test_files_of_a_refused_submission_are_collected_after_the_grace_period(data
 
 
 def test_withdrawn_files_still_count_toward_the_step_limit(database_url, data_dir, people, sample):
-
     size = len(sample_pdf("first"))
     tight = Database(database_url, {"limits": Limits(data_dir=str(data_dir), max_task_material_bytes=size + size // 2)})
     try:
