@@ -235,24 +235,13 @@ class ModelRuntime:
                 continue
             if isinstance(value, dict):  # a cycle: its next firing
                 value = value.get("next")
-            try:
-                moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
-            except ValueError:
-                moment = None
-            if moment is not None:
-                due.append(moment)
+            due.extend(_moment(value))
         # An event-based gateway waits on several events at once; SpiffWorkflow reports it as one
         # event with no value, and keeps its earliest timer on the gateway's task instead.
         for task in workflow.get_tasks(state=TaskState.WAITING):
             definitions = getattr(getattr(task.task_spec, "event_definition", None), "event_definitions", None) or []
             if any(type(d).__name__ in TIMER_EVENTS for d in definitions):
-                value = task.internal_data.get("event_value")
-                try:
-                    moment = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
-                except ValueError:
-                    moment = None
-                if moment is not None:
-                    due.append(moment)
+                due.extend(_moment(task.internal_data.get("event_value")))
         return min(due) if due else None
 
     def retry(self, workflow: BpmnWorkflow, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -276,6 +265,14 @@ class ModelRuntime:
         waiting = workflow.get_tasks(state=TaskState.WAITING)
         self.advance(workflow)
         return sorted({task.task_spec.bpmn_id for task in waiting if task.state != TaskState.WAITING})
+
+
+def _moment(value: Any) -> list[datetime]:
+    """A timer's due time from SpiffWorkflow's ISO text, as a list of none or one."""
+    try:
+        return [TimerEventDefinition.get_datetime(value)] if isinstance(value, str) else []
+    except ValueError:
+        return []
 
 
 def _find(workflow: BpmnWorkflow, task_id: str) -> Any:
