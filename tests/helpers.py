@@ -106,3 +106,14 @@ def submitted_sample(client, people, code="P-1"):
     )
     assert done.status_code == 200, done.json
     return started
+
+
+def publish_variant(client, people, bpmn: str | bytes, forms: dict[str, bytes] | None = None):
+    """Publish (as the owner) a variant of the sample model, with the sample's forms or ``forms``."""
+    from tests.conftest import BPMN_DIR, read_forms
+
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn") if forms is None else forms
+    model = bpmn.encode() if isinstance(bpmn, str) else bpmn
+    return post_files(
+        client, people, "owner", [("bpmn", "m.bpmn", model)] + [("forms", n, b) for n, b in forms.items()]
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import SUBMISSION, post_files
+from tests.conftest import BPMN_DIR
+from tests.helpers import SUBMISSION, publish_variant
 
 SAMPLE = (BPMN_DIR / "sample_review.bpmn").read_text()
 # The water review becomes HQ's own internal check, which the submitter may not do.
@@ -14,15 +14,8 @@ CHECKED = SAMPLE.replace('<bpmn:lane id="Lane_WATER" name="WATER">', '<bpmn:lane
 )
 
 
-def publish(client, people, bpmn: str):
-    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    return post_files(
-        client, people, "owner", [("bpmn", "m.bpmn", bpmn.encode())] + [("forms", n, b) for n, b in forms.items()]
-    )
-
-
 def test_the_submitter_may_not_do_the_check(client, people):
-    assert publish(client, people, CHECKED).status_code == 201
+    assert publish_variant(client, people, CHECKED).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(
         "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
@@ -54,7 +47,7 @@ def test_the_submitter_may_not_do_the_check(client, people):
 
 def test_four_eyes_must_name_steps_of_the_process(client, people):
     bad = CHECKED.replace('value="submit"', 'value="submit, nowhere"')
-    response = publish(client, people, bad)
+    response = publish_variant(client, people, bad)
     assert response.status_code == 422
     assert any(p["element"] == "review_water" and "nowhere" in p["message"] for p in response.json["errors"]["bpmn"])
 
@@ -62,7 +55,7 @@ def test_four_eyes_must_name_steps_of_the_process(client, people):
 def test_four_eyes_hold_through_delegation(client, people):
     """A claims the submission and delegates it to B, who completes it for A: neither A (it was done
     for them) nor B (who did it) may then do the check."""
-    assert publish(client, people, CHECKED).status_code == 201
+    assert publish_variant(client, people, CHECKED).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(
         "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")

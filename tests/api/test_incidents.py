@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import post_files, sample_with_script
+from tests.helpers import publish_variant, sample_with_script
 
 
 def _failing_instance(client, people):
-    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    model = sample_with_script("share = 100 / divisor").encode()
-    files = [("bpmn", "m.bpmn", model)] + [("forms", n, b) for n, b in forms.items()]
-    assert post_files(client, people, "owner", files).status_code == 201
+    assert publish_variant(client, people, sample_with_script("share = 100 / divisor")).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(
         "/api/projects/P-1/instances",

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import post_files
+from tests.conftest import BPMN_DIR
+from tests.helpers import publish_variant
 
 SAMPLE = (BPMN_DIR / "sample_review.bpmn").read_text()
-
-
-def publish(client, people, text: str):
-    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    files = [("bpmn", "m.bpmn", text.encode())] + [("forms", n, b) for n, b in forms.items()]
-    return post_files(client, people, "owner", files)
 
 
 def _with(element: str) -> str:
@@ -41,7 +35,7 @@ def _with(element: str) -> str:
     ],
 )
 def test_what_the_service_cannot_drive_is_refused_naming_the_element(client, people, model, element, words):
-    response = publish(client, people, model)
+    response = publish_variant(client, people, model)
     assert response.status_code == 422, response.json
     assert any(p["element"] == element and words in p["message"] for p in response.json["errors"]["bpmn"]), (
         response.json
@@ -49,7 +43,7 @@ def test_what_the_service_cannot_drive_is_refused_naming_the_element(client, peo
 
 
 def test_a_model_meant_only_for_drawing_is_refused_saying_so(client, people):
-    response = publish(client, people, SAMPLE.replace('isExecutable="true"', 'isExecutable="false"'))
+    response = publish_variant(client, people, SAMPLE.replace('isExecutable="true"', 'isExecutable="false"'))
     assert response.status_code == 422
     assert 'isExecutable="false"' in response.json["errors"]["bpmn"][0]["message"]
 
@@ -64,7 +58,7 @@ def test_an_engine_error_of_any_kind_stops_the_instance_not_the_request(client, 
         '<bpmn:inputDataItem id="parcel" name="parcel"/></bpmn:multiInstanceLoopCharacteristics>'
     )
     looped = SAMPLE[:end] + loop + SAMPLE[end:]
-    response = publish(client, people, looped)
+    response = publish_variant(client, people, looped)
     assert response.status_code == 201, response.json
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(

@@ -6,7 +6,7 @@ import json
 import time
 
 from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import SUBMISSION, post_files
+from tests.helpers import SUBMISSION, post_files, publish_variant
 
 
 def test_a_catastrophic_pattern_answers_quickly_with_a_field_error(client, people):
@@ -14,8 +14,7 @@ def test_a_catastrophic_pattern_answers_quickly_with_a_field_error(client, peopl
     submit = json.loads(forms["sample_submit.schema.json"])
     submit["properties"]["application_title"]["pattern"] = "^(a|a)+$"  # exponential on "aaaa…!"
     forms["sample_submit.schema.json"] = json.dumps(submit).encode()
-    files = [("bpmn", "m.bpmn", (BPMN_DIR / "sample_review.bpmn").read_bytes())]
-    assert post_files(client, people, "owner", files + [("forms", n, b) for n, b in forms.items()]).status_code == 201
+    assert publish_variant(client, people, (BPMN_DIR / "sample_review.bpmn").read_bytes(), forms).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(
         "/api/projects/P-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
@@ -48,13 +47,8 @@ def _multi_instance_review(cardinality: str) -> bytes:
     return (sample[:end] + loop + sample[end:]).encode()
 
 
-def _publish(client, people, bpmn: bytes):
-    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    return post_files(client, people, "owner", [("bpmn", "m.bpmn", bpmn)] + [("forms", n, b) for n, b in forms.items()])
-
-
 def test_a_literal_cardinality_over_the_bound_is_refused_at_publish(client, people):
-    response = _publish(client, people, _multi_instance_review("1000000000"))
+    response = publish_variant(client, people, _multi_instance_review("1000000000"))
     assert response.status_code == 422
     assert any(
         p["element"] == "review_planning" and "cardinality" in p["message"] for p in response.json["errors"]["bpmn"]
@@ -62,7 +56,7 @@ def test_a_literal_cardinality_over_the_bound_is_refused_at_publish(client, peop
 
 
 def test_a_computed_cardinality_over_the_bound_stops_the_instance_quickly(client, people):
-    assert _publish(client, people, _multi_instance_review("reviewers")).status_code == 201
+    assert publish_variant(client, people, _multi_instance_review("reviewers")).status_code == 201
     client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
     started = client.post(
         "/api/projects/P-1/instances",

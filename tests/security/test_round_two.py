@@ -23,9 +23,9 @@ from approvals.services.errors import InvalidInput, PayloadTooLarge
 from approvals.services.limits import Limits
 from approvals.web.redirects import local_path
 from tests.api.test_materials import upload
-from tests.conftest import BPMN_DIR, PASSWORD, read_forms
+from tests.conftest import BPMN_DIR, PASSWORD
 from tests.factories import start, user
-from tests.helpers import SUBMISSION, complete, create_project, open_review, post_files, start_sample
+from tests.helpers import SUBMISSION, complete, create_project, open_review, post_files, publish_variant, start_sample
 from tests.web.test_pages import csrf
 
 # -- 3. open redirects: only paths of this site, parsed and rebuilt -----------------------------
@@ -364,13 +364,6 @@ def _sample_with(process_extra: str = "", definitions_extra: str = "") -> bytes:
     return sample.replace("<bpmn:process ", definitions_extra + "<bpmn:process ", 1).encode()
 
 
-def _publish(client, people, model: bytes):
-    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
-    return post_files(
-        client, people, "owner", [("bpmn", "m.bpmn", model)] + [("forms", n, b) for n, b in forms.items()]
-    )
-
-
 def _boundary(definition: str) -> str:
     return (
         '<bpmn:boundaryEvent id="watch" attachedToRef="review_planning" cancelActivity="false">'
@@ -393,7 +386,7 @@ def test_a_timer_cycle_must_be_bounded(client, people, cycle, words):
     model = _sample_with(
         _boundary(f"<bpmn:timerEventDefinition><bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>")
     )
-    response = _publish(client, people, model)
+    response = publish_variant(client, people, model)
     assert response.status_code == 422, response.json
     assert any(p["element"] == "watch" and words in p["message"] for p in response.json["errors"]["bpmn"])
 
@@ -402,7 +395,7 @@ def test_a_bounded_daily_reminder_cycle_publishes(client, people):
     model = _sample_with(
         _boundary('<bpmn:timerEventDefinition><bpmn:timeCycle>"R5/P1D"</bpmn:timeCycle></bpmn:timerEventDefinition>')
     )
-    response = _publish(client, people, model)
+    response = publish_variant(client, people, model)
     assert response.status_code == 201, response.json
 
 
@@ -411,7 +404,7 @@ def test_conditional_event_conditions_are_checked_at_publish(client, people):
         "<bpmn:conditionalEventDefinition><bpmn:condition>().__class__</bpmn:condition>"
         "</bpmn:conditionalEventDefinition>"
     )
-    response = _publish(client, people, _sample_with(_boundary(condition)))
+    response = publish_variant(client, people, _sample_with(_boundary(condition)))
     assert response.status_code == 422, response.json
     assert any(p["element"] == "watch" and "conditional event" in p["message"] for p in response.json["errors"]["bpmn"])
 
@@ -424,7 +417,7 @@ def test_correlation_expressions_are_checked_at_publish(client, people):
         "<bpmn:messagePath>__import__('os').system('id')</bpmn:messagePath>"
         "</bpmn:correlationPropertyRetrievalExpression></bpmn:correlationProperty>"
     )
-    response = _publish(client, people, _sample_with(definitions_extra=correlation))
+    response = publish_variant(client, people, _sample_with(definitions_extra=correlation))
     assert response.status_code == 422, response.json
     assert any(p["element"] == "by_code" and "correlation" in p["message"] for p in response.json["errors"]["bpmn"])
 
@@ -466,7 +459,7 @@ def test_old_attempts_are_pruned_and_success_clears_its_own(client, people, data
 def test_a_condition_that_changes_the_data_is_refused_at_publish(client, people):
     sample = (BPMN_DIR / "sample_review.bpmn").read_text()
     hostile = sample.replace('decision == "approve"', "data.update({'typename': 'BpmnWorkflow'}) or True", 1)
-    response = _publish(client, people, hostile.encode())
+    response = publish_variant(client, people, hostile.encode())
     assert response.status_code == 422
     assert any("method 'update' is not allowed" in p["message"] for p in response.json["errors"]["bpmn"])
 
@@ -568,7 +561,7 @@ def _routed_sample(expression: str) -> bytes:
 
 
 def test_routing_may_not_read_process_data(client, people):
-    response = _publish(client, people, _routed_sample("route_to if route_to else 'PNR'"))
+    response = publish_variant(client, people, _routed_sample("route_to if route_to else 'PNR'"))
     assert response.status_code == 422
     assert any(
         p["element"] == "Lane_PNR" and "only the project's facts" in p["message"]
@@ -578,7 +571,7 @@ def test_routing_may_not_read_process_data(client, people):
 
 def test_start_data_cannot_steer_routing_and_routing_never_picks_the_starter(client, people, database):
     routed = "'HQ' if project['funding_level'] == 'district' else 'PNR'"
-    assert _publish(client, people, _routed_sample(routed)).status_code == 201
+    assert publish_variant(client, people, _routed_sample(routed)).status_code == 201
     for code, level in (("P-M", "municipal"), ("P-D", "district")):
         body = {"code": code, "name": "项目", "funding_level": level}
         assert client.post("/api/projects", json=body, headers=people.auth("hq")).status_code == 201
