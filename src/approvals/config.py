@@ -29,6 +29,11 @@ DEFAULTS: dict[str, object] = {
     # Script tasks run in a child process with these limits.
     "SCRIPT_TIMEOUT_SECONDS": 1.0,
     "SCRIPT_MEMORY_BYTES": 256 * 1024 * 1024,
+    # A timer whose work fails is tried again this many times, after 1, 2, 4… times this many
+    # seconds, before its instance stops in error with an incident (a locked database, a flaky
+    # dependency pass; a bug in the model does not).
+    "TIMER_RETRIES": 3,
+    "TIMER_RETRY_SECONDS": 60,
     "TOKEN_DAYS": 30,
     # Set to 1 behind TLS: the session cookie is then only sent over HTTPS.
     "SESSION_COOKIE_SECURE": False,

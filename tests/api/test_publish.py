@@ -147,7 +147,7 @@ def test_the_diff_of_two_versions_names_what_changed(client, people):
     assert diff.status_code == 200
     assert diff.json["added"] == [] and diff.json["removed"] == []
     changed = {c["bpmn_id"]: c["what"] for c in diff.json["changed"]}
-    assert changed == {"decide": ["bpmn_name"], "review_water": ["extensions"]}  # the new name; the 15WD → 10WD limit
+    assert changed == {"decide": ["name"], "review_water": ["time_limit"]}  # the new name; the 15WD → 10WD limit
     same = client.get("/api/process-definitions/sample_review/versions/2/diff?against=2", headers=people.auth("pnr"))
     assert same.json == {"added": [], "removed": [], "changed": []}
     missing = client.get("/api/process-definitions/sample_review/versions/2/diff?against=9", headers=people.auth("pnr"))

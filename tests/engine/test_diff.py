@@ -31,3 +31,15 @@ def test_a_step_added_and_removed_is_listed_as_such():
     assert [e["bpmn_id"] for e in added["added"]] == ["calc"] and added["removed"] == []
     removed = diff_specs(scripted, plain)
     assert [e["bpmn_id"] for e in removed["removed"]] == ["calc"] and removed["added"] == []
+
+
+def test_changes_are_named_as_owners_call_them():
+    plain = (BPMN_DIR / "sample_review.bpmn").read_text()
+    edited = (
+        plain.replace('name="规划意见"', 'name="规划审查意见"')
+        .replace("sample_decision.schema.json", "sample_opinion.schema.json")
+        .replace("<bpmn:incoming>flow_to_decide</bpmn:incoming>", "<bpmn:incoming>flow_to_decide</bpmn:incoming>", 1)
+    )
+    changed = {e["bpmn_id"]: e["what"] for e in diff_specs(_spec(plain), _spec(edited))["changed"]}
+    assert changed == {"review_planning": ["name"], "decide": ["form"]}
+    assert all(e["process"] == "sample_review" for e in diff_specs(_spec(plain), _spec(edited))["changed"])

@@ -151,39 +151,56 @@ def test_a_timer_that_would_grow_the_state_past_its_bound_stops_the_instance(dat
         tight.dispose()
 
 
+def _retries_then_stops(database, poisoned, healthy=()):
+    """Run the worker at the first due time and at each back-off (60 s, then 120 s, then 240 s
+    later): three retries, each written as ``timer.failed``, then the instance stops in error."""
+    moments = [START + timedelta(days=3)]
+    for wait in (60, 120, 240):
+        moments.append(moments[-1] + timedelta(seconds=wait))
+    for n, moment in enumerate(moments):
+        with time_machine.travel(moment, tick=False):
+            assert timers.run_due(database) == (1 + len(healthy) if n == 0 else 1)
+            assert timers.run_due(database) == 0  # nothing else due until the next back-off
+        with database.session() as session:
+            instance = instances.get_instance(session, poisoned)
+            if n < 3:
+                assert instance.status == "running" and instance.next_timer_at == moments[n + 1]
+    with database.session() as session:
+        failed = [e for e in instances.instance_events(session, poisoned) if e.type == "timer.failed"]
+        assert [e.payload["attempt"] for e in failed] == [1, 2, 3]
+        assert failed[0].payload["retry_at"] == moments[1].isoformat()
+        return instances.get_instance(session, poisoned)
+
+
 def test_a_poisoned_instance_stops_alone_and_every_other_timer_fires_once(database, waiting):
     """Live instances, 1: one instance whose timers cannot fire (here a corrupt saved state) and ten
     healthy ones are due at once: the healthy timers each fire exactly once, the poisoned instance
-    stops in error saying why, and the worker's run completes."""
+    is tried again with back-off, then stops in error saying why, and the worker's run completes."""
     ids = waiting(11)
     poisoned, healthy = ids[0], ids[1:]
     with database.session() as session:
         instances.get_instance(session, poisoned).state = '{"not": "a workflow"}'
-    with time_machine.travel(START + timedelta(days=3), tick=False):
-        assert timers.run_due(database) == 11
-        assert timers.run_due(database) == 0  # nothing is left due, the poisoned one included
+    stopped = _retries_then_stops(database, poisoned, healthy)
     for iid in healthy:
         assert open_steps(database, iid) == ["followup"]
         assert len(fired_events(database, iid)) == 1
+    assert stopped.status == "error" and "could not fire" in stopped.error_message
+    assert stopped.next_timer_at is None
     with database.session() as session:
-        stopped = instances.get_instance(session, poisoned)
-        assert stopped.status == "error" and "could not fire" in stopped.error_message
-        assert stopped.next_timer_at is None
         assert [e.type for e in instances.instance_events(session, poisoned)][-1] == "instance.error"
 
 
-def test_an_instance_stopped_by_its_timers_has_one_open_incident(database, waiting):
+def test_an_instance_stopped_by_its_timers_has_one_incident_counting_every_attempt(database, waiting):
     from approvals.models import Incident
 
     (poisoned,) = waiting(1)
     with database.session() as session:
         instances.get_instance(session, poisoned).state = "[]"
-    with time_machine.travel(START + timedelta(days=3), tick=False):
-        assert timers.run_due(database) == 1
+    _retries_then_stops(database, poisoned)
     with database.session() as session:
         (incident,) = session.query(Incident).all()
         assert incident.instance_id == poisoned and incident.kind == "timer" and incident.status == "open"
-        assert incident.attempts == 1 and "could not fire" in incident.message
+        assert incident.attempts == 4 and "could not fire" in incident.message
 
 
 def test_a_timer_behind_an_event_based_gateway_fires(database, people):

@@ -15,7 +15,7 @@ from approvals.app import create_app
 from approvals.cli import main
 from approvals.db import Database
 from approvals.demo import sample_pdf, work_until
-from approvals.models import Event, Task
+from approvals.models import Event, ProcessInstance, Task
 from approvals.services import instances, projects
 from approvals.services.definitions import latest
 from approvals.services.limits import Limits
@@ -258,3 +258,56 @@ def test_a_scripted_model_file_runs_nothing_for_those_who_open_it(page, demo):
     assert "h:script" in Path(download.value.path()).read_text(encoding="utf-8")  # served, but never run
     assert page.title() != "pwned"
     assert not [url for url in sent if url.endswith("/lang/en")]
+
+
+def test_owner_retries_an_incident_and_migrates_instances_from_the_model_page(page, demo):
+    """Live instances: an owner finds a failed script among the incidents, retries it with the data
+    fixed; then, 可研 having a new version, publishes the lifecycle again (it freezes the new 可研)
+    and moves the running projects to it after a dry run."""
+    from approvals.services import definitions, users
+    from tests.conftest import BPMN_DIR, read_forms
+    from tests.helpers import sample_with_script
+    from tests.scenarios.test_migration import version_two
+
+    _, database = demo
+    with database.session() as session:
+        owner = users.get_user(session, "owner")
+        definitions.publish(
+            session,
+            sample_with_script("share = 100 / divisor").encode(),
+            read_forms(BPMN_DIR / "sample_review.bpmn"),
+            owner,
+        )
+        admin = users.get_user(session, "admin")
+        failed, _ = instances.start_instance(session, "SZ-FCC", "sample_review", {"divisor": 0}, admin)
+        assert failed.status == "error"
+        lifecycle = latest(session, "project_lifecycle")
+        running = [i.id for i in session.query(ProcessInstance).filter_by(definition_id=lifecycle.id, status="running")]
+        definitions.publish(session, version_two(), read_forms(BPMN_DIR / "feasibility_review.bpmn"), owner)
+        again, created = definitions.publish(session, (BPMN_DIR / "project_lifecycle.bpmn").read_bytes(), {}, owner)
+        assert created and again.version == lifecycle.version + 1
+    assert len(running) == 3
+
+    sign_in(page, "owner")
+    page.goto("/incidents")
+    page.locator("[data-testid=incidents] tr", has_text="calc").locator("a").first.click()
+    expect(page.locator("[data-testid=incident-message]")).to_contain_text("ZeroDivisionError")
+    page.fill("textarea[name=data]", '{"divisor": 4}')
+    screenshot(page, "incident")
+    page.click("[data-testid=retry]")
+    expect(page.locator("[data-testid=incident-status]")).to_have_text("已解决")
+    expect(page.locator("[data-testid=instance-status]")).to_have_text("进行中")
+
+    page.goto("/models/project_lifecycle")
+    expect(page.locator("[data-testid=diff] .diff-added")).to_contain_text("register_submission")
+    expect(page.locator("[data-testid=diff] .diff-removed")).to_contain_text("apply_site_book")
+    page.click("[data-testid=dry-run]")
+    expect(page.locator("[data-testid=migratable]")).to_have_text(str(len(running)))
+    with database.session() as session:
+        assert {session.get(ProcessInstance, i).definition.version for i in running} == {lifecycle.version}
+    page.fill("#migration-reason", "新增登记环节")
+    page.click("[data-testid=migrate]")
+    expect(page.locator("[data-testid=migrated]")).to_have_text(str(len(running)))
+    screenshot(page, "migration")
+    with database.session() as session:
+        assert {session.get(ProcessInstance, i).definition.version for i in running} == {lifecycle.version + 1}

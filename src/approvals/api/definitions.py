@@ -7,10 +7,10 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..http_edge import send_model_file
-from ..services import definitions
+from ..services import definitions, migration
 from ..services.errors import InvalidInput
 from .auth import SECURITY, authenticated, current_user
-from .schemas import DefinitionSchema, DiffQuery, DiffSchema, PublishResponse
+from .schemas import DefinitionSchema, DiffQuery, DiffSchema, MigrationReport, MigrationRequest, PublishResponse
 
 blp = Blueprint(
     "process_definitions",
@@ -117,3 +117,29 @@ def diff(query: dict[str, Any], key: str, version: int) -> Any:
     time limits and forms, conditions…)."""
     against = query.get("against", version - 1)
     return definitions.diff_versions(get_session(), key, version, against)
+
+
+@blp.post("/<string:key>/migrations")
+@blp.doc(security=SECURITY)
+@blp.arguments(MigrationRequest)
+@blp.response(200, MigrationReport)
+@blp.alt_response(404, description="the key or one of the versions is not published")
+@authenticated
+def migrate(body: dict[str, Any], key: str) -> Any:
+    """Move running instances of `from_version` to `to_version` (owners and admins). Each instance
+    moves in its own transaction with an `instance.migrated` event, or is listed under `blocked` with
+    reasons naming the element in the way (an open step the new version removes, changes the type or
+    the lane of); its open steps, claims, materials, due dates and history carry over. `dry_run`
+    reports the same without moving anything."""
+    session = get_session()
+    return migration.migrate_instances(
+        session,
+        key,
+        current_user(),
+        from_version=body["from_version"],
+        to_version=body["to_version"],
+        instance_ids=body["instance_ids"],
+        dry_run=body["dry_run"],
+        reason=body["reason"],
+        commit=session.commit,
+    )

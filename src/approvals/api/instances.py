@@ -5,9 +5,9 @@ from sqlalchemy.orm import Session
 
 from ..db import get_session
 from ..models import ProcessInstance
-from ..services import history, instances
+from ..services import history, instances, repair
 from .auth import SECURITY, authenticated, current_user
-from .schemas import Along, CommentRequest, EventSchema, InstanceSchema, TerminateRequest
+from .schemas import Along, CommentRequest, EventSchema, InstanceSchema, ModifyRequest, TerminateRequest
 
 blp = Blueprint("instances", __name__, url_prefix="/api/instances", description="Process instances")
 
@@ -75,3 +75,27 @@ def terminate(body, instance_id: int):
     session = get_session()
     reason = (body or {}).get("reason", "")
     return _doc(session, instances.terminate_instance(session, instance_id, current_user(), reason))
+
+
+@blp.post("/<int:instance_id>/modify")
+@blp.doc(security=SECURITY)
+@blp.arguments(ModifyRequest)
+@blp.response(200, InstanceSchema)
+@blp.alt_response(409, description="the instance has ended")
+@authenticated
+def modify(body, instance_id: int):
+    """Instance modification (owners and admins): cancel live steps, start before an element (back to
+    one done earlier, or forward from a step cancelled in the same request) and/or merge data into the
+    live steps (checked against the model's forms). Audited as `instance.modified` with the reason and
+    the data before and after; an instance in error whose failed element is gone runs on."""
+    session = get_session()
+    instance = repair.modify_instance(
+        session,
+        instance_id,
+        current_user(),
+        reason=body["reason"],
+        cancel=body["cancel"],
+        start_before=body["start_before"],
+        data=body["data"],
+    )
+    return _doc(session, instance)

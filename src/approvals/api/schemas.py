@@ -164,6 +164,59 @@ class RetryRequest(StrictSchema):
     )
 
 
+class ModifyRequest(StrictSchema):
+    reason = fields.String(
+        required=True, validate=validate.Length(min=1, max=2000), metadata={"description": "why; kept in the history"}
+    )
+    cancel = fields.List(
+        fields.String(validate=validate.Length(min=1, max=128)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "BPMN ids of open steps, waiting events or failed elements to cancel"},
+    )
+    start_before = fields.List(
+        fields.String(validate=validate.Length(min=1, max=128)),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={
+            "description": "BPMN ids to start before: an element done earlier on a live step's path (the instance "
+            "goes back there), or one of the process of a step listed in `cancel` (it goes forward from there)"
+        },
+    )
+    data = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "values to merge into the live steps' data, checked against the model's forms"},
+    )
+
+
+class MigrationRequest(StrictSchema):
+    from_version = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    instance_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1, max=2**63 - 1)),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "the instances to move (default: every live instance of from_version)"},
+    )
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "say what would move, move nothing"})
+    reason = fields.String(
+        load_default="", validate=validate.Length(max=2000), metadata={"description": "kept in the history"}
+    )
+
+
+class BlockedInstance(Schema):
+    instance_id = fields.Integer()
+    reasons = fields.List(fields.String(), metadata={"description": "each names the element in the way"})
+
+
+class MigrationReport(Schema):
+    migratable = fields.List(fields.Integer(), metadata={"description": "instances that can move (or moved)"})
+    blocked = fields.List(fields.Nested(BlockedInstance), metadata={"description": "left untouched, and why"})
+    migrated = fields.List(fields.Integer(), metadata={"description": "moved, each in its own transaction"})
+
+
 class IncidentQuery(StrictSchema):
     status = fields.String(validate=validate.OneOf(tuple(IncidentStatus)))
     process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
@@ -553,6 +606,7 @@ class IncidentSchema(Schema):
 
 
 class ElementChange(Schema):
+    process = fields.String(metadata={"description": "the process it is in: the model's own, or a called one"})
     bpmn_id = fields.String()
     name = fields.String()
     what = fields.List(
@@ -561,7 +615,8 @@ class ElementChange(Schema):
 
 
 class DiffSchema(Schema):
-    """A version against another: elements of the main process added, removed and changed."""
+    """A version against another: elements added, removed and changed, in the model's own process
+    and in the called processes each version froze."""
 
     added = fields.List(fields.Nested(ElementChange))
     removed = fields.List(fields.Nested(ElementChange))

@@ -244,6 +244,32 @@ class ModelRuntime:
                 due.extend(_moment(task.internal_data.get("event_value")))
         return min(due) if due else None
 
+    def elements(self) -> list[tuple[str, str]]:
+        """(BPMN id, name) of each flow element of the model and of the processes it calls."""
+        found = {
+            task_spec.bpmn_id: task_spec.bpmn_name or ""
+            for spec in (self.spec, *self.subprocess_specs.values())
+            for task_spec in spec.task_specs.values()
+            if task_spec.bpmn_id
+        }
+        return sorted(found.items())
+
+    @staticmethod
+    def live_elements(workflow: BpmnWorkflow) -> list[tuple[str, str, str]]:
+        """(BPMN id, name, state) of each open step, waiting event and failed element."""
+        names = {TaskState.READY: "open", TaskState.WAITING: "waiting", TaskState.ERROR: "failed"}
+        found = {}
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR):
+            spec = task.task_spec
+            if spec.bpmn_id and (task.state != TaskState.READY or spec.manual):
+                found[spec.bpmn_id] = (spec.bpmn_id, spec.bpmn_name or "", names[task.state])
+        return sorted(found.values())
+
+    @staticmethod
+    def failed_elements(workflow: BpmnWorkflow) -> list[str]:
+        """The BPMN ids of the engine tasks stopped in error."""
+        return sorted({task.task_spec.bpmn_id for task in workflow.get_tasks(state=TaskState.ERROR)})
+
     def retry(self, workflow: BpmnWorkflow, data: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run the engine tasks that failed again (with ``data`` merged into theirs), then go on.
         Returns their BPMN ids and the values ``data`` replaced. SpiffWorkflow has no public way to

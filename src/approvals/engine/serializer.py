@@ -48,35 +48,35 @@ def _registry() -> Any:
     return registry
 
 
-_REGISTRY = _registry()
-_SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
-_ENCODER = create_encoder(_REGISTRY)
+REGISTRY = _registry()
+_SERIALIZER = BpmnWorkflowSerializer(REGISTRY)
+_ENCODER = create_encoder(REGISTRY)
 STATE_FORMAT = f"approvals-1/spiff-{_SERIALIZER.VERSION}"
 
 
 def specs_to_json(spec: Any, subprocess_specs: dict[str, Any]) -> str:
     return json.dumps(
         {
-            "spec": _REGISTRY.convert(spec),
-            "subprocess_specs": {name: _REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+            "spec": REGISTRY.convert(spec),
+            "subprocess_specs": {name: REGISTRY.convert(s) for name, s in subprocess_specs.items()},
         }
     )
 
 
 def specs_from_json(text: str) -> Any:
     dct = json.loads(text)
-    spec = _REGISTRY.restore(dct["spec"])
-    subprocess_specs = {name: _REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
+    spec = REGISTRY.restore(dct["spec"])
+    subprocess_specs = {name: REGISTRY.restore(s) for name, s in dct["subprocess_specs"].items()}
     return spec, subprocess_specs
 
 
 def workflow_to_json(workflow: BpmnWorkflow) -> str:
     # Not the serializer's "encoder mode": that is a flag on the shared registry, unsafe across threads.
-    return json.dumps(_REGISTRY.convert(workflow), cls=_ENCODER, separators=(",", ":"))
+    return json.dumps(REGISTRY.convert(workflow), cls=_ENCODER, separators=(",", ":"))
 
 
 def workflow_from_json(text: str, spec: Any, subprocess_specs: Any, script_engine: Any) -> BpmnWorkflow:
-    workflow = _REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
+    workflow = REGISTRY.restore(json.loads(text), spec=spec, subprocess_specs=subprocess_specs)
     workflow.script_engine = script_engine
     return workflow
 
@@ -86,25 +86,65 @@ def workflow_from_json(text: str, spec: Any, subprocess_specs: Any, script_engin
 _WIRING = frozenset({"inputs", "outputs", "typename", "name"})
 
 
+# SpiffWorkflow's attribute names, as an owner calls what changed.
+_ATTRIBUTES = {
+    "bpmn_name": "name",
+    "cond_task_specs": "conditions",
+    "default_task_spec": "default flow",
+    "formJsonSchemaFilename": "form",
+    "script": "script",
+    "event_definition": "event",
+}
+
+
+def _readable(attributes: set[str], old: Any, new: Any) -> list[str]:
+    """The changed attributes by the names owners use; a change of extensions says which (the
+    form, the time limit, the clock, four eyes…)."""
+    found = {_ATTRIBUTES.get(name, name) for name in attributes if name != "extensions"}
+    if "extensions" in attributes:
+        before, after = getattr(old, "extensions", {}) or {}, getattr(new, "extensions", {}) or {}
+        for key in set(before) | set(after):
+            if key == "properties":
+                props_before, props_after = before.get(key) or {}, after.get(key) or {}
+                found.update(
+                    p for p in set(props_before) | set(props_after) if props_before.get(p) != props_after.get(p)
+                )
+            elif before.get(key) != after.get(key):
+                found.add(_ATTRIBUTES.get(key, key))
+    return sorted(found)
+
+
 def diff_specs(old_json: str, new_json: str) -> dict[str, list[dict[str, Any]]]:
-    """The elements of the main process added, removed and changed between two published versions,
-    each as ``{bpmn_id, name, what}`` (``what``: the changed attributes, e.g. lane, extensions)."""
-    old, _ = specs_from_json(old_json)
-    new, _ = specs_from_json(new_json)
-    diff = SpecDiff(_REGISTRY, old, new)
+    """The elements added, removed and changed between two published versions, in the main
+    process and in the called processes each froze, each as ``{process, bpmn_id, name, what}``
+    (``what``: the changed attributes, e.g. lane, extensions)."""
+    old, old_called = specs_from_json(old_json)
+    new, new_called = specs_from_json(new_json)
+    found: dict[str, list[dict[str, Any]]] = {"added": [], "removed": [], "changed": []}
+    _diff_process(old, new, found)
+    for name in sorted(set(old_called) | set(new_called)):
+        _diff_process(old_called.get(name), new_called.get(name), found)
+    for elements in found.values():
+        elements.sort(key=lambda e: (e["process"] != new.name, e["process"], e["bpmn_id"]))
+    return found
+
+
+def _diff_process(old: Any, new: Any, found: dict[str, list[dict[str, Any]]]) -> None:
+    process = (new or old).name
 
     def element(spec: Any, what: list[str] | None = None) -> dict[str, Any]:
-        return {"bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or "", "what": what or []}
+        return {"process": process, "bpmn_id": spec.bpmn_id, "name": spec.bpmn_name or "", "what": what or []}
 
-    changed = []
+    if old is None or new is None:  # a called process only one version calls
+        side = "added" if old is None else "removed"
+        found[side].extend(element(s) for s in (new or old).task_specs.values() if s.bpmn_id)
+        return
+    diff = SpecDiff(REGISTRY, old, new)
     for spec, attributes in diff.changed.items():
-        what = sorted(set(attributes) - _WIRING)
+        what = _readable(set(attributes) - _WIRING, spec, diff.alignment[spec])
         if what == [] and "typename" in attributes:
             what = ["type"]
         if spec.bpmn_id and what:
-            changed.append(element(spec, what))
-    return {
-        "added": sorted((element(s) for s in diff.added if s.bpmn_id), key=lambda e: e["bpmn_id"]),
-        "removed": sorted((element(s) for s in diff.removed if s.bpmn_id), key=lambda e: e["bpmn_id"]),
-        "changed": sorted(changed, key=lambda e: e["bpmn_id"]),
-    }
+            found["changed"].append(element(spec, what))
+    found["added"].extend(element(s) for s in diff.added if s.bpmn_id)
+    found["removed"].extend(element(s) for s in diff.removed if s.bpmn_id)

@@ -105,4 +105,5 @@ TEMPLATE_PREDICATES = {
     "can_manage_users": can_manage_users,
     "works_on_steps": works_on_steps,
     "is_lead": is_lead,
+    "reads_all": reads_all,
 }

@@ -14,7 +14,7 @@ from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..engine.serializer import diff_specs
-from ..models import ProcessDefinition, User
+from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, Project, User
 from . import events
 from .agencies import lane_agencies
 from .authz import can_publish, require
@@ -23,10 +23,15 @@ from .limits import limits_of
 from .material_types import field_problems
 
 
-def _checksum(bpmn: bytes, forms: Mapping[str, bytes]) -> str:
+def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str]) -> str:
+    """The content of a version: its XML, its forms, and the checksums of the called processes
+    and decision tables it froze (so that publishing a caller again after a callee changed makes
+    a new version, which its running instances can then be moved to)."""
     digest = hashlib.sha256(bpmn)
     for name in sorted(forms):
         digest.update(b"\0" + name.encode() + b"\0" + forms[name])
+    for callee in sorted(callees):
+        digest.update(b"\0callee\0" + callee.encode() + b"\0" + callees[callee].encode())
     return digest.hexdigest()
 
 
@@ -149,15 +154,19 @@ def publish(
     if actor is not None:  # None: the system (deploy, seeding)
         require(can_publish(actor), "only process owners and admins publish process models")
     model, previous = _checked(session, bpmn, forms, filename)
+    frozen = {}
     for kind, key in model.callees:
+        callee = latest(session, key, kind)
+        if callee is None:
+            continue
+        frozen[f"{kind}:{key}"] = callee.checksum
         # Steps of called processes run in our instances and are validated against our forms.
-        callee = latest(session, key, kind) if kind == "bpmn" else None
-        for name, schema in (callee.forms if callee else {}).items():
+        for name, schema in (callee.forms if kind == "bpmn" else {}).items():
             model.forms.setdefault(name, schema)
     stored_forms = {
         name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode() for name, schema in model.forms.items()
     }
-    checksum = _checksum(bpmn, stored_forms)
+    checksum = _checksum(bpmn, stored_forms, frozen)
     if previous is not None and previous.checksum == checksum:
         return previous, False
     definition = ProcessDefinition(
@@ -282,3 +291,26 @@ def diff_versions(session: Session, key: str, version: int, against: int) -> dic
     if new.kind != "bpmn":
         raise InvalidInput(f"{key} is a decision table; only process models are compared", {"key": ["a BPMN model"]})
     return diff_specs(old.spec_json, new.spec_json)
+
+
+def latest_diff(versions: list[ProcessDefinition]) -> dict[str, list[dict[str, Any]]] | None:
+    """What the newest of ``versions`` (newest first) changed against the one before, if any."""
+    if len(versions) < 2 or versions[0].kind != "bpmn":
+        return None
+    return diff_specs(versions[1].spec_json, versions[0].spec_json)
+
+
+def live_instances_by_version(session: Session, key: str, limit: int = 500) -> dict[int, list[tuple[int, str, str]]]:
+    """Version -> its live instances (id, project code, status), oldest first: what a migration can move."""
+    found: dict[int, list[tuple[int, str, str]]] = {}
+    rows = session.execute(
+        select(ProcessDefinition.version, ProcessInstance.id, Project.code, ProcessInstance.status)
+        .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+        .join(Project, ProcessInstance.project_id == Project.id)
+        .where(ProcessDefinition.key == key, ProcessInstance.status.not_in(ENDED_STATUSES))
+        .order_by(ProcessInstance.id)
+        .limit(limit)
+    )
+    for version, instance_id, code, status in rows:
+        found.setdefault(version, []).append((instance_id, code, status))
+    return found

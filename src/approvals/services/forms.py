@@ -95,3 +95,22 @@ def outcome_of(schema: dict[str, Any] | None, data: dict[str, Any]) -> str | Non
         if name in data and isinstance(data[name], str | int | bool):
             return str(data[name])
     return None
+
+
+def validate_patch(forms: dict[str, dict[str, Any]], data: Any) -> dict[str, list[str]]:
+    """Field -> messages for data an owner writes into a running instance: each field a form of
+    the model defines is checked against that field's schema (the first form defining it); other
+    fields only as any process data is (JSON, safe)."""
+    errors = validate_submission({"type": "object"}, data)
+    if errors or not isinstance(data, dict):
+        return errors
+    for name, value in data.items():
+        for schema in forms.values():
+            field = (schema.get("properties") or {}).get(name)
+            if isinstance(field, dict):
+                only: dict[str, Any] = {key: schema[key] for key in ("$defs", "definitions") if key in schema}
+                errors.update(
+                    validate_submission({**only, "type": "object", "properties": {name: field}}, {name: value})
+                )
+                break
+    return errors

@@ -2,7 +2,7 @@
 
 An instance in ``error`` has one open incident naming the element, the kind of work that failed,
 the message and how often it failed; a failure of the same element again counts as another
-attempt. Owners and admins retry it (services/repair.py); modifying an instance is not built yet.
+attempt. Owners and admins retry it or modify the instance (services/repair.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from .authz import reads_all, require
 from .errors import NotFound
 
 
-def record(session: Session, instance: ProcessInstance, failure: EngineFailure, kind: str) -> Incident:
-    """Open an incident for this failure, or count another attempt at the one already open."""
+def record(
+    session: Session, instance: ProcessInstance, failure: EngineFailure, kind: str, attempts: int = 1
+) -> Incident:
+    """Open an incident for this failure (after ``attempts`` tries), or count another attempt at
+    the one already open."""
     session.flush()  # the instance has its id
     incident = session.scalar(
         select(Incident).where(
@@ -27,7 +30,9 @@ def record(session: Session, instance: ProcessInstance, failure: EngineFailure, 
         )
     )
     if incident is None:
-        incident = Incident(instance_id=instance.id, element=failure.element, kind=kind, message=str(failure))
+        incident = Incident(
+            instance_id=instance.id, element=failure.element, kind=kind, message=str(failure), attempts=attempts
+        )
         session.add(incident)
     else:
         incident.attempts += 1

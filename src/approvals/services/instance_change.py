@@ -32,6 +32,7 @@ from ..engine.serializer import STATE_FORMAT
 from ..models import (
     InstanceStatus,
     Outcome,
+    ProcessDefinition,
     ProcessInstance,
     Task,
     TaskKind,
@@ -154,6 +155,7 @@ class InstanceChange:
         self._runtime: ModelRuntime | None = None
         self._workflow: Any = None
         self.failure: EngineFailure | None = None
+        self.failure_kind, self.failure_attempts = "engine", 1  # what the incident says of a failure
         self.cancel_reason = "no longer reachable"  # said of the steps the engine dropped
         self._open_after: list[Task] | None = None
         self._unchanged = False
@@ -179,6 +181,12 @@ class InstanceChange:
 
     @workflow.setter
     def workflow(self, workflow: Any) -> None:
+        self._workflow = workflow
+
+    def move_to(self, definition: ProcessDefinition, workflow: Any) -> None:
+        """The instance runs on ``definition`` from now on, as ``workflow`` (migrated onto it)."""
+        self.instance.definition = definition
+        self._runtime = runtime_of(self.session, definition)
         self._workflow = workflow
 
     @property
@@ -274,7 +282,7 @@ class InstanceChange:
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)
         if self.failure is not None:
-            fail(self.session, self.instance, self.failure, self.actor)
+            fail(self.session, self.instance, self.failure, self.actor, self.failure_kind, self.failure_attempts)
         elif runtime.is_completed(workflow):
             end = runtime.reached_end(workflow)
             self.instance.status = InstanceStatus.COMPLETED
@@ -330,13 +338,18 @@ def new_instance_change(
 
 
 def fail(
-    session: Session, instance: ProcessInstance, failure: EngineFailure, actor: User | None, kind: str = "engine"
+    session: Session,
+    instance: ProcessInstance,
+    failure: EngineFailure,
+    actor: User | None,
+    kind: str = "engine",
+    attempts: int = 1,
 ) -> None:
     """The instance stops in error: its status says why, and an incident is opened (or counted)."""
     instance.status = InstanceStatus.ERROR
     instance.error_message = str(failure)
     instance.error_element = failure.element
-    incident = incidents.record(session, instance, failure, kind)
+    incident = incidents.record(session, instance, failure, kind, attempts)
     events.record(
         session,
         "instance.error",

@@ -29,6 +29,8 @@ class Limits:
     max_task_material_bytes: int = _default("MAX_TASK_MATERIAL_BYTES")
     max_data_bytes: int = _default("MAX_DATA_BYTES")
     max_state_bytes: int = _default("MAX_INSTANCE_STATE_BYTES")
+    timer_retries: int = _default("TIMER_RETRIES")
+    timer_retry_seconds: float = _default("TIMER_RETRY_SECONDS")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
@@ -42,6 +44,8 @@ class Limits:
             max_task_material_bytes=int(settings["MAX_TASK_MATERIAL_BYTES"]),
             max_data_bytes=int(settings["MAX_DATA_BYTES"]),
             max_state_bytes=int(settings["MAX_INSTANCE_STATE_BYTES"]),
+            timer_retries=int(settings["TIMER_RETRIES"]),
+            timer_retry_seconds=float(settings["TIMER_RETRY_SECONDS"]),
         )
 
 

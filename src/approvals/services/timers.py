@@ -1,5 +1,10 @@
 """Timers: find instances whose timers are due and fire them, safely from several workers at once.
 
+A timer whose work fails (a script after it, a locked database) is tried again with back-off
+(``APPROVALS_TIMER_RETRIES`` times, after ``APPROVALS_TIMER_RETRY_SECONDS``, then twice that…),
+each failure written as a ``timer.failed`` event; only then does the instance stop in error with an
+incident that counts every attempt.
+
 On PostgreSQL each worker claims an instance with ``FOR UPDATE SKIP LOCKED``, so two workers never
 pick the same one; on SQLite the write transaction itself serializes them. Either way the due
 time is checked again under the lock, so a timer another worker already fired is never fired twice.
@@ -8,16 +13,17 @@ time is checked again under the lock, so a timer another worker already fired is
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from ..db import Database, is_postgres
 from ..engine.errors import EngineFailure
-from ..models import InstanceStatus, ProcessInstance, utcnow
+from ..models import Event, InstanceStatus, ProcessInstance, utcnow
 from . import events
-from .instance_change import changing_instance, fail
+from .instance_change import InstanceChange, changing_instance, fail
+from .limits import limits_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,9 @@ def fire_timers(session: Session, instance_id: int, now: datetime | None = None)
             change.leave_unchanged()  # another worker got here first, or the instance moved on
             return []
         fired = change.advance(change.runtime.fire_due_timers) or []
+        if change.failure is not None:
+            _retry_later(change, change.failure, now)
+            return []
         for bpmn_id in fired:
             events.record(session, "timer.fired", None, instance=instance, payload={"bpmn_id": bpmn_id})
     return fired
@@ -75,5 +84,50 @@ def run_due(database: Database, now: datetime | None = None, limit: int = 1000) 
 def _stop(database: Database, instance_id: int, exc: Exception) -> None:
     with database.session() as session, changing_instance(session, instance_id, None) as change:
         failure = EngineFailure(f"its timers could not fire: {type(exc).__name__}: {exc}")
-        fail(session, change.instance, failure, None, kind="timer")
-        change.instance.next_timer_at = None
+        _retry_later(change, failure, utcnow(), saved=False)
+
+
+def _retry_later(change: InstanceChange, failure: EngineFailure, now: datetime, *, saved: bool = True) -> None:
+    """Try the timers again later, with back-off, or (tries used up) let the change stop the
+    instance in error with an incident counting every attempt. ``saved``: the workflow as the
+    failure left it can be saved (it could not when the failure was reading or saving it)."""
+    session, instance = change.session, change.instance
+    limits = limits_of(session)
+    attempt = _failures_since_last_fired(session, instance.id) + 1
+    change.failure_kind, change.failure_attempts = "timer", attempt
+    if attempt > limits.timer_retries:
+        if not saved:
+            change.leave_unchanged()
+            instance.next_timer_at = None
+            fail(session, instance, failure, None, "timer", attempt)
+        return
+    change.leave_unchanged()  # the workflow as before: the timer is still due
+    retry_at = now + timedelta(seconds=limits.timer_retry_seconds * 2 ** (attempt - 1))
+    instance.next_timer_at = retry_at
+    events.record(
+        session,
+        "timer.failed",
+        None,
+        instance=instance,
+        payload={
+            "attempt": attempt,
+            "retry_at": retry_at.isoformat(),
+            "message": str(failure),
+            "element": failure.element,
+        },
+    )
+    session.flush()
+
+
+def _failures_since_last_fired(session: Session, instance_id: int) -> int:
+    fired = select(func.coalesce(func.max(Event.id), 0)).where(
+        Event.instance_id == instance_id, Event.type == "timer.fired"
+    )
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Event.instance_id == instance_id, Event.type == "timer.failed", Event.id > fired.scalar_subquery()
+            )
+        )
+        or 0
+    )

@@ -342,8 +342,24 @@ def model_list():
 @bp.get("/models/<key>")
 @auth.signed_in
 def model_page(key: str):
-    versions = definitions.versions_of(get_session(), key)
-    return render_template("model.html", key=key, versions=versions, latest=versions[0], can_publish=can_publish(me()))
+    return model_page_response(key)
+
+
+def model_page_response(key: str, code: int = 200, **extra):
+    """The model page: the modeler, versions and forms, what the newest version changed, and the
+    live instances per version with the migration form (``extra``: a migration's report)."""
+    session = get_session()
+    versions = definitions.versions_of(session, key)
+    return render_template(
+        "model.html",
+        key=key,
+        versions=versions,
+        latest=versions[0],
+        can_publish=can_publish(me()),
+        diff=definitions.latest_diff(versions),
+        live=definitions.live_instances_by_version(session, key),
+        **extra,
+    ), code
 
 
 @bp.post("/models/check")
