@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import BPMN_DIR, read_forms
-from tests.helpers import SUBMISSION, post_files, publish_variant
+import pytest
+import requests
+
+from tests.conftest import BPMN_DIR, PASSWORD, read_forms
+from tests.helpers import SUBMISSION, post_files, publish_variant, sample_with_script
 
 
 def test_a_catastrophic_pattern_answers_quickly_with_a_field_error(client, people):
@@ -85,3 +89,70 @@ def test_an_endless_automatic_loop_stops_its_instance_quickly(client, people):
     assert started.status_code == 201 and started.json["status"] == "error"
     assert "automatic steps" in started.json["error"]["message"]
     assert client.post("/api/tokens", json={"username": "pnr", "password": "pw"}).status_code == 401  # still answers
+
+
+def _start(client, people, process_key: str, data: dict | None = None):
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    return client.post(
+        "/api/projects/P-1/instances", json={"process_key": process_key, "data": data or {}}, headers=people.auth("hq")
+    )
+
+
+def _hostile_regex(client, people):
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    submit = json.loads(forms["sample_submit.schema.json"])
+    submit["properties"]["application_title"]["pattern"] = "^(a|a)+$"
+    forms["sample_submit.schema.json"] = json.dumps(submit).encode()
+    publish_variant(client, people, (BPMN_DIR / "sample_review.bpmn").read_bytes(), forms)
+    task = _start(client, people, "sample_review").json["open_tasks"][0]["id"]
+    return f"/api/tasks/{task}/complete", {"data": {**SUBMISSION, "application_title": "a" * 60 + "!"}}
+
+
+def _hostile_cardinality(client, people):
+    publish_variant(client, people, _multi_instance_review("reviewers"))
+    task = _start(client, people, "sample_review", {"reviewers": 10**9}).json["open_tasks"][0]["id"]
+    return f"/api/tasks/{task}/complete", {"data": SUBMISSION}
+
+
+def _hostile_loop(client, people):
+    model = (BPMN_DIR.parent / "tests" / "data" / "endless_loop.bpmn").read_bytes()
+    post_files(client, people, "owner", [("bpmn", "endless.bpmn", model)])
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    return "/api/projects/P-1/instances", {"process_key": "endless"}
+
+
+def _hostile_memory(client, people):
+    publish_variant(client, people, sample_with_script("s = 'x' * (3 * 10 ** 9)"))
+    client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq"))
+    return "/api/projects/P-1/instances", {"process_key": "sample_review"}
+
+
+@pytest.mark.parametrize("hostile", [_hostile_regex, _hostile_cardinality, _hostile_loop, _hostile_memory])
+def test_while_hostile_work_runs_other_writes_go_through(client, people, sample, live_server, hostile):
+    """Each hostile request answers within seconds, and meanwhile a sign-in (it writes a token) and
+    another agency's completion on a healthy instance both succeed."""
+    client.post("/api/projects", json={"code": "H-1", "name": "健康项目"}, headers=people.auth("hq"))
+    healthy = client.post(
+        "/api/projects/H-1/instances", json={"process_key": "sample_review"}, headers=people.auth("hq")
+    ).json["open_tasks"][0]["id"]
+    path, body = hostile(client, people)
+    calls = {
+        "hostile": (path, people.auth("hq"), body),
+        "sign_in": ("/api/tokens", {}, {"username": "pnr", "password": PASSWORD}),
+        "healthy": (f"/api/tasks/{healthy}/complete", people.auth("hq"), {"data": SUBMISSION}),
+    }
+
+    def call(name):
+        target, headers, payload = calls[name]
+        time.sleep(0 if name == "hostile" else 0.2)  # the hostile request first
+        began = time.monotonic()
+        response = requests.post(live_server.url + target, json=payload, headers=headers, timeout=60)
+        return name, response, time.monotonic() - began
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = {name: (response, took) for name, response, took in pool.map(call, calls)}
+    for name, (_response, took) in results.items():
+        assert took < 8, f"{name} took {took:.1f} s"
+    assert results["hostile"][0].status_code in (201, 200, 422), results["hostile"][0].text
+    assert results["sign_in"][0].status_code == 201
+    assert results["healthy"][0].status_code == 200, results["healthy"][0].text
