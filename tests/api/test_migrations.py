@@ -137,3 +137,27 @@ def test_an_instance_in_error_is_moved_to_a_fixed_version_and_retried(client, pe
     retried = client.post(f"/api/incidents/{incident['id']}/retry", json={}, headers=people.auth("owner"))
     assert retried.status_code == 200 and retried.json["status"] == "running"
     assert [t["bpmn_id"] for t in retried.json["open_tasks"]] == ["submit"]
+
+
+def test_an_open_step_moved_to_another_agency_blocks_but_a_lane_renamed_to_an_alias_does_not(client, people, sample):
+    instance = submitted_sample(client, people)  # WATER's review is open
+    alias = SAMPLE.replace('<bpmn:lane id="Lane_WATER" name="WATER">', '<bpmn:lane id="Lane_WATER" name="水务局">')
+    assert publish_variant(client, people, alias).status_code == 201
+    moved_lane = alias.replace("<bpmn:flowNodeRef>review_water</bpmn:flowNodeRef>", "").replace(
+        "<bpmn:flowNodeRef>review_planning</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>review_planning</bpmn:flowNodeRef><bpmn:flowNodeRef>review_water</bpmn:flowNodeRef>",
+    )
+    assert publish_variant(client, people, moved_lane).status_code == 201
+    blocked = _migrate(client, people, from_version=1, to_version=3, dry_run=True).json["blocked"]
+    assert blocked == [
+        {
+            "instance_id": instance["id"],
+            "reasons": [
+                "review_water (水务意见) is open in lane 'WATER' and the new version moves it to lane 'PNR': "
+                "complete it first"
+            ],
+        }
+    ]
+    assert _migrate(client, people, from_version=1, to_version=2).json["migrated"] == [instance["id"]]
+    water = open_task(client, people, "water", "review_water", instance["id"])
+    assert water["agency"] == "WATER"

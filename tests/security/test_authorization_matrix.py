@@ -53,6 +53,8 @@ MATRIX = {
                                                              (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/process-definitions/{key}/versions/{version}/diff"):
                                                              (401, R,   R,   R,   R,   R,   R,   R),
+    # The state has one version: moving it to itself is refused (422), after the rights were checked.
+    ("post", "/api/process-definitions/{key}/migrations"):   (401, 403, 403, 403, 422, 422, 403, 403),
     ("get", "/api/projects"):                                (401, R,   R,   R,   R,   R,   R,   R),
     ("post", "/api/projects"):                               (401, 403, 403, 403, 403, W,   403, W),
     ("get", "/api/projects/{code}/status"):                  (401, R,   R,   R,   R,   R,   R,   R),
@@ -65,6 +67,7 @@ MATRIX = {
     ("post", "/api/instances/{instance_id}/resume"):         (401, 403, 403, 403, 403, 409, 403, 403),
     ("post", "/api/instances/{instance_id}/terminate"):      (401, 403, 403, 403, 403, R,   403, 403),
     ("get", "/api/instances/{instance_id}/materials"):       (401, R,   403, R,   R,   R,   R,   R),
+    ("post", "/api/instances/{instance_id}/modify"):         (401, 403, 403, 403, R,   R,   403, 403),
     ("get", "/api/tasks"):                                   (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/tasks/{task_id}"):                         (401, R,   403, R,   R,   R,   R,   403),
     ("post", "/api/tasks/{task_id}/claim"):                  (401, R,   403, 409, 403, 403, 403, 403),
@@ -178,6 +181,8 @@ def request_for(method: str, path: str, state: State):
         ("post", "/api/projects/{code}/instances"): {"process_key": "sample_review"},
         ("post", "/api/instances/{instance_id}/comments"): {"text": "请加快办理"},
         ("post", "/api/instances/{instance_id}/terminate"): {"reason": "撤销"},
+        ("post", "/api/instances/{instance_id}/modify"): {"reason": "重新提交", "start_before": ["submit"]},
+        ("post", "/api/process-definitions/{key}/migrations"): {"from_version": 1, "to_version": 1},
         ("post", "/api/tasks/{task_id}/assign"): {"username": "pnr2"},
         ("post", "/api/tasks/{task_id}/complete"): {"data": {"opinion": "agree"}},
         ("post", "/api/tasks/{task_id}/send-back"): {"to_bpmn_id": "submit", "reason": "材料不全"},

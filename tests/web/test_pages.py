@@ -183,3 +183,54 @@ def test_out_of_office_page(app, people):
     )
     assert good.status_code == 303
     assert "2099-12-01" in signed_in(app, "pnr2").get("/away").get_data(as_text=True)  # the substitute sees it
+
+
+def test_an_owner_skips_a_step_on_the_modify_page_and_a_bad_change_keeps_the_form(app, client, people, review):
+    instance_id = review["instance_id"]
+    assert signed_in(app, "pnr").get(f"/instances/{instance_id}/modify").status_code == 403
+    owner = signed_in(app, "owner")
+    page = owner.get(f"/instances/{instance_id}/modify").get_data(as_text=True)
+    assert 'value="review_water"' in page and 'value="gw_join"' in page  # what to cancel, where to start
+    token = csrf(owner, f"/instances/{instance_id}/modify")
+    bad = owner.post(
+        f"/instances/{instance_id}/modify",
+        data={"csrf_token": token, "cancel": "review_water", "data": "{not json", "reason": "线下已出具"},
+    )
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert "not JSON" in text and "线下已出具" in text and 'value="review_water" checked' in text
+    done = owner.post(
+        f"/instances/{instance_id}/modify",
+        data={"csrf_token": token, "cancel": "review_water", "start_before": "gw_join", "reason": "线下已出具"},
+    )
+    assert done.status_code == 303 and done.headers["Location"].endswith("/projects/P-001")
+    still = client.get(f"/api/instances/{instance_id}", headers=people.auth("admin")).json
+    assert [t["bpmn_id"] for t in still["open_tasks"]] == ["review_planning"]
+
+
+def test_incident_pages_are_for_those_who_read_everything(app, people, sample):
+    assert signed_in(app, "pnr").get("/incidents").status_code == 403
+    observer = signed_in(app, "observer")
+    assert "故障" in observer.get("/incidents").get_data(as_text=True)
+    assert observer.get("/incidents/999999").status_code == 404
+
+
+def test_the_model_page_moves_only_the_instances_ticked(app, client, people, review):
+    from tests.helpers import publish_variant
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    assert publish_variant(client, people, sample.replace('name="审批决定"', 'name="决定"')).status_code == 201
+    owner = signed_in(app, "owner")
+    page = owner.get("/models/sample_review").get_data(as_text=True)
+    assert "决定" in page and f'name="instance_ids" value="{review["instance_id"]}"' in page
+    token = csrf(owner, "/models/sample_review")
+    form = {"csrf_token": token, "from_version": "1", "to_version": "2", "picked": "1", "action": "migrate"}
+    none = owner.post("/models/sample_review/migrations", data=form)
+    assert none.status_code == 422 and "请至少选择一个实例" in none.get_data(as_text=True)
+    assert client.get(f"/api/instances/{review['instance_id']}", headers=people.auth("admin")).json["version"] == 1
+    done = owner.post("/models/sample_review/migrations", data={**form, "instance_ids": str(review["instance_id"])})
+    assert done.status_code == 200 and 'data-testid="migrated">1<' in done.get_data(as_text=True)
+    assert client.get(f"/api/instances/{review['instance_id']}", headers=people.auth("admin")).json["version"] == 2
+    staff = signed_in(app, "pnr")
+    refused = staff.post("/models/sample_review/migrations", data={**form, "csrf_token": csrf(staff, "/tasks")})
+    assert refused.status_code == 403

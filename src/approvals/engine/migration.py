@@ -15,6 +15,7 @@ the new specs and predicts again what follows the live ones. Around it, what the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,14 @@ class MigrationResult:
     renamed: dict[str, str] = field(default_factory=dict)  # bpmn id -> new name
 
 
-def migrate(workflow: BpmnWorkflow, spec: Any, subprocess_specs: dict[str, Any]) -> MigrationResult:
-    """Move ``workflow`` (in place) onto ``spec`` and ``subprocess_specs``; see the module's text."""
+def migrate(
+    workflow: BpmnWorkflow,
+    spec: Any,
+    subprocess_specs: dict[str, Any],
+    same_agency: Callable[[str | None, str | None], bool] = lambda old, new: old == new,
+) -> MigrationResult:
+    """Move ``workflow`` (in place) onto ``spec`` and ``subprocess_specs``; see the module's text.
+    ``same_agency`` says whether two lanes give a step to the same agency (a renamed lane may)."""
     result = MigrationResult()
     top_diff, sub_diffs = diff_workflow(REGISTRY, workflow, spec, subprocess_specs)
     trees = [(workflow, top_diff, spec)]
@@ -52,7 +59,7 @@ def migrate(workflow: BpmnWorkflow, spec: Any, subprocess_specs: dict[str, Any])
             continue
         trees.append((subprocess, diff, subprocess_specs[subprocess.spec.name]))
     for _tree, diff, _spec in trees:
-        result.blocked.extend(_blocking(diff))
+        result.blocked.extend(_blocking(diff, same_agency))
     if result.blocked:
         return result
 
@@ -83,7 +90,7 @@ def migrate(workflow: BpmnWorkflow, spec: Any, subprocess_specs: dict[str, Any])
     return result
 
 
-def _blocking(diff: Any) -> list[str]:
+def _blocking(diff: Any, same_agency: Callable[[str | None, str | None], bool]) -> list[str]:
     reasons = []
     for task in diff.removed:
         if task.has_state(_LIVE):
@@ -94,7 +101,7 @@ def _blocking(diff: Any) -> list[str]:
         new = diff.alignment[task]
         if type(new) is not type(task.task_spec):
             reasons.append(f"{_label(task)} is {_state(task)} and the new version makes it a {_kind(new)}")
-        elif task.task_spec.manual and getattr(new, "lane", None) != task.task_spec.lane:
+        elif task.task_spec.manual and not same_agency(task.task_spec.lane, getattr(new, "lane", None)):
             reasons.append(
                 f"{_label(task)} is open in lane {task.task_spec.lane!r} and the new version moves it to lane "
                 f"{getattr(new, 'lane', None)!r}: complete it first"

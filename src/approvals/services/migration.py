@@ -1,6 +1,7 @@
 """Moving running instances of a process to another published version (owners and admins).
 
-Each instance moves in its own transaction (``commit`` ends it), under its lock, or is reported
+Each instance moves in its own transaction (``commit`` ends it; without one, in a savepoint of the
+caller's), under its lock, or is reported
 blocked with the reasons; a dry run moves nothing and says what would. What the people on an
 instance see carries over: its open task rows (claims, materials, due dates, counted working days)
 stay as they are, only a renamed step's name, form and instructions follow the new version.
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..engine.migration import migrate
 from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, User
 from . import events
+from .agencies import lane_agencies
 from .authz import can_publish, require
 from .definitions import get_version, runtime_of
 from .errors import InvalidInput, NotFound
@@ -45,6 +47,8 @@ def migrate_instances(
     source, target = get_version(session, key, from_version), get_version(session, key, to_version)
     if target.kind != "bpmn":
         raise InvalidInput(f"{key} is a decision table: its callers freeze it", {"key": ["a BPMN model"]})
+    if instance_ids is not None and not instance_ids:
+        raise InvalidInput("choose at least one instance", {"instance_ids": ["choose at least one instance"]})
     ids = instance_ids if instance_ids is not None else _live_instances(session, source)
     if len(ids) > MAX_INSTANCES:
         raise InvalidInput(
@@ -52,12 +56,16 @@ def migrate_instances(
         )
     report: dict[str, Any] = {"migratable": [], "blocked": [], "migrated": []}
     for instance_id in dict.fromkeys(ids):
+        savepoint = session.begin_nested()  # what one instance's move wrote goes, or stays, alone
         try:
             reasons = _migrate_one(session, instance_id, source, target, actor, dry_run, reason)
         except NotFound as exc:
             reasons = [str(exc)]
+        if reasons or dry_run:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
         if reasons:
-            session.rollback()
             report["blocked"].append({"instance_id": instance_id, "reasons": reasons})
             continue
         report["migratable"].append(instance_id)
@@ -101,7 +109,13 @@ def _migrate_one(
             return [f"instance {instance_id} has ended ({instance.status})"]
         new_runtime = runtime_of(session, target)
         workflow = change.workflow
-        result = migrate(workflow, new_runtime.spec, new_runtime.subprocess_specs)
+        agencies = lane_agencies(session)
+        result = migrate(
+            workflow,
+            new_runtime.spec,
+            new_runtime.subprocess_specs,
+            same_agency=lambda old, new: old == new or agencies.get(old or "", old) == agencies.get(new or "", new),
+        )
         if result.blocked or dry_run:
             change.leave_unchanged()
             return result.blocked

@@ -118,6 +118,7 @@ ZH = {
     "Instances": "实例",
     "Dry run": "试运行",
     "Migrate": "迁移",
+    "choose at least one instance": "请至少选择一个实例",
     "name": "名称",
     "form": "表单",
     "time_limit": "时限",

@@ -84,7 +84,9 @@ def model_migrate(key: str):
             _version(form.get("from_version"), "from_version"),
             _version(form.get("to_version"), "to_version"),
         )
-        ids = [int(i) for i in form.getlist("instance_ids") if i.isdigit()] or None
+        ids: list[int] | None = [int(i) for i in form.getlist("instance_ids") if i.isdigit()]
+        if not ids and not form.get("picked"):  # no list on the page: every live instance
+            ids = None
         report = migration.migrate_instances(
             session,
             key,
