@@ -201,6 +201,17 @@ def test_an_instance_stopped_by_its_timers_has_one_incident_counting_every_attem
         (incident,) = session.query(Incident).all()
         assert incident.instance_id == poisoned and incident.kind == "timer" and incident.status == "open"
         assert incident.attempts == 4 and "could not fire" in incident.message
+        incident_id = incident.id
+    # Nothing can run a state that cannot be read: retry and modify say so (409), and change nothing.
+    from approvals.services import repair
+    from approvals.services.errors import Conflict
+
+    for attempt in (
+        lambda session, admin: repair.retry(session, incident_id, admin),
+        lambda session, admin: repair.modify_instance(session, poisoned, admin, reason="r", data={"x": 1}),
+    ):
+        with pytest.raises(Conflict, match="cannot be read"), database.session() as session:
+            attempt(session, user(session, "admin"))
 
 
 def test_a_timer_behind_an_event_based_gateway_fires(database, people):
@@ -219,3 +230,44 @@ def test_a_timer_behind_an_event_based_gateway_fires(database, people):
     with database.session() as session:
         done = instances.get_instance(session, iid)
         assert done.status == "completed" and done.result == "soon" and done.next_timer_at is None
+
+
+def test_a_script_failing_after_a_timer_is_retried_and_runs_once_the_data_is_fixed(database, people):
+    """The timer's work fails (a script after it divides by zero): the instance keeps running and is
+    tried again after 60 s; an owner fixes the data (instance modification), which runs the due work."""
+    from approvals.services import repair
+
+    model = (
+        MODEL.read_text()
+        .replace(
+            '<bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="followup" />',
+            '<bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="calc" />'
+            '<bpmn:scriptTask id="calc" name="计算"><bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f3b</bpmn:outgoing>'
+            "<bpmn:script>share = 100 / divisor</bpmn:script></bpmn:scriptTask>"
+            '<bpmn:sequenceFlow id="f3b" sourceRef="calc" targetRef="followup" />',
+        )
+        .replace(
+            "<bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>",
+            "<bpmn:incoming>f3b</bpmn:incoming><bpmn:outgoing>f4</bpmn:outgoing>",
+        )
+    )
+    with time_machine.travel(START, tick=False), database.session() as session:
+        definitions.publish(session, model.encode(), {}, None)
+        instance, (first,) = start(session, "timer_followup", "T-1", {"divisor": 0})
+        complete(session, first, {}, "hq")
+        iid = instance.id
+    due = START + timedelta(days=2, minutes=1)
+    with time_machine.travel(due, tick=False):
+        assert timers.run_due(database) == 1
+    with database.session() as session:
+        waiting = instances.get_instance(session, iid)
+        assert waiting.status == "running" and waiting.next_timer_at == due + timedelta(seconds=60)
+        (failed,) = [e for e in instances.instance_events(session, iid) if e.type == "timer.failed"]
+        assert failed.payload["element"] == "calc" and "division by zero" in failed.payload["message"]
+    # The fix is made before the next try: the modification runs the due timer's work at once.
+    with time_machine.travel(due + timedelta(seconds=30), tick=False), database.session() as session:
+        fixed = repair.modify_instance(session, iid, user(session, "owner"), reason="除数录入错误", data={"divisor": 4})
+        assert fixed.status == "running" and fixed.next_timer_at is None
+    assert open_steps(database, iid) == ["followup"]
+    with time_machine.travel(due + timedelta(seconds=61), tick=False):
+        assert timers.run_due(database) == 0  # nothing left to try again

@@ -55,6 +55,8 @@ def modify(workflow: BpmnWorkflow, cancel: list[str], start_before: list[str], d
     for task in live:
         done.data_before.update({key: task.data.get(key) for key in data if key not in done.data_before})
         task.data.update(data)
+        if task.has_state(TaskState.WAITING) and task.parent is not None:
+            task.parent.data.update(data)  # a waiting event takes its parent's data again when it fires
     for bpmn_id in start_before:
         _start_before(workflow, bpmn_id, live, leaving, done)
     for task in leaving:

@@ -46,7 +46,7 @@ from .authz import can_read_task, require
 from .calendar_years import calendar_of
 from .deadlines import counted_workdays, due_for, parse_time_limit
 from .definitions import runtime_of
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .limits import limits_of
 from .projects import project_facts
 
@@ -176,7 +176,13 @@ class InstanceChange:
     @property
     def workflow(self) -> Any:
         if self._workflow is None:
-            self._workflow = self.runtime.load(self.instance.state)
+            try:
+                self._workflow = self.runtime.load(self.instance.state)
+            except Exception as exc:  # noqa: BLE001 - whatever broke the saved state, say so, never a 500
+                raise Conflict(
+                    f"the saved state of instance {self.instance.id} cannot be read ({type(exc).__name__}: {exc}); "
+                    "nothing can run it any more: terminate it"
+                ) from None
         return self._workflow
 
     @workflow.setter
