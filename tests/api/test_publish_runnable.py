@@ -88,3 +88,17 @@ def test_an_engine_failure_opens_an_incident_that_owners_can_read(client, people
     assert client.get("/api/incidents", headers=people.auth("hq")).status_code == 403
     assert client.get("/api/incidents?project=OTHER", headers=people.auth("owner")).json == []
     assert client.get("/healthz").json["open_incidents"] == 1
+
+
+def test_check_and_publish_name_a_stray_task(client, people):
+
+    stray = (
+        (BPMN_DIR / "sample_review.bpmn")
+        .read_text()
+        .replace("</bpmn:process>", '<bpmn:userTask id="stray" name="多余的任务" /></bpmn:process>')
+    )
+    refused = publish_variant(client, people, stray)
+    assert refused.status_code == 422
+    assert {"element": "stray", "message": "userTask 'stray' (多余的任务) is not connected: no flow leads to it"} in (
+        refused.json["errors"]["bpmn"]
+    )

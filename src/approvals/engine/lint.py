@@ -20,6 +20,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .errors import ExpressionError, Problem, ScriptError
+from .lint_flow import check_flow
 from .sandbox import FUNCTIONS, check_cardinality, check_expression, check_script
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -97,6 +98,7 @@ def lint_model(
         _check_time_limits(process, result)
         _check_expressions(process, result, extra_functions)
         _check_merges(process, result)
+    result.problems.extend(check_flow(root, result.forms))
     for el, what, text in _correlations(root):
         try:
             check_expression(text, extra_functions)
