@@ -91,7 +91,6 @@ def test_an_engine_failure_opens_an_incident_that_owners_can_read(client, people
 
 
 def test_check_and_publish_name_a_stray_task(client, people):
-
     stray = (
         (BPMN_DIR / "sample_review.bpmn")
         .read_text()

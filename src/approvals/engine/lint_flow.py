@@ -45,6 +45,8 @@ FLOW_NODES = {
 }
 HUMAN_TASKS = {"userTask", "manualTask", "task"}
 DECIDING_GATEWAYS = {"exclusiveGateway", "inclusiveGateway"}
+END_IT = "end the path with an end event"
+NO_WAY_OUT = "a loop with no way out?"
 
 
 def check_flow(root: etree._Element, forms: Mapping[str, dict[str, Any]]) -> list[Problem]:
@@ -96,18 +98,15 @@ def _check_scope(scope: etree._Element, forms: Mapping[str, dict[str, Any]], ass
 
     problems = []
     for node, el in nodes.items():
-        if _is_entry(el) or _local(el) == "boundaryEvent" and node in reached:
-            pass
-        elif not incoming[node] and _local(el) != "boundaryEvent":
+        entered = _is_entry(el) or (_local(el) == "boundaryEvent" and node in reached)
+        if not entered and not incoming[node] and _local(el) != "boundaryEvent":
             problems.append(Problem(node, f"{_label(el)} is not connected: no flow leads to it"))
-            continue
-        elif node not in reached:
+        elif not entered and node not in reached:
             problems.append(Problem(node, f"{_label(el)} cannot be reached from the start"))
-            continue
-        if not outgoing[node] and _local(el) not in ("endEvent",) and not _ends_by_itself(el):
-            problems.append(Problem(node, f"{_label(el)} leads nowhere: no flow leaves it (end the path with an end event)"))
-        elif node in reached and node not in finishing:
-            problems.append(Problem(node, f"{_label(el)}: no path from here reaches an end event (a loop with no way out?)"))
+        elif not outgoing[node] and _local(el) != "endEvent" and not _ends_by_itself(el):
+            problems.append(Problem(node, f"{_label(el)} leads nowhere: no flow leaves it ({END_IT})"))
+        elif node not in finishing:
+            problems.append(Problem(node, f"{_label(el)}: no path from here reaches an end event ({NO_WAY_OUT})"))
     for node, el in nodes.items():
         if _local(el) in DECIDING_GATEWAYS and len(outgoing[node]) > 1:
             before = [nodes[f.get("sourceRef", "")] for f in incoming[node]]
