@@ -62,13 +62,19 @@ def submit_and_review(client, people, instance_id):
     return open_task(client, people, "drc", "decide", instance_id)
 
 
-def post_files(client, people, user, files: list[tuple[str, str, bytes]]):
+def post_files(client, people, user, files: list[tuple[str, str | None, bytes]], path="/api/process-definitions"):
+    """POST a multipart upload: (field, file name, content) each; no file name: a text field."""
     # Encoded in memory: the test client spools large bodies to a temporary file it never closes.
     boundary, body = encode_multipart(
-        MultiDict([(field, FileStorage(io.BytesIO(content), name)) for field, name, content in files])
+        MultiDict(
+            [
+                (field, content.decode() if name is None else FileStorage(io.BytesIO(content), name))
+                for field, name, content in files
+            ]
+        )
     )
     return client.post(
-        "/api/process-definitions",
+        path,
         data=body,
         headers=people.auth(user),
         content_type=f'multipart/form-data; boundary="{boundary}"',

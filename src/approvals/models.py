@@ -185,7 +185,8 @@ class ProcessDefinition(Base):
     forms: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)  # filename -> JSON Schema
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # SpiffWorkflow spec, once per version
     lane_routes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    checksum: Mapped[str] = mapped_column(String(64))  # sha256 of the BPMN and forms
+    checksum: Mapped[str] = mapped_column(String(64))  # sha256 of the BPMN, forms and frozen callees
+    change_note: Mapped[str] = mapped_column(Text, default="", server_default="")  # the publisher's "what and why"
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

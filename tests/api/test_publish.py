@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from tests.conftest import BPMN_DIR, read_forms
@@ -152,3 +153,42 @@ def test_the_diff_of_two_versions_names_what_changed(client, people):
     assert same.json == {"added": [], "removed": [], "changed": []}
     missing = client.get("/api/process-definitions/sample_review/versions/2/diff?against=9", headers=people.auth("pnr"))
     assert missing.status_code == 404
+
+
+def test_a_preview_lists_what_publishing_would_change_and_stores_nothing(client, people, sample):
+    forms = read_forms(BPMN_DIR / "sample_review.bpmn")
+    edited = (BPMN_DIR / "sample_review.bpmn").read_text().replace('name="审批决定"', 'name="决定"')
+    decision = json.loads(forms["sample_decision.schema.json"])
+    decision["properties"]["reason"]["maxLength"] = 500
+    files = [
+        ("bpmn", "m.bpmn", edited.encode()),
+        ("forms", "sample_decision.schema.json", json.dumps(decision).encode()),
+    ]
+    shown = post_files(client, people, "owner", files, path="/api/process-definitions/preview")
+    assert shown.status_code == 200, shown.json
+    assert shown.json["current_version"] == 1 and shown.json["unchanged"] is False
+    assert [(e["bpmn_id"], e["what"]) for e in shown.json["elements"]["changed"]] == [("decide", ["name"])]
+    assert shown.json["forms"] == {"added": [], "removed": [], "changed": ["sample_decision.schema.json"]}
+    listed = client.get("/api/process-definitions/sample_review/versions", headers=people.auth("pnr")).json
+    assert [v["version"] for v in listed] == [1]  # nothing stored
+    files.append(("note", None, "决定环节改名；理由限500字".encode()))
+    published = post_files(client, people, "owner", files)
+    assert published.status_code == 201
+    newest = client.get("/api/process-definitions/sample_review/versions", headers=people.auth("pnr")).json[0]
+    assert newest["version"] == 2 and newest["change_note"] == "决定环节改名；理由限500字"
+    assert newest["published_by"] == "owner"
+    assert post_files(client, people, "pnr", files, path="/api/process-definitions/preview").status_code == 403
+
+
+def test_the_same_model_written_another_way_is_no_new_version(client, people, sample):
+    original = (BPMN_DIR / "sample_review.bpmn").read_bytes()
+    rewritten = original.replace(b"\n      ", b"\n  ").replace(b'name="review_planning"', b'name="review_planning"')
+    again = post_files(client, people, "owner", [("bpmn", "other-name.bpmn", rewritten)])
+    assert again.status_code == 200 and again.json["created"] is False and again.json["version"] == 1
+    preview = post_files(
+        client, people, "owner", [("bpmn", "x.bpmn", rewritten)], path="/api/process-definitions/preview"
+    )
+    assert preview.json["unchanged"] is True
+    moved = original.replace(b'<dc:Bounds x="150" y="190"', b'<dc:Bounds x="150" y="200"')
+    assert moved != original
+    assert post_files(client, people, "owner", [("bpmn", "m.bpmn", moved)]).status_code == 201  # the diagram changed

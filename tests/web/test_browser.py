@@ -176,29 +176,68 @@ def test_owner_edits_a_diagram_and_publishes_a_new_version(page, demo):
         modeling.updateLabel(lane, 'NO_SUCH_AGENCY');
     }""")
     page.click("[data-testid=publish]")
-    note = page.locator(".problem-note[data-element=extra_check]")
+    note = page.locator(".problem-note[data-element=extra_check]", has_text="NO_SUCH_AGENCY")
     note.wait_for()
-    assert "NO_SUCH_AGENCY" in note.inner_text()
+    expect(page.locator(".problem-note[data-element=extra_check]", has_text="not connected")).to_be_visible()
     assert page.locator(".djs-element.problem[data-element-id=extra_check]").count() == 1
     screenshot(page, "modeler")
     with database.session() as session:
         assert latest(session, "sample_review").version == version  # nothing was published
 
-    # Fix the lane, check, publish: version n+1.
+    # Fix the lane and connect the step into the parallel reviews, check, publish: version n+1.
     page.evaluate("""() => {
         const modeler = window.approvalsModeler;
-        modeler.get('modeling').updateLabel(modeler.get('elementRegistry').get('Lane_WATER'), 'WATER');
+        const registry = modeler.get('elementRegistry');
+        const modeling = modeler.get('modeling');
+        modeling.updateLabel(registry.get('Lane_WATER'), 'WATER');
+        const task = registry.get('extra_check');
+        modeling.connect(registry.get('gw_split'), task);
+        modeling.connect(task, registry.get('gw_join'));
     }""")
     page.click("[data-testid=check]")
     # Locator expectations, not wait_for_function: the pages' policy forbids evaluating strings.
     expect(page.locator("[data-testid=outcome]")).not_to_have_text("")
     expect(page.locator("[data-testid=problems] > *")).to_have_count(0)
+    # Publish is a decision: the dialog lists what changed against the current version and asks why.
     page.click("[data-testid=publish]")
+    expect(page.locator("[data-testid=publish-dialog]")).to_be_visible()
+    expect(page.locator("[data-testid=changes]")).to_contain_text("补充核查 (extra_check)")
+    screenshot(page, "publish-preview")
+    page.click("[data-testid=confirm-publish]")  # no note yet: the dialog stays open
+    expect(page.locator("[data-testid=publish-dialog]")).to_be_visible()
+    page.fill("[data-testid=change-note]", "水务增加补充核查环节")
+    page.click("[data-testid=confirm-publish]")
+    expect(page.locator("[data-testid=published-note]")).to_contain_text(f"v{version + 1}")
     expect(page.locator("[data-testid=version]")).to_have_text(str(version + 1))
+    expect(page.locator(".versions")).to_contain_text("水务增加补充核查环节")  # the version list is the new one
     with database.session() as session:
         newest = latest(session, "sample_review")
         assert newest.version == version + 1 and "extra_check" in newest.bpmn_xml
-        assert newest.published_by.username == "owner"
+        assert newest.published_by.username == "owner" and newest.change_note == "水务增加补充核查环节"
+    # Publishing the same again changes nothing and says so.
+    page.wait_for_selector("#modeler[data-ready=true]")
+    page.click("[data-testid=publish]")
+    expect(page.locator("[data-testid=outcome]")).to_have_text("没有任何变更，不产生新版本。")
+
+
+def test_staff_see_the_diagram_without_editing_tools_and_cannot_publish(page, demo):
+    server, _ = demo
+    sign_in(page, "drc_staff")
+    page.goto("/models/feasibility_review")
+    page.wait_for_selector("#modeler[data-ready=true]")
+    assert page.locator(".djs-palette").count() == 0  # the navigated viewer: no palette, no context pad
+    assert page.locator("[data-testid=publish], [data-testid=check], [data-testid=dry-run]").count() == 0
+    page.goto("/models/feasibility_review/forms/fr_decision.schema.json")
+    assert page.locator("[data-testid=save-form]").count() == 0
+    answer = page.request.post(
+        server.url + "/models/publish",
+        data='{"xml": "<x/>", "note": "n"}',
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRFToken": page.locator("meta[name=csrf-token]").get_attribute("content"),
+        },
+    )
+    assert answer.status == 403
 
 
 def test_the_api_docs_run_under_the_security_policy(page):

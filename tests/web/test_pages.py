@@ -234,3 +234,22 @@ def test_the_model_page_moves_only_the_instances_ticked(app, client, people, rev
     staff = signed_in(app, "pnr")
     refused = staff.post("/models/sample_review/migrations", data={**form, "csrf_token": csrf(staff, "/tasks")})
     assert refused.status_code == 403
+
+
+def test_the_modeler_publishes_only_with_a_change_note(app, people, sample):
+    owner = signed_in(app, "owner")
+    token = {"X-CSRFToken": csrf(owner, "/models/sample_review")}
+    xml = (BPMN_DIR / "sample_review.bpmn").read_text().replace('name="审批决定"', 'name="决定"')
+    preview = owner.post("/models/preview", data=xml.encode(), headers=token).json
+    assert preview["unchanged"] is False and preview["elements"]["changed"][0]["bpmn_id"] == "decide"
+    assert owner.post("/models/publish", data=xml.encode(), headers=token).status_code == 400  # not {xml, note}
+    missing = owner.post("/models/publish", json={"xml": xml, "note": "  "}, headers=token)
+    assert missing.status_code == 422 and missing.json["field"] == "note"
+    refused = owner.post(
+        "/models/publish", json={"xml": xml.replace('name="WATER"', 'name="NOPE"'), "note": "n"}, headers=token
+    )
+    assert refused.status_code == 422 and refused.json["problems"]
+    done = owner.post("/models/publish", json={"xml": xml, "note": "改名"}, headers=token)
+    assert done.status_code == 200 and done.json == {"key": "sample_review", "version": 2, "created": True}
+    page = owner.get("/models/sample_review?published=2").get_data(as_text=True)
+    assert 'data-testid="published-note"' in page and "改名" in page

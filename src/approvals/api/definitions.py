@@ -9,8 +9,18 @@ from ..db import get_session
 from ..http_edge import send_model_file
 from ..services import definitions, migration
 from ..services.errors import InvalidInput
+from ..text import storable
 from .auth import SECURITY, authenticated, current_user
-from .schemas import DefinitionSchema, DiffQuery, DiffSchema, MigrationReport, MigrationRequest, PublishResponse
+from .schemas import (
+    DefinitionSchema,
+    DiffQuery,
+    DiffSchema,
+    MigrationReport,
+    MigrationRequest,
+    PreviewSchema,
+    PublishResponse,
+    VersionSchema,
+)
 
 blp = Blueprint(
     "process_definitions",
@@ -41,39 +51,34 @@ def list_definitions():
     return [_definition_doc(d, n) for d, n in definitions.list_latest(get_session())]
 
 
-@blp.post("")
-@blp.doc(
-    security=SECURITY,
-    requestBody={
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["bpmn"],
-                    "properties": {
-                        "bpmn": {"type": "string", "format": "binary", "description": "the .bpmn file"},
-                        "forms": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "form JSON Schema files, named as the BPMN refers to them",
-                        },
+_UPLOAD = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["bpmn"],
+                "properties": {
+                    "bpmn": {"type": "string", "format": "binary", "description": "the .bpmn (or .dmn) file"},
+                    "forms": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "form JSON Schema files, named as the BPMN refers to them",
                     },
-                }
+                    "note": {
+                        "type": "string",
+                        "maxLength": 4000,
+                        "description": "what changed and why, kept with the version (publish only)",
+                    },
+                },
             }
-        },
+        }
     },
-)
-@blp.response(201, PublishResponse, description="published as a new version")
-@blp.alt_response(200, schema=PublishResponse, description="identical to the latest version; nothing stored")
-@blp.alt_response(422, description="the model was refused; `errors.bpmn` lists elements and messages")
-@authenticated
-def publish():
-    """Publish a BPMN file (multipart `bpmn`) with its form schemas (multipart `forms`, repeatable).
+}
 
-    The linter runs first; on any problem nothing is stored. Forms the model names but the upload
-    lacks are taken from the key's latest version."""
-    user = current_user()
+
+def _upload() -> tuple[bytes, dict[str, bytes], str]:
+    """The uploaded model, its forms by file name, and the file's name."""
     upload = request.files.get("bpmn")
     if upload is None:
         raise InvalidInput("a BPMN file is required", {"bpmn": ["send the model as multipart field 'bpmn'"]})
@@ -83,11 +88,56 @@ def publish():
         if not name:
             raise InvalidInput("every form file needs a file name", {"forms": ["a file without a name"]})
         forms[name] = form.read()
+    return upload.read(), forms, upload.filename or "model.bpmn"
+
+
+def _note() -> str:
+    note = request.form.get("note", "")
+    if len(note) > 4000 or not storable(note):
+        raise InvalidInput("the change note is too long or holds NUL characters", {"note": ["at most 4000 characters"]})
+    return note
+
+
+@blp.post("")
+@blp.doc(security=SECURITY, requestBody=_UPLOAD)
+@blp.response(201, PublishResponse, description="published as a new version")
+@blp.alt_response(200, schema=PublishResponse, description="the same as the latest version; nothing stored")
+@blp.alt_response(422, description="the model was refused; `errors.bpmn` lists elements and messages")
+@authenticated
+def publish():
+    """Publish a BPMN file (multipart `bpmn`) with its form schemas (multipart `forms`, repeatable)
+    and a change note (`note`).
+
+    The linter runs first; on any problem nothing is stored. Forms the model names but the upload
+    lacks are taken from the key's latest version. Nothing is stored when the latest version
+    already holds the same model, forms and diagram (however the XML is written)."""
+    bpmn, forms, filename = _upload()
     definition, created = definitions.publish(
-        get_session(), upload.read(), forms, user, filename=upload.filename or "model.bpmn"
+        get_session(), bpmn, forms, current_user(), filename=filename, note=_note()
     )
     body = {"key": definition.key, "version": definition.version, "name": definition.name, "created": created}
     return body, (201 if created else 200)
+
+
+@blp.post("/preview")
+@blp.doc(security=SECURITY, requestBody=_UPLOAD)
+@blp.response(200, PreviewSchema)
+@blp.alt_response(422, description="publishing would refuse the model; `errors.bpmn` lists elements and messages")
+@authenticated
+def preview():
+    """What publishing this upload would do, storing nothing (owners and admins): whether anything
+    changed, and the elements and forms added, removed and changed against the latest version."""
+    bpmn, forms, filename = _upload()
+    return definitions.preview(get_session(), bpmn, forms, current_user(), filename=filename)
+
+
+@blp.get("/<string:key>/versions")
+@blp.doc(security=SECURITY)
+@blp.response(200, VersionSchema(many=True))
+@authenticated
+def versions(key: str):
+    """Every published version of a key, newest first, with who published it, when, and the change note."""
+    return definitions.versions_of(get_session(), key)
 
 
 @blp.get("/<string:key>/versions/<int:version>/bpmn")

@@ -334,6 +334,19 @@ class DefinitionSchema(Schema):
     checksum = fields.String()
 
 
+class VersionSchema(Schema):
+    """One published version (dumps a ``ProcessDefinition``)."""
+
+    key = fields.String()
+    version = fields.Integer()
+    kind = fields.String(metadata={"description": "bpmn or dmn"})
+    name = fields.String()
+    published_at = fields.DateTime()
+    published_by = Username()
+    checksum = fields.String()
+    change_note = fields.String(metadata={"description": "what changed and why, as the publisher said"})
+
+
 class PublishResponse(Schema):
     key = fields.String()
     version = fields.Integer()
@@ -612,6 +625,25 @@ class ElementChange(Schema):
     what = fields.List(
         fields.String(), metadata={"description": "the attributes that changed (empty when added or removed)"}
     )
+
+
+class FormChanges(Schema):
+    added = fields.List(fields.String())
+    removed = fields.List(fields.String())
+    changed = fields.List(fields.String())
+
+
+class PreviewSchema(Schema):
+    """What publishing an upload would do."""
+
+    key = fields.String()
+    name = fields.String()
+    current_version = fields.Integer(allow_none=True, metadata={"description": "the latest version, if any"})
+    unchanged = fields.Boolean(metadata={"description": "true: publishing would store nothing"})
+    elements = fields.Nested(
+        lambda: DiffSchema(), allow_none=True, metadata={"description": "against the latest version (process models)"}
+    )
+    forms = fields.Nested(FormChanges)
 
 
 class DiffSchema(Schema):

@@ -101,3 +101,22 @@ def _active_content(tree: etree._ElementTree, what: str) -> list[Problem]:
         if isinstance(node, etree._ProcessingInstruction) and node.target.lower() == "xml-stylesheet":
             problems.append(Problem(None, f"{what} contains an xml-stylesheet instruction, which is not allowed"))
     return problems
+
+
+_DI = "http://www.omg.org/spec/BPMN/20100524/DI"
+_DC = "http://www.omg.org/spec/DD/20100524/DC"
+
+
+def diagram_layout(tree: etree._ElementTree) -> list[tuple[str, tuple[float, ...]]]:
+    """Where each shape and edge of the diagram is drawn, as (element, coordinates), sorted: two
+    files with the same layout draw the same picture, however their XML is written."""
+    layout = []
+    for el in tree.getroot().iter(f"{{{_DI}}}BPMNShape", f"{{{_DI}}}BPMNEdge"):
+        points = [
+            float(point.get(name) or 0)
+            for point in el.iter(f"{{{_DC}}}Bounds", "{http://www.omg.org/spec/DD/20100524/DI}waypoint")
+            for name in ("x", "y", "width", "height")
+            if point.get(name) is not None
+        ]
+        layout.append((el.get("bpmnElement") or "", tuple(round(p, 1) for p in points)))
+    return sorted(layout)

@@ -70,6 +70,14 @@ def specs_from_json(text: str) -> Any:
     return spec, subprocess_specs
 
 
+def spec_content(spec_json: str) -> Any:
+    """A published spec as a comparable value, without the file name it was uploaded under."""
+    dct = json.loads(spec_json)
+    for spec in (dct["spec"], *dct["subprocess_specs"].values()):
+        spec.pop("file", None)
+    return dct
+
+
 def workflow_to_json(workflow: BpmnWorkflow) -> str:
     # Not the serializer's "encoder mode": that is a flag on the shared registry, unsafe across threads.
     return json.dumps(REGISTRY.convert(workflow), cls=_ENCODER, separators=(",", ":"))

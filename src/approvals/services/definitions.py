@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..engine.bpmn_xml import diagram_layout, parse_xml
 from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
-from ..engine.serializer import diff_specs
+from ..engine.serializer import diff_specs, spec_content
 from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, Project, User
 from . import events
 from .agencies import lane_agencies
@@ -142,17 +144,37 @@ def diagram_of(session: Session, definition: ProcessDefinition, stage: str) -> P
     return called or definition
 
 
-def publish(
-    session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User | None, filename: str = "model.bpmn"
-) -> tuple[ProcessDefinition, bool]:
-    """Check and store a new version; returns (definition, created).
+@dataclass
+class _Draft:
+    """A model checked as publishing would, with what it would store."""
 
-    Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
-    diagram edited in the modeler can be published alone. Publishing exactly the content of the
-    latest version creates nothing and returns it.
-    """
-    if actor is not None:  # None: the system (deploy, seeding)
-        require(can_publish(actor), "only process owners and admins publish process models")
+    model: ParsedModel
+    previous: ProcessDefinition | None
+    bpmn: bytes
+    checksum: str
+
+    @property
+    def unchanged(self) -> bool:
+        """Nothing a version carries would change: the same content, or the same model, forms and
+        diagram written another way (an edit undone in the modeler, another file name)."""
+        previous, model = self.previous, self.model
+        if previous is None:
+            return False
+        if previous.checksum == self.checksum:
+            return True
+        return (
+            previous.kind == model.kind == "bpmn"
+            and previous.forms == model.forms
+            and spec_content(previous.spec_json) == spec_content(model.spec_json)
+            and _layout(previous.bpmn_xml.encode()) == _layout(self.bpmn)
+        )
+
+
+def _layout(bpmn: bytes) -> list[tuple[str, tuple[float, ...]]]:
+    return diagram_layout(parse_xml(bpmn, max_bytes=len(bpmn) + 1))
+
+
+def _draft(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str) -> _Draft:
     model, previous = _checked(session, bpmn, forms, filename)
     frozen = {}
     for kind, key in model.callees:
@@ -166,8 +188,56 @@ def publish(
     stored_forms = {
         name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode() for name, schema in model.forms.items()
     }
-    checksum = _checksum(bpmn, stored_forms, frozen)
-    if previous is not None and previous.checksum == checksum:
+    return _Draft(model, previous, bpmn, _checksum(bpmn, stored_forms, frozen))
+
+
+def preview(
+    session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User, filename: str = "model.bpmn"
+) -> dict[str, Any]:
+    """What publishing would do, storing nothing: the version it would make (none when nothing
+    changed), and the elements and forms added, removed and changed against the latest version.
+    A model publishing would refuse raises ModelInvalid with every problem."""
+    require(can_publish(actor), "only process owners and admins check and publish process models")
+    draft = _draft(session, bpmn, forms, filename)
+    model, previous = draft.model, draft.previous
+    old_forms = previous.forms if previous is not None else {}
+    return {
+        "key": model.key,
+        "name": model.name,
+        "current_version": previous.version if previous is not None else None,
+        "unchanged": draft.unchanged,
+        "elements": (
+            diff_specs(previous.spec_json, model.spec_json)
+            if previous is not None and model.kind == previous.kind == "bpmn"
+            else None
+        ),
+        "forms": {
+            "added": sorted(set(model.forms) - set(old_forms)),
+            "removed": sorted(set(old_forms) - set(model.forms)),
+            "changed": sorted(n for n in set(model.forms) & set(old_forms) if model.forms[n] != old_forms[n]),
+        },
+    }
+
+
+def publish(
+    session: Session,
+    bpmn: bytes,
+    forms: Mapping[str, bytes],
+    actor: User | None,
+    filename: str = "model.bpmn",
+    note: str = "",
+) -> tuple[ProcessDefinition, bool]:
+    """Check and store a new version with the publisher's change ``note``; returns (definition, created).
+
+    Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
+    diagram edited in the modeler can be published alone. Publishing what the latest version
+    already holds (see ``_Draft.unchanged``) creates nothing and returns it.
+    """
+    if actor is not None:  # None: the system (deploy, seeding)
+        require(can_publish(actor), "only process owners and admins publish process models")
+    draft = _draft(session, bpmn, forms, filename)
+    model, previous = draft.model, draft.previous
+    if previous is not None and draft.unchanged:
         return previous, False
     definition = ProcessDefinition(
         key=model.key,
@@ -178,7 +248,8 @@ def publish(
         forms=model.forms,
         spec_json=model.spec_json,
         lane_routes=model.lane_routes,
-        checksum=checksum,
+        checksum=draft.checksum,
+        change_note=note.strip(),
         published_by_id=actor.id if actor else None,
     )
     session.add(definition)
@@ -187,7 +258,13 @@ def publish(
         session,
         "definition.published",
         actor,
-        payload={"key": definition.key, "kind": definition.kind, "version": definition.version, "checksum": checksum},
+        payload={
+            "key": definition.key,
+            "kind": definition.kind,
+            "version": definition.version,
+            "checksum": definition.checksum,
+            "note": definition.change_note,
+        },
     )
     return definition, True
 

@@ -28,7 +28,7 @@ from ..services import (
     tasks,
     users,
 )
-from ..services.authz import can_publish, can_work_on, is_lead, works_on_steps
+from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
 from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from ..workdays import today
 from . import auth, csrf
@@ -358,6 +358,7 @@ def model_page_response(key: str, code: int = 200, **extra):
         can_publish=can_publish(me()),
         diff=definitions.latest_diff(versions),
         live=definitions.live_instances_by_version(session, key),
+        published=request.args.get("published", type=int),
         **extra,
     ), code
 
@@ -368,12 +369,30 @@ def model_check():
     return jsonify(problems=definitions.check_model(get_session(), request.get_data(), me()))
 
 
+@bp.post("/models/preview")
+@auth.signed_in
+def model_preview():
+    """What publishing the diagram posted by the modeler would change (nothing is stored)."""
+    try:
+        return jsonify(definitions.preview(get_session(), request.get_data(), {}, me()))
+    except ModelInvalid as exc:
+        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+
+
 @bp.post("/models/publish")
 @auth.signed_in
 def model_publish():
-    """Publish the diagram posted by the modeler (the forms stay those of the latest version)."""
+    """Publish the diagram posted by the modeler, ``{xml, note}`` (the forms stay those of the
+    latest version); the page asks for the change note, so it is required here."""
+    require(can_publish(me()), "only process owners and admins publish process models")  # before reading the body
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
+        return jsonify(message="send {xml, note}", problems=[]), 400
+    note = body.get("note")
+    if not isinstance(note, str) or not note.strip() or len(note) > 4000:
+        return jsonify(message=translate("Say what changed and why."), problems=[], field="note"), 422
     try:
-        definition, created = definitions.publish(get_session(), request.get_data(), {}, me())
+        definition, created = definitions.publish(get_session(), body["xml"].encode(), {}, me(), note=note)
     except ModelInvalid as exc:
         return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
     return jsonify(key=definition.key, version=definition.version, created=created)

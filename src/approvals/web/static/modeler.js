@@ -1,18 +1,23 @@
-// The process owner's modeler: edit the latest version, check it with the server's linter (each
-// problem drawn on its element), and publish it as a new version.
+// The model page's diagram. Owners get the modeler: check the draft with the server's linter (each
+// problem drawn on its element and listed; a click on the list shows the element), preview what
+// publishing would change, and publish with a change note. Everyone else gets the navigated viewer
+// (zoom and pan, no editing tools): the page loads the viewer bundle for them.
 (async function () {
   const host = document.getElementById("modeler");
   const csrf = document.querySelector("meta[name=csrf-token]").content;
-  const modeler = new BpmnJS({ container: host, keyboard: { bindTo: document } });
+  const editable = host.dataset.editable === "true";
+  // diagram-js binds its keyboard to the canvas itself (click it first); no `keyboard.bindTo`.
+  const modeler = new BpmnJS({ container: host });
   window.approvalsModeler = modeler;  // for people (and tests) at the console
   const response = await fetch(host.dataset.xmlUrl);
   await modeler.importXML(await response.text());
-  modeler.get("canvas").zoom("fit-viewport");
+  const canvas = modeler.get("canvas");
+  canvas.zoom("fit-viewport", "auto");
   host.dataset.ready = "true";
+  if (!editable) return;
 
   const outcome = document.getElementById("outcome");
   const list = document.getElementById("problems");
-  const canvas = modeler.get("canvas");
   const overlays = modeler.get("overlays");
   const registry = modeler.get("elementRegistry");
   let marked = [];
@@ -27,30 +32,74 @@
       item.textContent = (problem.element ? problem.element + ": " : "") + problem.message;
       item.dataset.element = problem.element || "";
       list.appendChild(item);
-      if (problem.element && registry.get(problem.element)) {
-        canvas.addMarker(problem.element, "problem");
-        marked.push(problem.element);
-        const note = document.createElement("div");
-        note.className = "problem-note";
-        note.dataset.element = problem.element;
-        note.textContent = problem.message;
-        overlays.add(problem.element, "problem", { position: { bottom: -6, left: 0 }, html: note });
-      }
+      const element = problem.element && registry.get(problem.element);
+      if (!element) return;
+      item.tabIndex = 0;
+      item.classList.add("link");
+      item.addEventListener("click", () => {
+        canvas.scrollToElement(element);
+        modeler.get("selection").select(element);
+      });
+      canvas.addMarker(problem.element, "problem");
+      marked.push(problem.element);
+      const note = document.createElement("div");
+      note.className = "problem-note";
+      note.dataset.element = problem.element;
+      note.textContent = problem.message;
+      overlays.add(problem.element, "problem", { position: { bottom: -6, left: 0 }, html: note });
     });
   }
 
-  async function post(url) {
-    const { xml } = await modeler.saveXML({ format: true });
-    return fetch(url, { method: "POST", body: xml, headers: { "Content-Type": "application/xml", "X-CSRFToken": csrf } });
+  async function draft() {
+    return (await modeler.saveXML({ format: true })).xml;
   }
 
-  document.getElementById("check")?.addEventListener("click", async () => {
-    const answer = await (await post(host.dataset.checkUrl)).json();
+  function post(url, body, type) {
+    return fetch(url, { method: "POST", body, headers: { "Content-Type": type, "X-CSRFToken": csrf } });
+  }
+
+  document.getElementById("check").addEventListener("click", async () => {
+    const answer = await (await post(host.dataset.checkUrl, await draft(), "application/xml")).json();
     show(answer.problems);
     outcome.textContent = answer.problems.length ? answer.problems.length + " ✗" : host.dataset.ok;
   });
-  document.getElementById("publish")?.addEventListener("click", async () => {
-    const reply = await post(host.dataset.publishUrl);
+
+  // Publish: preview first; nothing changed says so; otherwise a dialog lists the changes and
+  // asks for the change note, then publishes and reloads the page on the new version.
+  const dialog = document.getElementById("publish-dialog");
+  const changes = document.getElementById("changes");
+  let pending = null;
+
+  function section(title, items) {
+    const block = document.createElement("div");
+    const heading = document.createElement("h3");
+    heading.textContent = title;
+    const ul = document.createElement("ul");
+    (items.length ? items : [changes.dataset.none]).forEach((text) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      ul.appendChild(li);
+    });
+    block.append(heading, ul);
+    return block;
+  }
+
+  function describe(preview) {
+    changes.replaceChildren();
+    const elements = preview.elements || { added: [], removed: [], changed: [] };
+    const label = (e) => (e.name ? e.name + " (" + e.bpmn_id + ")" : e.bpmn_id) + (e.what.length ? ": " + e.what.join(", ") : "");
+    for (const kind of ["added", "removed", "changed"]) {
+      changes.appendChild(section(changes.dataset[kind], elements[kind].map(label)));
+    }
+    const forms = preview.forms;
+    const named = [].concat(
+      forms.added.map((n) => "+ " + n), forms.removed.map((n) => "− " + n), forms.changed.map((n) => "~ " + n));
+    changes.appendChild(section(changes.dataset.forms, named));
+  }
+
+  document.getElementById("publish").addEventListener("click", async () => {
+    const xml = await draft();
+    const reply = await post(host.dataset.previewUrl, xml, "application/xml");
     const answer = await reply.json();
     if (!reply.ok) {
       show(answer.problems || []);
@@ -58,7 +107,28 @@
       return;
     }
     show([]);
-    outcome.textContent = host.dataset.published + " v" + answer.version;
-    document.querySelector("[data-testid=version]").textContent = answer.version;
+    if (answer.unchanged) {
+      outcome.textContent = host.dataset.unchanged;
+      return;
+    }
+    pending = xml;
+    document.getElementById("next-version").textContent = (answer.current_version || 0) + 1;
+    describe(answer);
+    dialog.showModal();
+  });
+
+  dialog.addEventListener("close", async () => {
+    if (dialog.returnValue !== "publish" || pending === null) return;
+    const note = document.getElementById("change-note").value;
+    const reply = await post(host.dataset.publishUrl, JSON.stringify({ xml: pending, note }), "application/json");
+    const answer = await reply.json();
+    if (!reply.ok) {
+      show(answer.problems || []);
+      outcome.textContent = answer.message || reply.statusText;
+      return;
+    }
+    pending = null;
+    // The page again, on the new version: its version list, its changes and the migration form.
+    window.location.assign(host.dataset.pageUrl + "?published=" + answer.version + (answer.created ? "#migration" : ""));
   });
 })();
