@@ -8,6 +8,7 @@ import requests
 from click.testing import CliRunner
 
 from approvals.cli import main
+from approvals.services import definitions
 from tests.helpers import SUBMISSION
 from tests.processes import serving
 
@@ -25,6 +26,15 @@ def test_init_deploy_users_and_tokens(database_url, database):
     assert "project_lifecycle version 1 published" in out and "tender_thresholds version 1 published" in out
     code, out = run(database_url, "deploy", "bpmn/sample_review.bpmn")
     assert code == 0 and "version 1 unchanged" in out
+    # The bundled models carry their test cases (workflows/tests/<key>/), which passed to publish:
+    # every outcome branch, approve, 补正, refuse, expert revision, re-tender and extension.
+    with database.session() as session:
+        names = {
+            key: sorted(case["name"] for case in definitions.latest(session, key).tests)
+            for key in ("feasibility_review", "tendering", "groundbreaking")
+        }
+    assert "一次性告知补正后受理" in names["feasibility_review"] and len(names["feasibility_review"]) == 6
+    assert "投标人不足3家，重新招标" in names["tendering"] and "两次延期后施工许可证失效" in names["groundbreaking"]
     code, out = run(
         database_url, "create-user", "--username", "li", "--password", "pw-1234", "--agency", "DRC", "--role", "staff"
     )

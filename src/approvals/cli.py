@@ -76,8 +76,18 @@ def _forms_for(session, bpmn: bytes, forms_dir: Path) -> dict[str, bytes]:
     return {name: (forms_dir / name).read_bytes() for name in sorted(names) if (forms_dir / name).is_file()}
 
 
+def _tests_for(session, bpmn: bytes, tests_dir: Path) -> list | None:
+    """The model's test cases, one JSON file each in ``<tests_dir>/<key>/`` (None when it has none)."""
+    key = definitions.model_key(session, bpmn)
+    folder = tests_dir / key if key else None
+    if folder is None or not folder.is_dir():
+        return None
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))]
+
+
 def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_name: str | None = None) -> int:
-    """Publish BPMN and DMN files, callees first; returns how many were refused."""
+    """Publish BPMN and DMN files, callees first, with the forms they name and their test cases
+    (``tests/<key>/*.json`` beside the forms folder); returns how many were refused."""
     files = {}
     for pattern in paths:
         for name in sorted(glob.glob(pattern)) or [pattern]:
@@ -90,7 +100,10 @@ def deploy_files(database: Database, paths: list[str], forms_dir: Path, actor_na
             actor = users.get_user(session, actor_name) if actor_name else None
             try:
                 forms = _forms_for(session, files[name], forms_dir)
-                definition, created = definitions.publish(session, files[name], forms, actor, filename=Path(name).name)
+                tests = _tests_for(session, files[name], forms_dir.parent / "tests")
+                definition, created = definitions.publish(
+                    session, files[name], forms, actor, filename=Path(name).name, tests=tests
+                )
             except DomainError as exc:
                 _say(f"{name}: refused: {exc.message}", err=True)
                 for problem in exc.errors.get("bpmn", []):

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import Agency, Project, Role, TaskKind
-from .services import instances, materials, projects, tasks, users
+from .services import instances, projects, tasks, users
+from .services.material_types import material_fields
 
 DEMO_PASSWORD = "demo"
 
@@ -141,7 +142,7 @@ def sample_pdf(title: str) -> bytes:
 def attach_sample_materials(session: Session, task, worker, answer: dict) -> None:
     """Attach a sample PDF for every material field of the step's form (a document the step issues
     carries the number its answer gives)."""
-    for field in materials.material_fields(tasks.form_of(task)):
+    for field in material_fields(tasks.form_of(task)):
         number = answer.get("approval_number") or answer.get("document_number")
         tasks.attach_material(
             session,

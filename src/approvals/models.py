@@ -187,6 +187,7 @@ class ProcessDefinition(Base):
     lane_routes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     checksum: Mapped[str] = mapped_column(String(64))  # sha256 of the BPMN, forms and frozen callees
     change_note: Mapped[str] = mapped_column(Text, default="", server_default="")  # the publisher's "what and why"
+    tests: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]", deferred=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

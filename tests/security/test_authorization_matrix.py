@@ -49,6 +49,11 @@ MATRIX = {
     ("get", "/api/agencies"):                                (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/process-definitions"):                     (401, R,   R,   R,   R,   R,   R,   R),
     ("post", "/api/process-definitions"):                    (401, 403, 403, 403, R,   R,   403, 403),
+    ("post", "/api/process-definitions/preview"):            (401, 403, 403, 403, R,   R,   403, 403),
+    ("post", "/api/process-definitions/tests"):              (401, 403, 403, 403, R,   R,   403, 403),
+    ("get", "/api/process-definitions/{key}/versions"):      (401, R,   R,   R,   R,   R,   R,   R),
+    ("get", "/api/process-definitions/{key}/versions/{version}/tests"):
+                                                             (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/process-definitions/{key}/versions/{version}/bpmn"):
                                                              (401, R,   R,   R,   R,   R,   R,   R),
     ("get", "/api/process-definitions/{key}/versions/{version}/diff"):
@@ -196,7 +201,11 @@ def request_for(method: str, path: str, state: State):
         ("put", "/api/calendar/years/{year}"): {"rest_days": ["2026-10-01"], "work_days": []},
     }.get((method, path))
     files = None
-    if (method, path) == ("post", "/api/process-definitions"):
+    if (method, path) in (
+        ("post", "/api/process-definitions"),
+        ("post", "/api/process-definitions/preview"),
+        ("post", "/api/process-definitions/tests"),
+    ):
         bpmn = BPMN_DIR / "sample_review.bpmn"
         files = {"bpmn": (io.BytesIO(bpmn.read_bytes()), bpmn.name)}
     elif (method, path) == ("post", "/api/tasks/{task_id}/materials"):

@@ -322,7 +322,14 @@ def test_owner_retries_an_incident_and_migrates_instances_from_the_model_page(pa
         assert failed.status == "error"
         lifecycle = latest(session, "project_lifecycle")
         running = [i.id for i in session.query(ProcessInstance).filter_by(definition_id=lifecycle.id, status="running")]
-        definitions.publish(session, version_two(), read_forms(BPMN_DIR / "feasibility_review.bpmn"), owner)
+        # v2's tests: each case now registers the submission after sending it (the step v2 adds).
+        cases = latest(session, "feasibility_review").tests
+        for case in cases:
+            at = next((i for i, s in enumerate(case["steps"]) if s.get("step") == "submit_report"), None)
+            if at is not None:
+                case["steps"].insert(at + 1, {"step": "register_submission", "agency": "HQ"})
+        forms = read_forms(BPMN_DIR / "feasibility_review.bpmn")
+        definitions.publish(session, version_two(), forms, owner, note="新增登记环节", tests=cases)
         again, created = definitions.publish(session, (BPMN_DIR / "project_lifecycle.bpmn").read_bytes(), {}, owner)
         assert created and again.version == lifecycle.version + 1
     assert len(running) == 3
@@ -350,3 +357,38 @@ def test_owner_retries_an_incident_and_migrates_instances_from_the_model_page(pa
     screenshot(page, "migration")
     with database.session() as session:
         assert {session.get(ProcessInstance, i).definition.version for i in running} == {lifecycle.version + 1}
+
+
+def test_owner_runs_the_model_tests_sees_a_failure_on_the_diagram_fixes_it_and_publishes(page, demo):
+    _, database = demo
+    with database.session() as session:
+        before = latest(session, "feasibility_review")
+        version, cases = before.version, before.tests
+    sign_in(page, "owner")
+    page.goto("/models/feasibility_review")
+    page.wait_for_selector("#modeler[data-ready=true]")
+    page.click("[data-testid=run-tests]")
+    expect(page.locator("[data-testid=tests-outcome]")).to_have_text(f"{len(cases)} ✓ 0 ✗")
+    # The owner gets a due date wrong in one case: it fails, on its step.
+    text = page.locator("[data-testid=tests]").input_value()
+    page.fill("[data-testid=tests]", text.replace('"decide": "2026-10-26"', '"decide": "2026-10-23"'))
+    page.click("[data-testid=run-tests]")
+    expect(page.locator("[data-testid=tests-outcome]")).to_have_text(f"{len(cases) - 1} ✓ 1 ✗")
+    failed = page.locator("[data-testid=test-results] li.failed")
+    expect(failed).to_contain_text("decide is due 2026-10-26, not 2026-10-23")
+    failed.click()
+    assert page.locator(".djs-element.test-path[data-element-id=assess_need]").count() == 1  # its path, drawn
+    expect(page.locator(".problem-note[data-element=decide]")).to_be_visible()
+    screenshot(page, "model-tests")
+    # Publishing refuses while a case fails; fixed, it publishes with the tests.
+    page.click("[data-testid=publish]")
+    expect(page.locator("[data-testid=outcome]")).to_contain_text("test case")
+    page.fill("[data-testid=tests]", text.replace('"decide": 20', '"decide": 20, "assess_need": 0'))
+    page.click("[data-testid=publish]")
+    page.fill("[data-testid=change-note]", "用例补充：受理当日确定评估方式")
+    page.click("[data-testid=confirm-publish]")
+    expect(page.locator("[data-testid=version]")).to_have_text(str(version + 1))
+    with database.session() as session:
+        newest = latest(session, "feasibility_review")
+        approve = next(c for c in newest.tests if c["name"] == "受理后无需评估，20个工作日内批复")
+        assert approve["expect"]["workdays"] == {"decide": 20, "assess_need": 0}

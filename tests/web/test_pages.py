@@ -240,7 +240,7 @@ def test_the_modeler_publishes_only_with_a_change_note(app, people, sample):
     owner = signed_in(app, "owner")
     token = {"X-CSRFToken": csrf(owner, "/models/sample_review")}
     xml = (BPMN_DIR / "sample_review.bpmn").read_text().replace('name="审批决定"', 'name="决定"')
-    preview = owner.post("/models/preview", data=xml.encode(), headers=token).json
+    preview = owner.post("/models/preview", json={"xml": xml}, headers=token).json
     assert preview["unchanged"] is False and preview["elements"]["changed"][0]["bpmn_id"] == "decide"
     assert owner.post("/models/publish", data=xml.encode(), headers=token).status_code == 400  # not {xml, note}
     missing = owner.post("/models/publish", json={"xml": xml, "note": "  "}, headers=token)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import jsonify, request
 from flask_smorest import Blueprint
 
 from ..db import get_session
@@ -19,6 +19,7 @@ from .schemas import (
     MigrationRequest,
     PreviewSchema,
     PublishResponse,
+    TestResultSchema,
     VersionSchema,
 )
 
@@ -70,6 +71,11 @@ _UPLOAD = {
                         "maxLength": 4000,
                         "description": "what changed and why, kept with the version (publish only)",
                     },
+                    "tests": {
+                        "type": "string",
+                        "description": "the model's test cases, a JSON list (a file or a text field); without it, "
+                        "the latest version's",
+                    },
                 },
             }
         }
@@ -91,6 +97,14 @@ def _upload() -> tuple[bytes, dict[str, bytes], str]:
     return upload.read(), forms, upload.filename or "model.bpmn"
 
 
+def _tests() -> str | bytes | None:
+    """The test cases sent (a file or a text field), or None: then the latest version's apply."""
+    upload = request.files.get("tests")
+    if upload is not None:
+        return upload.read()
+    return request.form.get("tests")
+
+
 def _note() -> str:
     note = request.form.get("note", "")
     if len(note) > 4000 or not storable(note):
@@ -109,11 +123,13 @@ def publish():
     and a change note (`note`).
 
     The linter runs first; on any problem nothing is stored. Forms the model names but the upload
-    lacks are taken from the key's latest version. Nothing is stored when the latest version
-    already holds the same model, forms and diagram (however the XML is written)."""
+    lacks are taken from the key's latest version, and so are the test cases when `tests` is not
+    sent. The test cases must pass (else 422 naming each failing case and step). Nothing is stored
+    when the latest version already holds the same model, forms, tests and diagram (however the
+    XML is written)."""
     bpmn, forms, filename = _upload()
     definition, created = definitions.publish(
-        get_session(), bpmn, forms, current_user(), filename=filename, note=_note()
+        get_session(), bpmn, forms, current_user(), filename=filename, note=_note(), tests=_tests()
     )
     body = {"key": definition.key, "version": definition.version, "name": definition.name, "created": created}
     return body, (201 if created else 200)
@@ -128,7 +144,29 @@ def preview():
     """What publishing this upload would do, storing nothing (owners and admins): whether anything
     changed, and the elements and forms added, removed and changed against the latest version."""
     bpmn, forms, filename = _upload()
-    return definitions.preview(get_session(), bpmn, forms, current_user(), filename=filename)
+    return definitions.preview(get_session(), bpmn, forms, current_user(), filename=filename, tests=_tests())
+
+
+@blp.post("/tests")
+@blp.doc(security=SECURITY, requestBody=_UPLOAD)
+@blp.response(200, TestResultSchema(many=True))
+@blp.alt_response(422, description="the model or the test cases are refused; the errors say where")
+@authenticated
+def run_tests():
+    """Run a draft model's test cases (`tests`, else the latest version's) in a throw-away engine
+    (owners and admins): nothing is stored, no instance or history is touched. Each case says
+    whether it passed, what failed at which step, and the path it took."""
+    bpmn, forms, _filename = _upload()
+    return definitions.run_tests(get_session(), bpmn, forms, current_user(), _tests())
+
+
+@blp.get("/<string:key>/versions/<int:version>/tests")
+@blp.doc(security=SECURITY)
+@blp.response(200, description="the version's test cases, as published (a JSON list)")
+@authenticated
+def version_tests(key: str, version: int):
+    """The test cases published with a version."""
+    return jsonify(definitions.get_version(get_session(), key, version).tests or [])
 
 
 @blp.get("/<string:key>/versions")

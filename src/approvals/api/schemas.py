@@ -633,6 +633,20 @@ class FormChanges(Schema):
     changed = fields.List(fields.String())
 
 
+class TestFailure(Schema):
+    step = fields.String(allow_none=True, metadata={"description": "the step (or timer) at fault, if any"})
+    message = fields.String()
+
+
+class TestResultSchema(Schema):
+    """One model test case, run."""
+
+    name = fields.String()
+    passed = fields.Boolean()
+    failures = fields.List(fields.Nested(TestFailure))
+    path = fields.List(fields.String(), metadata={"description": "the steps done and timers fired, in order"})
+
+
 class PreviewSchema(Schema):
     """What publishing an upload would do."""
 
@@ -644,6 +658,7 @@ class PreviewSchema(Schema):
         lambda: DiffSchema(), allow_none=True, metadata={"description": "against the latest version (process models)"}
     )
     forms = fields.Nested(FormChanges)
+    tests = fields.List(fields.Nested(TestResultSchema), metadata={"description": "the model's test cases, run"})
 
 
 class DiffSchema(Schema):

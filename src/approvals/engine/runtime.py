@@ -286,6 +286,21 @@ class ModelRuntime:
         self.advance(workflow)
         return {"elements": elements, "data_before": before}
 
+    def fire_timer_now(self, workflow: BpmnWorkflow, bpmn_id: str) -> bool:
+        """Fire the waiting timer event ``bpmn_id`` as if its time had come, and go on (model tests
+        run in no particular time); False when no such timer waits."""
+        waiting = [
+            task
+            for task in workflow.get_tasks(state=TaskState.WAITING)
+            if task.task_spec.bpmn_id == bpmn_id
+            and type(getattr(task.task_spec, "event_definition", None)).__name__ in TIMER_EVENTS
+        ]
+        for task in waiting:
+            task._set_internal_data(event_fired=True)
+        if waiting:
+            self.advance(workflow)
+        return bool(waiting)
+
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Fire every timer that is due now; returns the BPMN ids of the timer events that fired."""
         waiting = workflow.get_tasks(state=TaskState.WAITING)

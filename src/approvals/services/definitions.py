@@ -17,7 +17,7 @@ from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_mode
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..engine.serializer import diff_specs, spec_content
 from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, Project, User
-from . import events
+from . import events, model_tests
 from .agencies import lane_agencies
 from .authz import can_publish, require
 from .errors import InvalidInput, ModelInvalid, NotFound
@@ -25,7 +25,7 @@ from .limits import limits_of
 from .material_types import field_problems
 
 
-def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str]) -> str:
+def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str], tests: list[Any]) -> str:
     """The content of a version: its XML, its forms, and the checksums of the called processes
     and decision tables it froze (so that publishing a caller again after a callee changed makes
     a new version, which its running instances can then be moved to)."""
@@ -34,6 +34,8 @@ def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str
         digest.update(b"\0" + name.encode() + b"\0" + forms[name])
     for callee in sorted(callees):
         digest.update(b"\0callee\0" + callee.encode() + b"\0" + callees[callee].encode())
+    if tests:  # (models without tests keep the checksums they always had)
+        digest.update(b"\0tests\0" + json.dumps(tests, ensure_ascii=False, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -152,6 +154,7 @@ class _Draft:
     previous: ProcessDefinition | None
     bpmn: bytes
     checksum: str
+    tests: list[dict[str, Any]]
 
     @property
     def unchanged(self) -> bool:
@@ -165,6 +168,7 @@ class _Draft:
         return (
             previous.kind == model.kind == "bpmn"
             and previous.forms == model.forms
+            and previous.tests == self.tests
             and spec_content(previous.spec_json) == spec_content(model.spec_json)
             and _layout(previous.bpmn_xml.encode()) == _layout(self.bpmn)
         )
@@ -174,8 +178,12 @@ def _layout(bpmn: bytes) -> list[tuple[str, tuple[float, ...]]]:
     return diagram_layout(parse_xml(bpmn, max_bytes=len(bpmn) + 1))
 
 
-def _draft(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str) -> _Draft:
+def _draft(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str, tests: Any = None) -> _Draft:
+    """The model checked, with its tests: those given (JSON text or parsed), else the latest version's."""
+    cases = model_tests.parse_cases(tests) if tests is not None else None
     model, previous = _checked(session, bpmn, forms, filename)
+    if cases is None:
+        cases = list(previous.tests or []) if previous is not None and previous.kind == model.kind else []
     frozen = {}
     for kind, key in model.callees:
         callee = latest(session, key, kind)
@@ -188,17 +196,59 @@ def _draft(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: 
     stored_forms = {
         name: json.dumps(schema, ensure_ascii=False, sort_keys=True).encode() for name, schema in model.forms.items()
     }
-    return _Draft(model, previous, bpmn, _checksum(bpmn, stored_forms, frozen))
+    return _Draft(model, previous, bpmn, _checksum(bpmn, stored_forms, frozen, cases), cases)
+
+
+def _test_results(session: Session, draft: _Draft) -> list[model_tests.CaseResult]:
+    """The draft's test cases run in a throw-away engine (none for a decision table)."""
+    if not draft.tests or draft.model.kind != "bpmn":
+        return []
+    from .calendar_years import calendar_of
+
+    limits = limits_of(session)
+    use_calendar(calendar_of(session))
+    runtime = ModelRuntime(
+        draft.model.spec_json,
+        draft.model.lane_routes,
+        script_timeout=limits.script_timeout,
+        script_memory_bytes=limits.script_memory_bytes,
+    )
+    return model_tests.run_cases(session, runtime, draft.model.forms, draft.tests)
+
+
+def _refuse_failing(results: list[model_tests.CaseResult]) -> None:
+    problems = [
+        Problem(failure["step"], f"test case {result.name!r}: {failure['message']}")
+        for result in results
+        for failure in result.failures
+    ]
+    if problems:
+        raise ModelInvalid(_summary(problems), {"bpmn": [p.as_dict() for p in problems]})
+
+
+def run_tests(
+    session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User, tests: Any = None
+) -> list[dict[str, Any]]:
+    """Run a draft's test cases (given, else the latest version's) without storing anything:
+    each case's name, whether it passed, its failures (step and message) and the path it took."""
+    require(can_publish(actor), "only process owners and admins check and publish process models")
+    draft = _draft(session, bpmn, forms, "model.bpmn", tests)
+    return [vars(result) for result in _test_results(session, draft)]
 
 
 def preview(
-    session: Session, bpmn: bytes, forms: Mapping[str, bytes], actor: User, filename: str = "model.bpmn"
+    session: Session,
+    bpmn: bytes,
+    forms: Mapping[str, bytes],
+    actor: User,
+    filename: str = "model.bpmn",
+    tests: Any = None,
 ) -> dict[str, Any]:
     """What publishing would do, storing nothing: the version it would make (none when nothing
     changed), and the elements and forms added, removed and changed against the latest version.
     A model publishing would refuse raises ModelInvalid with every problem."""
     require(can_publish(actor), "only process owners and admins check and publish process models")
-    draft = _draft(session, bpmn, forms, filename)
+    draft = _draft(session, bpmn, forms, filename, tests)
     model, previous = draft.model, draft.previous
     old_forms = previous.forms if previous is not None else {}
     return {
@@ -216,6 +266,7 @@ def preview(
             "removed": sorted(set(old_forms) - set(model.forms)),
             "changed": sorted(n for n in set(model.forms) & set(old_forms) if model.forms[n] != old_forms[n]),
         },
+        "tests": [vars(result) for result in _test_results(session, draft)],
     }
 
 
@@ -226,19 +277,23 @@ def publish(
     actor: User | None,
     filename: str = "model.bpmn",
     note: str = "",
+    tests: Any = None,
 ) -> tuple[ProcessDefinition, bool]:
     """Check and store a new version with the publisher's change ``note``; returns (definition, created).
 
     Forms the BPMN names but the upload lacks are taken from the key's latest version, so that a
     diagram edited in the modeler can be published alone. Publishing what the latest version
-    already holds (see ``_Draft.unchanged``) creates nothing and returns it.
+    already holds (see ``_Draft.unchanged``) creates nothing and returns it. The model's test
+    cases (``tests``, else the latest version's) must pass, or nothing is stored (422 naming the
+    failing case and step).
     """
     if actor is not None:  # None: the system (deploy, seeding)
         require(can_publish(actor), "only process owners and admins publish process models")
-    draft = _draft(session, bpmn, forms, filename)
+    draft = _draft(session, bpmn, forms, filename, tests)
     model, previous = draft.model, draft.previous
     if previous is not None and draft.unchanged:
         return previous, False
+    _refuse_failing(_test_results(session, draft))
     definition = ProcessDefinition(
         key=model.key,
         kind=model.kind,
@@ -250,6 +305,7 @@ def publish(
         lane_routes=model.lane_routes,
         checksum=draft.checksum,
         change_note=note.strip(),
+        tests=draft.tests,
         published_by_id=actor.id if actor else None,
     )
     session.add(definition)
@@ -277,6 +333,14 @@ def _resolver(session: Session) -> Callable[[str, str], bytes | None]:
         return definition.bpmn_xml.encode() if definition is not None else None
 
     return resolve
+
+
+def model_key(session: Session, bpmn: bytes) -> str | None:
+    """The process (or decision) key a file publishes under (None when it cannot be read)."""
+    try:
+        return model_outline(bpmn, max_bytes=limits_of(session).max_bpmn_bytes).key
+    except ModelRejected:
+        return None
 
 
 def referenced_forms(session: Session, bpmn: bytes) -> set[str]:

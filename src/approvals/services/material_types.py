@@ -104,3 +104,16 @@ def field_problems(schema: dict[str, Any]) -> list[str]:
                 f"field {name!r}: unknown material types {unknown}; use {', '.join(sorted(GROUPS | set(ALLOWED)))}"
             )
     return problems
+
+
+MATERIAL_KEY = "x-material"  # a form property filled with attached materials says so under this key
+
+
+def material_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Form properties that are filled with attached materials: name -> their ``x-material``."""
+    properties = (schema or {}).get("properties") or {}
+    return {
+        name: prop[MATERIAL_KEY]
+        for name, prop in properties.items()
+        if isinstance(prop, dict) and isinstance(prop.get(MATERIAL_KEY), dict)
+    }

@@ -26,26 +26,15 @@ from .definitions import form_schema
 from .errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnsupportedType
 from .limits import limits_of
 from .material_store import MaterialStore, TooLarge
-from .material_types import SNIFF_BYTES, RefusedFile, accepts, classify
+from .material_types import SNIFF_BYTES, RefusedFile, accepts, classify, material_fields
 from .projects import get_project
 
-MATERIAL_KEY = "x-material"
 MAX_NAME = 255
 MAX_DOCUMENT_NUMBER = 128
 
 
 def store_of(session: Session) -> MaterialStore:
     return MaterialStore(limits_of(session).data_dir)
-
-
-def material_fields(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Form properties that are filled with attached materials: name -> their ``x-material``."""
-    properties = (schema or {}).get("properties") or {}
-    return {
-        name: prop[MATERIAL_KEY]
-        for name, prop in properties.items()
-        if isinstance(prop, dict) and isinstance(prop.get(MATERIAL_KEY), dict)
-    }
 
 
 def can_read_materials(session: Session, user: User, instance_id: int) -> bool:

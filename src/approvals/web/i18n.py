@@ -118,6 +118,15 @@ ZH = {
     "Instances": "实例",
     "Dry run": "试运行",
     "Migrate": "迁移",
+    "Model tests": "模型测试",
+    "Run tests": "运行测试",
+    (
+        "Each case: start data, each step with the agency that holds it and its form data (or a timer that "
+        "fires), and what must come out. They run in a throw-away engine; publishing needs them to pass."
+    ): (
+        "每个用例：启动数据，逐个环节写明办理单位和表单数据（或触发的定时器），以及应有的结果。"
+        "用例在临时引擎中运行，不触及在办实例；发布前必须全部通过。"
+    ),
     "Say what changed and why.": "请说明改了什么、为什么改。",
     "What changed and why": "变更内容与原因",
     "Nothing changed: no new version.": "没有任何变更，不产生新版本。",

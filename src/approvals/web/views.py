@@ -359,6 +359,7 @@ def model_page_response(key: str, code: int = 200, **extra):
         diff=definitions.latest_diff(versions),
         live=definitions.live_instances_by_version(session, key),
         published=request.args.get("published", type=int),
+        tests_text=json.dumps(versions[0].tests or [], ensure_ascii=False, indent=2),
         **extra,
     ), code
 
@@ -369,21 +370,48 @@ def model_check():
     return jsonify(problems=definitions.check_model(get_session(), request.get_data(), me()))
 
 
+def _draft_body() -> tuple[bytes, str | None]:
+    """The modeler's draft: ``{xml, tests?}`` (tests: the JSON text of the test cases)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
+        raise InvalidInput("send {xml, tests?, note?}", {"xml": ["the diagram's XML"]})
+    tests = body.get("tests")
+    return body["xml"].encode(), tests if isinstance(tests, str) else None
+
+
 @bp.post("/models/preview")
 @auth.signed_in
 def model_preview():
-    """What publishing the diagram posted by the modeler would change (nothing is stored)."""
+    """What publishing the modeler's draft would change (nothing is stored), with its tests run."""
+    require(can_publish(me()), "only process owners and admins publish process models")
     try:
-        return jsonify(definitions.preview(get_session(), request.get_data(), {}, me()))
+        xml, tests = _draft_body()
+        return jsonify(definitions.preview(get_session(), xml, {}, me(), tests=tests))
     except ModelInvalid as exc:
         return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+    except InvalidInput as exc:
+        return jsonify(message=exc.message, problems=[]), 422
+
+
+@bp.post("/models/tests")
+@auth.signed_in
+def model_tests():
+    """Run the draft's test cases in a throw-away engine (nothing is stored)."""
+    require(can_publish(me()), "only process owners and admins publish process models")
+    try:
+        xml, tests = _draft_body()
+        return jsonify(results=definitions.run_tests(get_session(), xml, {}, me(), tests))
+    except ModelInvalid as exc:
+        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+    except InvalidInput as exc:
+        return jsonify(message=exc.message, problems=[]), 422
 
 
 @bp.post("/models/publish")
 @auth.signed_in
 def model_publish():
-    """Publish the diagram posted by the modeler, ``{xml, note}`` (the forms stay those of the
-    latest version); the page asks for the change note, so it is required here."""
+    """Publish the modeler's draft ``{xml, tests?, note}`` (the forms stay those of the latest
+    version); the page asks for the change note, so it is required here."""
     require(can_publish(me()), "only process owners and admins publish process models")  # before reading the body
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
@@ -392,9 +420,12 @@ def model_publish():
     if not isinstance(note, str) or not note.strip() or len(note) > 4000:
         return jsonify(message=translate("Say what changed and why."), problems=[], field="note"), 422
     try:
-        definition, created = definitions.publish(get_session(), body["xml"].encode(), {}, me(), note=note)
+        xml, tests = _draft_body()
+        definition, created = definitions.publish(get_session(), xml, {}, me(), note=note, tests=tests)
     except ModelInvalid as exc:
         return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+    except InvalidInput as exc:
+        return jsonify(message=exc.message, problems=[]), 422
     return jsonify(key=definition.key, version=definition.version, created=created)
 
 

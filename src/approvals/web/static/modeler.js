@@ -13,6 +13,11 @@
   await modeler.importXML(await response.text());
   const canvas = modeler.get("canvas");
   canvas.zoom("fit-viewport", "auto");
+  if (editable) {  // leave room on the left for the palette, so it does not cover the lane labels
+    const box = canvas.viewbox();
+    const room = 110 / box.scale;
+    canvas.viewbox({ x: box.x - room, y: box.y, width: box.width + room, height: box.height + room / 4 });
+  }
   host.dataset.ready = "true";
   if (!editable) return;
 
@@ -50,13 +55,54 @@
     });
   }
 
+  const testsBox = document.getElementById("tests");
+
   async function draft() {
     return (await modeler.saveXML({ format: true })).xml;
+  }
+
+  // The draft as the server's preview, test run and publish take it: the diagram and the test cases.
+  async function draftBody(extra) {
+    return JSON.stringify({ xml: await draft(), tests: testsBox ? testsBox.value : undefined, ...extra });
   }
 
   function post(url, body, type) {
     return fetch(url, { method: "POST", body, headers: { "Content-Type": type, "X-CSRFToken": csrf } });
   }
+
+  // Model tests: run them, list each case, and draw the chosen case's path on the diagram.
+  const results = document.getElementById("test-results");
+  let pathMarked = [];
+
+  function showPath(result) {
+    pathMarked.forEach((id) => canvas.removeMarker(id, "test-path"));
+    pathMarked = result.path.filter((id) => registry.get(id));
+    pathMarked.forEach((id) => canvas.addMarker(id, "test-path"));
+    results.querySelectorAll("li").forEach((li) => li.classList.toggle("on", li.dataset.name === result.name));
+  }
+
+  document.getElementById("run-tests")?.addEventListener("click", async () => {
+    const said = document.getElementById("tests-outcome");
+    const reply = await post(testsBox.dataset.testsUrl, await draftBody({}), "application/json");
+    const answer = await reply.json();
+    results.replaceChildren();
+    if (!reply.ok) {
+      show(answer.problems || []);
+      said.textContent = answer.message || reply.statusText;
+      return;
+    }
+    show(answer.results.flatMap((r) => r.failures.map((f) => ({ element: f.step, message: r.name + ": " + f.message }))));
+    answer.results.forEach((result) => {
+      const li = document.createElement("li");
+      li.className = result.passed ? "passed" : "failed";
+      li.dataset.name = result.name;
+      li.textContent = result.name + result.failures.map((f) => " — " + (f.step ? f.step + ": " : "") + f.message).join("");
+      li.addEventListener("click", () => showPath(result));
+      results.appendChild(li);
+    });
+    const failed = answer.results.filter((r) => !r.passed).length;
+    said.textContent = answer.results.length - failed + " ✓ " + failed + " ✗";
+  });
 
   document.getElementById("check").addEventListener("click", async () => {
     const answer = await (await post(host.dataset.checkUrl, await draft(), "application/xml")).json();
@@ -98,20 +144,25 @@
   }
 
   document.getElementById("publish").addEventListener("click", async () => {
-    const xml = await draft();
-    const reply = await post(host.dataset.previewUrl, xml, "application/xml");
+    const body = await draftBody({});
+    const reply = await post(host.dataset.previewUrl, body, "application/json");
     const answer = await reply.json();
     if (!reply.ok) {
       show(answer.problems || []);
       outcome.textContent = answer.message || reply.statusText;
       return;
     }
-    show([]);
+    const failures = answer.tests.flatMap((r) => r.failures.map((f) => ({ element: f.step, message: "test case " + r.name + ": " + f.message })));
+    show(failures);
+    if (failures.length) {  // publishing would refuse: say so here, with the failures on the diagram
+      outcome.textContent = failures.length + " ✗ " + failures[0].message;
+      return;
+    }
     if (answer.unchanged) {
       outcome.textContent = host.dataset.unchanged;
       return;
     }
-    pending = xml;
+    pending = body;
     document.getElementById("next-version").textContent = (answer.current_version || 0) + 1;
     describe(answer);
     dialog.showModal();
@@ -120,7 +171,7 @@
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "publish" || pending === null) return;
     const note = document.getElementById("change-note").value;
-    const reply = await post(host.dataset.publishUrl, JSON.stringify({ xml: pending, note }), "application/json");
+    const reply = await post(host.dataset.publishUrl, JSON.stringify({ ...JSON.parse(pending), note }), "application/json");
     const answer = await reply.json();
     if (!reply.ok) {
       show(answer.problems || []);
