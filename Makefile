@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 export APPROVALS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/approvals.sqlite3
 SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
 BPMN_JS := src/approvals/web/static/vendor/bpmn-js
+DMN_JS := src/approvals/web/static/vendor/dmn-js
 PORT ?= 5000
 
 # Coverage floors, at the figures reached (raise them as they grow): the whole package (statements
@@ -43,7 +44,14 @@ $(BPMN_JS)/bpmn-modeler.production.min.js:
 	   build/npm/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(BPMN_JS)/
 	cp -r build/npm/node_modules/bpmn-js/dist/assets $(BPMN_JS)/
 
-assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js  ## front-end files from npm, served locally
+$(DMN_JS)/dmn-modeler.production.min.js:
+	mkdir -p $(DMN_JS) build/npm
+	cd build/npm && npm install --silent --no-audit --no-fund --no-save dmn-js@17.10.2
+	cp build/npm/node_modules/dmn-js/dist/dmn-modeler.production.min.js \
+	   build/npm/node_modules/dmn-js/dist/dmn-viewer.production.min.js $(DMN_JS)/
+	cp -r build/npm/node_modules/dmn-js/dist/assets $(DMN_JS)/
+
+assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(DMN_JS)/dmn-modeler.production.min.js  ## front-end files from npm, served locally
 
 db: install  ## create or upgrade the database and load the agencies
 	$(BIN)/approvals init-db

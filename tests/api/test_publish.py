@@ -192,3 +192,14 @@ def test_the_same_model_written_another_way_is_no_new_version(client, people, sa
     moved = original.replace(b'<dc:Bounds x="150" y="190"', b'<dc:Bounds x="150" y="200"')
     assert moved != original
     assert post_files(client, people, "owner", [("bpmn", "m.bpmn", moved)]).status_code == 201  # the diagram changed
+
+
+def test_a_decision_table_written_another_way_is_no_new_version(client, people):
+    table = (BPMN_DIR / "tender_thresholds.dmn").read_bytes()
+    assert post_files(client, people, "owner", [("bpmn", "t.dmn", table)]).status_code == 201
+    reformatted = table.replace(b"\n        ", b"\n").replace(b"\n      ", b"\n")
+    assert reformatted != table
+    again = post_files(client, people, "owner", [("bpmn", "t.dmn", reformatted)])
+    assert again.status_code == 200 and again.json["created"] is False
+    changed = table.replace(b"&gt;= 4000000", b"&gt;= 3000000").replace(b"&lt; 4000000", b"&lt; 3000000")
+    assert post_files(client, people, "owner", [("bpmn", "t.dmn", changed)]).json["version"] == 2

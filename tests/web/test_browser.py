@@ -392,3 +392,42 @@ def test_owner_runs_the_model_tests_sees_a_failure_on_the_diagram_fixes_it_and_p
         newest = latest(session, "feasibility_review")
         approve = next(c for c in newest.tests if c["name"] == "受理后无需评估，20个工作日内批复")
         assert approve["expect"]["workdays"] == {"decide": 20, "assess_need": 0}
+
+
+def test_owner_edits_a_decision_rule_and_a_new_tendering_follows_it(page, demo):
+    """The construction threshold of 发改委令第16号 lowered from 4 to 3 million in the browser: after
+    publishing the table and then tendering again, a 3.5-million package must be tendered."""
+    _, database = demo
+    with database.session() as session:
+        table_version = latest(session, "tender_thresholds").version
+        tendering_version = latest(session, "tendering").version
+    sign_in(page, "owner")
+    page.goto("/models/tendering")
+    expect(page.locator("[data-testid=decisions]")).to_contain_text('package["estimate"]')
+    page.goto("/models/tender_thresholds")
+    page.wait_for_selector("#decision[data-ready=true]")
+    for old, new in ((">= 4000000", ">= 3000000"), ("< 4000000", "< 3000000")):
+        cell = page.locator("#decision td", has_text=old).first
+        cell.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(new)
+    screenshot(page, "decision-table")
+    page.click("[data-testid=publish]")
+    page.fill("[data-testid=change-note]", "施工限额调整为300万元（示例）")
+    page.click("[data-testid=confirm-publish]")
+    expect(page.locator("[data-testid=version]")).to_have_text(str(table_version + 1))
+    # Tendering froze the old table: publishing it again makes it use the new one.
+    page.click("[data-testid=republish-tendering]")
+    expect(page.locator("[data-testid=version]")).to_have_text(str(tendering_version + 1))
+    with database.session() as session:
+        table = latest(session, "tender_thresholds").bpmn_xml
+        assert "&gt;= 3000000" in table and "&lt; 3000000" in table and "4000000" not in table
+        admin = session.query(instances.User).filter_by(username="admin").one()
+        _, opened = instances.start_instance(
+            session,
+            "SZ-IEC",
+            "tendering",
+            {"package": {"name": "附属工程", "type": "construction", "estimate": 3500000}},
+            admin,
+        )
+        assert [t.bpmn_id for t in opened] == ["prepare_announcement"]

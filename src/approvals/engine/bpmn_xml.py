@@ -7,6 +7,7 @@ DOCTYPE outright (a BPMN file never needs one), never touch the network, and cap
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 
@@ -120,3 +121,60 @@ def diagram_layout(tree: etree._ElementTree) -> list[tuple[str, tuple[float, ...
         ]
         layout.append((el.get("bpmnElement") or "", tuple(round(p, 1) for p in points)))
     return sorted(layout)
+
+
+_LAYOUT_NAMESPACES = {
+    _DI,
+    _DC,
+    "http://www.omg.org/spec/DD/20100524/DI",
+    "https://www.omg.org/spec/DMN/20191111/DMNDI/",
+    "http://www.omg.org/spec/DMN/20180521/DMNDI/",
+    "https://www.omg.org/spec/DMN/20191111/DI/",
+    "http://www.omg.org/spec/DMN/20180521/DI/",
+}
+
+
+def canonical_content(tree: etree._ElementTree) -> bytes:
+    """The file's content without its drawing (DI) and without the whitespace between elements,
+    in canonical XML: two files that say the same thing give the same bytes."""
+    root = etree.fromstring(etree.tostring(tree.getroot()))
+    for el in list(root.iter()):
+        parent = el.getparent()
+        if isinstance(el.tag, str) and etree.QName(el).namespace in _LAYOUT_NAMESPACES and parent is not None:
+            parent.remove(el)
+    for el in root.iter():
+        if el.text is not None and not el.text.strip() and len(el):
+            el.text = None
+        if el.tail is not None and not el.tail.strip():
+            el.tail = None
+    canonical: bytes = etree.tostring(root, method="c14n")
+    return canonical
+
+
+def decision_table(tree: etree._ElementTree) -> dict[str, Any]:
+    """A DMN decision's inputs (label and expression) and outputs (name and label), as a business
+    rule task that calls it sees them."""
+    decision = tree.getroot().find("{*}decision")
+    table = decision.find("{*}decisionTable") if decision is not None else None
+    if table is None:
+        return {"inputs": [], "outputs": [], "rules": 0}
+    return {
+        "inputs": [
+            {"label": el.get("label") or "", "expression": (el.findtext("{*}inputExpression/{*}text") or "").strip()}
+            for el in table.findall("{*}input")
+        ],
+        "outputs": [
+            {"name": el.get("name") or "", "label": el.get("label") or ""} for el in table.findall("{*}output")
+        ],
+        "rules": len(table.findall("{*}rule")),
+    }
+
+
+def business_rule_tasks(tree: etree._ElementTree) -> list[tuple[str, str]]:
+    """(task id, decision key) of each business-rule task that calls a decision table."""
+    found = []
+    for task in tree.getroot().iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}businessRuleTask"):
+        called = task.findtext("{*}extensionElements/{http://spiffworkflow.org/bpmn/schema/1.0/core}calledDecisionId")
+        if called and called.strip():
+            found.append((task.get("id") or "", called.strip()))
+    return found

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..engine.bpmn_xml import diagram_layout, parse_xml
+from ..engine.bpmn_xml import business_rule_tasks, canonical_content, decision_table, diagram_layout, parse_xml
 from ..engine.errors import ModelRejected, Problem
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
@@ -165,6 +165,8 @@ class _Draft:
             return False
         if previous.checksum == self.checksum:
             return True
+        if previous.kind == model.kind == "dmn":  # a decision table: the same rules, however written
+            return _canonical(previous.bpmn_xml.encode()) == _canonical(self.bpmn)
         return (
             previous.kind == model.kind == "bpmn"
             and previous.forms == model.forms
@@ -176,6 +178,45 @@ class _Draft:
 
 def _layout(bpmn: bytes) -> list[tuple[str, tuple[float, ...]]]:
     return diagram_layout(parse_xml(bpmn, max_bytes=len(bpmn) + 1))
+
+
+def _canonical(xml: bytes) -> bytes:
+    return canonical_content(parse_xml(xml, max_bytes=len(xml) + 1))
+
+
+def callers_of(session: Session, definition: ProcessDefinition) -> list[ProcessDefinition]:
+    """The latest versions of the process models that call ``definition``'s key (a called process
+    or a decision table): each froze the version it was published with, until published again."""
+    found = []
+    for caller, _count in list_latest(session):
+        if caller.kind != "bpmn" or caller.key == definition.key:
+            continue
+        outline = model_outline(caller.bpmn_xml.encode(), max_bytes=10**8)
+        calls = outline.called_decisions if definition.kind == "dmn" else outline.called_processes
+        if definition.key in calls:
+            found.append(caller)
+    return found
+
+
+def republish(session: Session, key: str, actor: User) -> tuple[ProcessDefinition, bool]:
+    """Publish the latest version of ``key`` again, so that it freezes the latest versions of what it
+    calls (its model, forms and tests as they are; they must still pass)."""
+    current = versions_of(session, key)[0]
+    note = "使用所调用流程和决策表的最新版本 (callees' latest versions)"
+    return publish(session, current.bpmn_xml.encode(), {}, actor, filename=f"{key}.bpmn", note=note)
+
+
+def decisions_used(session: Session, definition: ProcessDefinition) -> list[dict[str, Any]]:
+    """The decision tables a process model's business-rule tasks call, each with the latest
+    version's inputs and outputs (what the task hands over and gets back)."""
+    if definition.kind != "bpmn":
+        return []
+    used = []
+    for task_id, key in business_rule_tasks(parse_xml(definition.bpmn_xml.encode(), max_bytes=10**8)):
+        table = latest(session, key, "dmn")
+        found = decision_table(parse_xml(table.bpmn_xml.encode(), max_bytes=10**8)) if table is not None else None
+        used.append({"task": task_id, "key": key, "version": table.version if table else None, "table": found})
+    return used
 
 
 def _draft(session: Session, bpmn: bytes, forms: Mapping[str, bytes], filename: str, tests: Any = None) -> _Draft:

@@ -119,6 +119,17 @@ ZH = {
     "Dry run": "试运行",
     "Migrate": "迁移",
     "Model tests": "模型测试",
+    "Decision tables": "决策表",
+    "Decision table": "决策表",
+    "Used by": "调用方",
+    "Publish again": "重新发布以使用本版本",
+    "Each caller keeps the version it was published with; publish it again to use this one.": (
+        "调用方沿用其发布时的版本；重新发布调用方才会使用本版本。"
+    ),
+    "Inputs": "输入",
+    "Outputs": "输出",
+    "rules": "条规则",
+    "not published": "尚未发布",
     "Run tests": "运行测试",
     (
         "Each case: start data, each step with the agency that holds it and its form data (or a timer that "

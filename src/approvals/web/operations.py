@@ -9,9 +9,9 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from ..db import get_session
-from ..services import incidents, migration, repair
+from ..services import definitions, incidents, migration, repair
 from ..services.authz import can_publish
-from ..services.errors import InvalidInput
+from ..services.errors import InvalidInput, ModelInvalid
 from . import auth
 from .i18n import translate
 from .views import _field_errors, bp, me, model_page_response
@@ -101,6 +101,21 @@ def model_migrate(key: str):
     except InvalidInput as exc:
         return model_page_response(key, migration_problems=_field_errors(exc), code=422)
     return model_page_response(key, report=report, dry_run=dry_run, chosen=(from_version, to_version))
+
+
+@bp.post("/models/<key>/republish")
+@auth.signed_in
+def model_republish(key: str):
+    """Publish a caller again so that it uses the latest versions of what it calls."""
+    try:
+        definition, created = definitions.republish(get_session(), key, me())
+    except ModelInvalid as exc:
+        flash(exc.message)
+        return redirect(url_for("web.model_page", key=key), 303)
+    if not created:
+        flash(translate("Nothing changed: no new version."))
+        return redirect(url_for("web.model_page", key=key), 303)
+    return redirect(url_for("web.model_page", key=key, published=definition.version, _anchor="migration"), 303)
 
 
 def _version(raw: str | None, name: str) -> int:

@@ -360,6 +360,8 @@ def model_page_response(key: str, code: int = 200, **extra):
         live=definitions.live_instances_by_version(session, key),
         published=request.args.get("published", type=int),
         tests_text=json.dumps(versions[0].tests or [], ensure_ascii=False, indent=2),
+        decisions=definitions.decisions_used(session, versions[0]),
+        callers=definitions.callers_of(session, versions[0]),
         **extra,
     ), code
 

@@ -1,6 +1,6 @@
 // The model page's diagram. Owners get the modeler: check the draft with the server's linter (each
-// problem drawn on its element and listed; a click on the list shows the element), preview what
-// publishing would change, and publish with a change note. Everyone else gets the navigated viewer
+// problem drawn on its element and listed; a click on the list shows the element), run the model
+// tests, and publish (publish.js). Everyone else gets the navigated viewer
 // (zoom and pan, no editing tools): the page loads the viewer bundle for them.
 (async function () {
   const host = document.getElementById("modeler");
@@ -110,76 +110,11 @@
     outcome.textContent = answer.problems.length ? answer.problems.length + " ✗" : host.dataset.ok;
   });
 
-  // Publish: preview first; nothing changed says so; otherwise a dialog lists the changes and
-  // asks for the change note, then publishes and reloads the page on the new version.
-  const dialog = document.getElementById("publish-dialog");
-  const changes = document.getElementById("changes");
-  let pending = null;
-
-  function section(title, items) {
-    const block = document.createElement("div");
-    const heading = document.createElement("h3");
-    heading.textContent = title;
-    const ul = document.createElement("ul");
-    (items.length ? items : [changes.dataset.none]).forEach((text) => {
-      const li = document.createElement("li");
-      li.textContent = text;
-      ul.appendChild(li);
-    });
-    block.append(heading, ul);
-    return block;
-  }
-
-  function describe(preview) {
-    changes.replaceChildren();
-    const elements = preview.elements || { added: [], removed: [], changed: [] };
-    const label = (e) => (e.name ? e.name + " (" + e.bpmn_id + ")" : e.bpmn_id) + (e.what.length ? ": " + e.what.join(", ") : "");
-    for (const kind of ["added", "removed", "changed"]) {
-      changes.appendChild(section(changes.dataset[kind], elements[kind].map(label)));
-    }
-    const forms = preview.forms;
-    const named = [].concat(
-      forms.added.map((n) => "+ " + n), forms.removed.map((n) => "− " + n), forms.changed.map((n) => "~ " + n));
-    changes.appendChild(section(changes.dataset.forms, named));
-  }
-
-  document.getElementById("publish").addEventListener("click", async () => {
-    const body = await draftBody({});
-    const reply = await post(host.dataset.previewUrl, body, "application/json");
-    const answer = await reply.json();
-    if (!reply.ok) {
-      show(answer.problems || []);
-      outcome.textContent = answer.message || reply.statusText;
-      return;
-    }
-    const failures = answer.tests.flatMap((r) => r.failures.map((f) => ({ element: f.step, message: "test case " + r.name + ": " + f.message })));
-    show(failures);
-    if (failures.length) {  // publishing would refuse: say so here, with the failures on the diagram
-      outcome.textContent = failures.length + " ✗ " + failures[0].message;
-      return;
-    }
-    if (answer.unchanged) {
-      outcome.textContent = host.dataset.unchanged;
-      return;
-    }
-    pending = body;
-    document.getElementById("next-version").textContent = (answer.current_version || 0) + 1;
-    describe(answer);
-    dialog.showModal();
-  });
-
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "publish" || pending === null) return;
-    const note = document.getElementById("change-note").value;
-    const reply = await post(host.dataset.publishUrl, JSON.stringify({ ...JSON.parse(pending), note }), "application/json");
-    const answer = await reply.json();
-    if (!reply.ok) {
-      show(answer.problems || []);
-      outcome.textContent = answer.message || reply.statusText;
-      return;
-    }
-    pending = null;
-    // The page again, on the new version: its version list, its changes and the migration form.
-    window.location.assign(host.dataset.pageUrl + "?published=" + answer.version + (answer.created ? "#migration" : ""));
+  window.approvalsPublish({
+    host,
+    draftBody: () => draftBody({}),
+    post: (url, body) => post(url, body, "application/json"),
+    show,
+    outcome,
   });
 })();
