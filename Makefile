@@ -6,6 +6,8 @@ export APPROVALS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/approvals.sqlite3
 SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
 BPMN_JS := src/approvals/web/static/vendor/bpmn-js
 DMN_JS := src/approvals/web/static/vendor/dmn-js
+# The owners' modeler (bpmn-js + properties panel + our properties), built from frontend/ by esbuild.
+OWNER_MODELER := src/approvals/web/static/vendor/approvals-modeler
 PORT ?= 5000
 
 # Coverage floors, at the figures reached (raise them as they grow): the whole package (statements
@@ -51,7 +53,12 @@ $(DMN_JS)/dmn-modeler.production.min.js:
 	   build/npm/node_modules/dmn-js/dist/dmn-viewer.production.min.js $(DMN_JS)/
 	cp -r build/npm/node_modules/dmn-js/dist/assets $(DMN_JS)/
 
-assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(DMN_JS)/dmn-modeler.production.min.js  ## front-end files from npm, served locally
+$(OWNER_MODELER)/modeler.bundle.js: frontend/package.json frontend/package-lock.json frontend/*.js frontend/*.json
+	mkdir -p $(OWNER_MODELER)
+	cd frontend && npm ci --silent --no-audit --no-fund && npm run --silent build
+	cp frontend/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(OWNER_MODELER)/
+
+assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(DMN_JS)/dmn-modeler.production.min.js $(OWNER_MODELER)/modeler.bundle.js  ## front-end files from npm, served locally
 
 db: install  ## create or upgrade the database and load the agencies
 	$(BIN)/approvals init-db

@@ -431,3 +431,47 @@ def test_owner_edits_a_decision_rule_and_a_new_tendering_follows_it(page, demo):
             admin,
         )
         assert [t.bpmn_id for t in opened] == ["prepare_announcement"]
+
+
+def test_owner_changes_a_time_limit_and_a_lane_agency_in_the_properties_panel(page, demo):
+    """The DRC decision's 20WD becomes 15WD in the panel (a wrong value is refused by the field),
+    the model test that counted on 20WD fails until its due date is corrected, and the published
+    version carries the new limit, listed as such in the diff preview."""
+    _, database = demo
+    with database.session() as session:
+        version = latest(session, "feasibility_review").version
+    sign_in(page, "owner")
+    page.goto("/models/feasibility_review")
+    page.wait_for_selector("#modeler[data-ready=true]")
+    page.locator(".djs-element[data-element-id=decide]").click()
+    panel = page.locator("[data-testid=properties]")
+    limit = panel.locator("input[name=approvals-time_limit]")
+    expect(limit).to_have_value("20WD")
+    limit.fill("15XD")
+    expect(panel).to_contain_text("天数加 WD（工作日）或 CD（自然日）")
+    limit.fill("15WD")
+    expect(panel).not_to_contain_text("天数加 WD（工作日）或 CD（自然日）")
+    expect(panel).to_contain_text("常规")  # bpmn-js's own words in Chinese too
+    screenshot(page, "properties-panel")
+    # A lane's agency is picked from the directory.
+    page.locator(".djs-element[data-element-id=Lane_EXPERTS]").click(position={"x": 15, "y": 40})
+    agency = panel.locator("select[name=approvals-agency]")
+    expect(agency).to_have_value("EXPERTS")
+    assert "DRC · " in agency.inner_text()
+    page.click("[data-testid=run-tests]")
+    expect(page.locator("[data-testid=test-results] li.failed")).to_contain_text(
+        "decide is due 2026-10-19, not 2026-10-26"
+    )
+    text = page.locator("[data-testid=tests]").input_value()
+    page.fill("[data-testid=tests]", text.replace('"decide": "2026-10-26"', '"decide": "2026-10-19"'))
+    page.click("[data-testid=publish]")
+    expect(page.locator("[data-testid=changes]")).to_contain_text("decide): time_limit")
+    page.fill("[data-testid=change-note]", "批复时限缩短为15个工作日")
+    page.click("[data-testid=confirm-publish]")
+    expect(page.locator("[data-testid=version]")).to_have_text(str(version + 1))
+    with database.session() as session:
+        newest = latest(session, "feasibility_review")
+        assert (
+            'name="time_limit" value="15WD"' in newest.bpmn_xml
+            and "20WD" not in newest.bpmn_xml.split('id="decide"')[1][:600]
+        )

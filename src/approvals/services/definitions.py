@@ -165,14 +165,18 @@ class _Draft:
             return False
         if previous.checksum == self.checksum:
             return True
-        if previous.kind == model.kind == "dmn":  # a decision table: the same rules, however written
-            return _canonical(previous.bpmn_xml.encode()) == _canonical(self.bpmn)
+        try:
+            if previous.kind == model.kind == "dmn":  # a decision table: the same rules, however written
+                return _canonical(previous.bpmn_xml.encode()) == _canonical(self.bpmn)
+            same_layout = _layout(previous.bpmn_xml.encode()) == _layout(self.bpmn)
+        except ModelRejected:  # the latest version was stored before today's rules: it differs
+            return False
         return (
             previous.kind == model.kind == "bpmn"
             and previous.forms == model.forms
             and previous.tests == self.tests
             and spec_content(previous.spec_json) == spec_content(model.spec_json)
-            and _layout(previous.bpmn_xml.encode()) == _layout(self.bpmn)
+            and same_layout
         )
 
 
@@ -191,7 +195,10 @@ def callers_of(session: Session, definition: ProcessDefinition) -> list[ProcessD
     for caller, _count in list_latest(session):
         if caller.kind != "bpmn" or caller.key == definition.key:
             continue
-        outline = model_outline(caller.bpmn_xml.encode(), max_bytes=10**8)
+        try:
+            outline = model_outline(caller.bpmn_xml.encode(), max_bytes=10**8)
+        except ModelRejected:  # a version stored before today's rules calls nothing we can read
+            continue
         calls = outline.called_decisions if definition.kind == "dmn" else outline.called_processes
         if definition.key in calls:
             found.append(caller)
@@ -211,10 +218,17 @@ def decisions_used(session: Session, definition: ProcessDefinition) -> list[dict
     version's inputs and outputs (what the task hands over and gets back)."""
     if definition.kind != "bpmn":
         return []
-    used = []
-    for task_id, key in business_rule_tasks(parse_xml(definition.bpmn_xml.encode(), max_bytes=10**8)):
+    used: list[dict[str, Any]] = []
+    try:
+        calls = business_rule_tasks(parse_xml(definition.bpmn_xml.encode(), max_bytes=10**8))
+    except ModelRejected:  # a version stored before today's rules: it shows nothing here
+        return used
+    for task_id, key in calls:
         table = latest(session, key, "dmn")
-        found = decision_table(parse_xml(table.bpmn_xml.encode(), max_bytes=10**8)) if table is not None else None
+        try:
+            found = decision_table(parse_xml(table.bpmn_xml.encode(), max_bytes=10**8)) if table is not None else None
+        except ModelRejected:
+            found = None
         used.append({"task": task_id, "key": key, "version": table.version if table else None, "table": found})
     return used
 

@@ -17,6 +17,7 @@ from ..db import get_session
 from ..http_edge import send_material, send_model_file, status_of
 from ..models import Outcome, TaskState, utcnow
 from ..services import (
+    agencies,
     calendar_years,
     definitions,
     history,
@@ -34,7 +35,7 @@ from ..workdays import today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import data_from, fields_of
-from .i18n import LANGUAGES, translate
+from .i18n import LANGUAGES, language, translate
 from .redirects import local_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -345,6 +346,76 @@ def model_page(key: str):
     return model_page_response(key)
 
 
+PANEL_WORDS = (
+    "Approvals",
+    "Problems",
+    "Agency",
+    "(routed by expression)",
+    "Routing expression (reads project)",
+    "Form",
+    "(no form)",
+    "Time limit",
+    "Clock stopped (not counted against the statutory limit)",
+    "Four eyes: earlier steps whose completer may not do this one",
+    "Condition (a Python expression)",
+    "Default flow (taken when no condition holds)",
+    "Called process",
+    "(none)",
+    "a number of days and WD (working days) or CD (calendar days), e.g. 20WD",
+    # bpmn-js's own words most seen by owners (its panel, palette and context pad)
+    "General",
+    "Name",
+    "ID",
+    "Documentation",
+    "Element documentation",
+    "Process documentation",
+    "Timer",
+    "Type",
+    "Value",
+    "Date",
+    "Duration",
+    "Cycle",
+    "Multi-instance",
+    "Loop cardinality",
+    "Completion condition",
+    "Process",
+    "<none>",
+    "Create task",
+    "Create gateway",
+    "Create start event",
+    "Create end event",
+    "Create intermediate/boundary event",
+    "Create pool/participant",
+    "Activate hand tool",
+    "Activate lasso tool",
+    "Activate create/remove space tool",
+    "Activate global connect tool",
+    "Append task",
+    "Append end event",
+    "Append gateway",
+    "Connect to other element",
+    "Delete",
+    "Change element",
+)
+
+
+def _panel_data(session, definition) -> dict:
+    """What the properties panel offers: the agency directory, the model's forms, the published
+    processes a call activity may call, and its words in the page's language."""
+    zh = language() == "zh"
+    return {
+        "words": {word: translate(word) for word in PANEL_WORDS},
+        "agencies": [{"code": a.code, "name": a.name_zh if zh else a.name_en} for a in agencies.list_agencies(session)],
+        "forms": sorted(definition.forms),
+        "processes": [
+            {"key": d.key, "name": d.name}
+            for d, _count in definitions.list_latest(session)
+            if d.kind == "bpmn" and d.key != definition.key
+        ],
+        "problems": {},
+    }
+
+
 def model_page_response(key: str, code: int = 200, **extra):
     """The model page: the modeler, versions and forms, what the newest version changed, and the
     live instances per version with the migration form (``extra``: a migration's report)."""
@@ -362,6 +433,7 @@ def model_page_response(key: str, code: int = 200, **extra):
         tests_text=json.dumps(versions[0].tests or [], ensure_ascii=False, indent=2),
         decisions=definitions.decisions_used(session, versions[0]),
         callers=definitions.callers_of(session, versions[0]),
+        panel=_panel_data(session, versions[0]) if can_publish(me()) else None,
         **extra,
     ), code
 

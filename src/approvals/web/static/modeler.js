@@ -6,8 +6,17 @@
   const host = document.getElementById("modeler");
   const csrf = document.querySelector("meta[name=csrf-token]").content;
   const editable = host.dataset.editable === "true";
+  // Owners get our bundle (bpmn-js with the properties panel, frontend/); everyone else the viewer.
   // diagram-js binds its keyboard to the canvas itself (click it first); no `keyboard.bindTo`.
-  const modeler = new BpmnJS({ container: host });
+  const panelData = document.getElementById("panel-data");
+  if (panelData) window.approvalsPanel = JSON.parse(panelData.textContent);
+  const modeler = editable
+    ? window.ApprovalsModeler.create({
+        container: host,
+        // Our group opens by itself: it is what owners come to the panel for.
+        propertiesPanel: { parent: "#properties", layout: { groups: { approvals: { open: true }, "approvals-problems": { open: true } } } },
+      })
+    : new BpmnJS({ container: host });
   window.approvalsModeler = modeler;  // for people (and tests) at the console
   const response = await fetch(host.dataset.xmlUrl);
   await modeler.importXML(await response.text());
@@ -28,6 +37,12 @@
   let marked = [];
 
   function show(problems) {
+    // The panel lists the selected element's problems too (frontend/properties.js).
+    window.approvalsPanel.problems = {};
+    problems.forEach((p) => {
+      if (p.element) (window.approvalsPanel.problems[p.element] ||= []).push(p.message);
+    });
+    modeler.get("eventBus").fire("propertiesPanel.providersChanged");
     marked.forEach((id) => canvas.removeMarker(id, "problem"));
     overlays.remove({ type: "problem" });
     marked = [];
@@ -104,10 +119,17 @@
     said.textContent = answer.results.length - failed + " ✓ " + failed + " ✗";
   });
 
-  document.getElementById("check").addEventListener("click", async () => {
+  async function check() {
     const answer = await (await post(host.dataset.checkUrl, await draft(), "application/xml")).json();
     show(answer.problems);
     outcome.textContent = answer.problems.length ? answer.problems.length + " ✗" : host.dataset.ok;
+  }
+  document.getElementById("check").addEventListener("click", check);
+  // Every edit is checked by the same server rules as publishing, a moment after the owner stops.
+  let pendingCheck = null;
+  modeler.get("eventBus").on("commandStack.changed", () => {
+    clearTimeout(pendingCheck);
+    pendingCheck = setTimeout(check, 700);
   });
 
   window.approvalsPublish({
