@@ -475,3 +475,44 @@ def test_owner_changes_a_time_limit_and_a_lane_agency_in_the_properties_panel(pa
             'name="time_limit" value="15WD"' in newest.bpmn_xml
             and "20WD" not in newest.bpmn_xml.split('id="decide"')[1][:600]
         )
+
+
+def test_owner_designs_a_new_form_with_a_live_preview_and_saves_it(page, demo):
+    _, database = demo
+    with database.session() as session:
+        version = latest(session, "feasibility_review").version
+    sign_in(page, "owner")
+    page.goto("/models/feasibility_review")
+    page.fill("[data-testid=new-form-name]", "site_visit")
+    page.click("[data-testid=new-form]")
+    expect(page.locator("h1")).to_contain_text("site_visit.schema.json")
+    page.click("[data-testid=add-field]")
+    row = page.locator(".designer-field").nth(0)
+    row.locator("input[name=field-name]").fill("visit_date")
+    row.locator("input[name=field-name]").dispatch_event("change")
+    row = page.locator(".designer-field[data-field=visit_date]")
+    row.locator("input[name=field-title]").fill("踏勘日期")
+    row.locator("input[name=field-title]").dispatch_event("change")
+    row.locator("select[name=field-type]").select_option("date")
+    row.locator("input[name=field-required]").check()
+    page.click("[data-testid=add-field]")
+    second = page.locator(".designer-field").nth(1)
+    second.locator("input[name=field-name]").fill("conclusion")
+    second.locator("input[name=field-name]").dispatch_event("change")
+    second = page.locator(".designer-field[data-field=conclusion]")
+    second.locator("select[name=field-type]").select_option("choice")
+    second = page.locator(".designer-field[data-field=conclusion]")
+    second.locator("textarea[name=field-options]").fill("fit=具备条件\nunfit=不具备条件")
+    second.locator("textarea[name=field-options]").dispatch_event("change")
+    preview = page.locator("[data-testid=form-preview]")
+    expect(preview.locator("input[type=date][name=visit_date]")).to_have_count(1)
+    expect(preview.locator("select[name=conclusion] option", has_text="不具备条件")).to_have_count(1)
+    expect(preview).to_contain_text("踏勘日期 *")
+    screenshot(page, "form-designer")
+    page.fill("[data-testid=form-note]", "新增现场踏勘表单")
+    page.click("[data-testid=save-form]")
+    expect(page.locator(".flash")).to_contain_text(f"v{version + 2}")  # the new form, then its fields
+    with database.session() as session:
+        form = latest(session, "feasibility_review").forms["site_visit.schema.json"]
+        assert form["required"] == ["visit_date"] and form["properties"]["visit_date"]["format"] == "date"
+        assert form["properties"]["conclusion"]["x-enum-titles"] == ["具备条件", "不具备条件"]

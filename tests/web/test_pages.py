@@ -253,3 +253,26 @@ def test_the_modeler_publishes_only_with_a_change_note(app, people, sample):
     assert done.status_code == 200 and done.json == {"key": "sample_review", "version": 2, "created": True}
     page = owner.get("/models/sample_review?published=2").get_data(as_text=True)
     assert 'data-testid="published-note"' in page and "改名" in page
+
+
+def test_form_preview_and_new_form_check_what_they_are_given(app, client, people, sample):
+    owner = signed_in(app, "owner")
+    token = {"X-CSRFToken": csrf(owner, "/models/sample_review")}
+    url = "/models/sample_review/forms/sample_submit.schema.json/preview"
+    shown = owner.post(
+        url,
+        data=json.dumps({"type": "object", "properties": {"d": {"type": "string", "format": "date"}}}),
+        headers=token,
+    )
+    assert shown.status_code == 200 and 'type="date"' in shown.json["html"]
+    bad = owner.post(url, data='{"type": "array"}', headers=token)
+    assert bad.status_code == 422 and "type 'object'" in bad.json["problems"][0]
+    refused = owner.post("/models/sample_review/forms", data={"name": "../x", **{"csrf_token": token["X-CSRFToken"]}})
+    assert refused.status_code == 422
+    made = owner.post("/models/sample_review/forms", data={"name": "extra", "csrf_token": token["X-CSRFToken"]})
+    assert made.status_code == 303 and made.headers["Location"].endswith("/forms/extra.schema.json")
+    versions = client.get("/api/process-definitions/sample_review/versions", headers=people.auth("pnr")).json
+    assert versions[0]["change_note"] == "新表单 extra.schema.json"
+    staff = signed_in(app, "pnr")
+    page = staff.get("/models/sample_review/forms/extra.schema.json").get_data(as_text=True)
+    assert 'data-testid="designer"' not in page and "readonly" in page

@@ -91,7 +91,7 @@ def lint_model(
     if not processes:
         result.add(None, "the file contains no bpmn:process")
     _check_unsupported(root, result)
-    _parse_forms(forms, result)
+    parse_forms(forms, result)
     for process in processes:
         _check_lanes(process, lane_agencies, result, extra_functions)
         _check_forms_used(process, result)
@@ -149,7 +149,8 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
             )
 
 
-def _parse_forms(forms: Mapping[str, bytes], result: LintResult) -> None:
+def parse_forms(forms: Mapping[str, bytes], result: LintResult) -> None:
+    """Each form file parsed into ``result.forms``, or a problem naming it."""
     for filename, raw in forms.items():
         try:
             schema = json.loads(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.bpmn_xml import business_rule_tasks, canonical_content, decision_table, diagram_layout, parse_xml
 from ..engine.errors import ModelRejected, Problem
+from ..engine.lint import LintResult, parse_forms
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..engine.serializer import diff_specs, spec_content
@@ -23,6 +25,8 @@ from .authz import can_publish, require
 from .errors import InvalidInput, ModelInvalid, NotFound
 from .limits import limits_of
 from .material_types import field_problems
+
+FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.[A-Za-z0-9_-]{1,40})?\.json")  # e.g. my_step.schema.json
 
 
 def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str], tests: list[Any]) -> str:
@@ -388,6 +392,41 @@ def _resolver(session: Session) -> Callable[[str, str], bytes | None]:
         return definition.bpmn_xml.encode() if definition is not None else None
 
     return resolve
+
+
+def form_problems(name: str, text: str) -> list[str]:
+    """What publishing would say of a form's JSON Schema text (empty when it is acceptable)."""
+    result = LintResult()
+    parse_forms({name: text.encode()}, result)
+    problems = [p.message for p in result.problems]
+    if not problems:
+        problems = field_problems(result.forms[name])
+    return problems
+
+
+def add_form(session: Session, key: str, name: str, actor: User) -> ProcessDefinition:
+    """A new, empty form for ``key``: published with its latest version, ready to be designed and
+    given to a step (422 when the name is taken or not a form file name)."""
+    current = versions_of(session, key)[0]
+    if current.kind != "bpmn":
+        raise InvalidInput(f"{key} is a decision table: it has no forms", {"name": ["a process model's form"]})
+    if not FORM_NAME.fullmatch(name):
+        raise InvalidInput(
+            "a form file name is letters, digits, _ and -, ending in .json", {"name": ["e.g. my_step.schema.json"]}
+        )
+    if name in current.forms:
+        raise InvalidInput(f"{key} already has a form {name}", {"name": ["taken"]})
+    empty = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": name,
+        "type": "object",
+        "properties": {},
+    }
+    note = f"新表单 {name}"
+    definition, _created = publish(
+        session, current.bpmn_xml.encode(), {name: json.dumps(empty).encode()}, actor, f"{key}.bpmn", note=note
+    )
+    return definition
 
 
 def model_key(session: Session, bpmn: bytes) -> str | None:

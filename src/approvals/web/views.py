@@ -346,6 +346,29 @@ def model_page(key: str):
     return model_page_response(key)
 
 
+DESIGNER_WORDS = (
+    "Name",
+    "Title",
+    "Type",
+    "Required",
+    "Only when",
+    "equals",
+    "Choices (value=标题, one a line)",
+    "Allowed files",
+    "Up",
+    "Down",
+    "Remove",
+    "text",
+    "long text",
+    "number",
+    "whole number",
+    "date",
+    "choice",
+    "yes/no",
+    "files",
+    "other (edit the JSON)",
+    "always",
+)
 PANEL_WORDS = (
     "Approvals",
     "Problems",
@@ -522,6 +545,8 @@ def model_upload():
 @bp.route("/models/<key>/forms/<name>", methods=["GET", "POST"])
 @auth.signed_in
 def model_form(key: str, name: str):
+    """A form of the model: its designer and JSON Schema for owners (saving publishes a new
+    version), the schema and a preview for everyone else."""
     session = get_session()
     latest = definitions.versions_of(session, key)[0]
     if name not in latest.forms:
@@ -530,15 +555,45 @@ def model_form(key: str, name: str):
     if request.method == "POST":
         text = request.form.get("schema", "")
         try:
-            definition, _ = definitions.publish(session, latest.bpmn_xml.encode(), {name: text.encode()}, me())
+            definition, _ = definitions.publish(
+                session, latest.bpmn_xml.encode(), {name: text.encode()}, me(), note=request.form.get("note", "")
+            )
         except ModelInvalid as exc:
             problems = exc.errors["bpmn"]
         else:
             flash(translate("Saved.") + f" {key} v{definition.version}")
-            return redirect(url_for("web.model_page", key=key), 303)
-    return render_template("model_form.html", key=key, name=name, text=text, problems=problems), (
-        422 if problems else 200
-    )
+            return redirect(url_for("web.model_form", key=key, name=name), 303)
+    return render_template(
+        "model_form.html",
+        key=key,
+        name=name,
+        text=text,
+        problems=problems,
+        fields=fields_of(latest.forms[name]),
+        designer_words={word: translate(word) for word in DESIGNER_WORDS},
+    ), (422 if problems else 200)
+
+
+@bp.post("/models/<key>/forms/<name>/preview")
+@auth.signed_in
+def model_form_preview(key: str, name: str):
+    """The form as staff will see it, drawn from the schema posted (the designer's live preview)."""
+    text = request.get_data(as_text=True)
+    problems = definitions.form_problems(name, text)
+    if problems:
+        return jsonify(problems=problems), 422
+    return jsonify(html=render_template("_form_preview.html", fields=fields_of(json.loads(text))))
+
+
+@bp.post("/models/<key>/forms")
+@auth.signed_in
+def model_form_new(key: str):
+    """A new, empty form for the model (owners), then its designer."""
+    name = request.form.get("name", "").strip()
+    if name and not name.endswith(".json"):
+        name += ".schema.json"
+    definitions.add_form(get_session(), key, name, me())
+    return redirect(url_for("web.model_form", key=key, name=name), 303)
 
 
 @bp.get("/models/<key>/versions/<int:version>/bpmn")
