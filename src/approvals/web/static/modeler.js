@@ -8,8 +8,8 @@
   const editable = host.dataset.editable === "true";
   // Owners get our bundle (bpmn-js with the properties panel, frontend/); everyone else the viewer.
   // diagram-js binds its keyboard to the canvas itself (click it first); no `keyboard.bindTo`.
-  const panelData = document.getElementById("panel-data");
-  if (panelData) window.approvalsPanel = JSON.parse(panelData.textContent);
+  const panelHost = document.getElementById("properties");
+  if (panelHost) window.approvalsPanel = JSON.parse(panelHost.dataset.panel);
   const modeler = editable
     ? window.ApprovalsModeler.create({
         container: host,
