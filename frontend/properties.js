@@ -116,14 +116,44 @@ function PropertyText({ element, name, label, validate, area }) {
   });
 }
 
+const NEW_FORM = "\u0000new";
+
+async function newForm() {
+  // A new, empty form is published with the model's latest version (the draft here is kept) and
+  // designed on its own page afterwards.
+  const name = window.prompt(say("Name of the new form (e.g. site_visit)"));
+  if (!name) return null;
+  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  const reply = await fetch(page().newFormUrl, {
+    method: "POST", body: JSON.stringify({ name }), headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+  });
+  const answer = await reply.json();
+  if (!reply.ok) {
+    window.alert(answer.message);
+    return null;
+  }
+  page().forms.push(answer.name);
+  return answer.name;
+}
+
 function StepForm({ element }) {
   const services = useServices();
   const forms = page().forms.map((name) => ({ value: name, label: name }));
   return h(SelectEntry, {
     id: "approvals-form", element, label: say("Form"),
     getValue: () => (extension(getBusinessObject(element), "spiffworkflow:FormJsonSchemaFilename") || {}).value || "",
-    setValue: (value) => setBody(element, "spiffworkflow:FormJsonSchemaFilename", value, services),
-    getOptions: choices(forms, say("(no form)")),
+    setValue: (value) => {
+      if (value !== NEW_FORM) return setBody(element, "spiffworkflow:FormJsonSchemaFilename", value, services);
+      newForm().then((name) => name && setBody(element, "spiffworkflow:FormJsonSchemaFilename", name, services));
+    },
+    getOptions: () => [...choices(forms, say("(no form)"))(), { value: NEW_FORM, label: say("New form…") }],
+  });
+}
+
+function TimerHint({ element }) {
+  return h(DescriptionEntry, {
+    id: "approvals-timer-hint", element,
+    value: say("A timer may count working days: workdays_after(5) is the end of the 5th working day from now."),
   });
 }
 
@@ -206,6 +236,10 @@ function entriesFor(element) {
   }
   if (is(element, "bpmn:CallActivity")) {
     add("approvals-called", CalledProcess, isSelectEntryEdited);
+  }
+  const definitions = getBusinessObject(element).get ? getBusinessObject(element).get("eventDefinitions") : null;
+  if ((definitions || []).some((d) => is(d, "bpmn:TimerEventDefinition"))) {
+    add("approvals-timer-hint", TimerHint, () => false);
   }
   return entries;
 }

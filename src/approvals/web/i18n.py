@@ -121,6 +121,11 @@ ZH = {
     "Model tests": "模型测试",
     "Decision tables": "决策表",
     "Approvals": "审批属性",
+    "New form…": "新建表单…",
+    "Name of the new form (e.g. site_visit)": "新表单的名称（如 site_visit）",
+    "A timer may count working days: workdays_after(5) is the end of the 5th working day from now.": (
+        "定时器可按工作日计：workdays_after(5) 即自现在起第5个工作日结束时。"
+    ),
     "Fields": "字段",
     "Add a field": "添加字段",
     "As staff will see it": "经办人看到的表单",

@@ -58,6 +58,12 @@ def _domain_error(exc: DomainError):
     return render_template("error.html", message=exc.message, code=code), code
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page that names none (the API docs): the same icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 # -- signing in ------------------------------------------------------------------------------------
 
 
@@ -384,6 +390,9 @@ PANEL_WORDS = (
     "Default flow (taken when no condition holds)",
     "Called process",
     "(none)",
+    "New form…",
+    "Name of the new form (e.g. site_visit)",
+    "A timer may count working days: workdays_after(5) is the end of the 5th working day from now.",
     "a number of days and WD (working days) or CD (calendar days), e.g. 20WD",
     # bpmn-js's own words most seen by owners (its panel, palette and context pad)
     "General",
@@ -436,6 +445,7 @@ def _panel_data(session, definition) -> dict:
             if d.kind == "bpmn" and d.key != definition.key
         ],
         "problems": {},
+        "newFormUrl": url_for("web.model_form_new", key=definition.key),
     }
 
 
@@ -588,11 +598,21 @@ def model_form_preview(key: str, name: str):
 @bp.post("/models/<key>/forms")
 @auth.signed_in
 def model_form_new(key: str):
-    """A new, empty form for the model (owners), then its designer."""
-    name = request.form.get("name", "").strip()
+    """A new, empty form for the model (owners): then its designer, or (from the properties
+    panel, JSON ``{name}``) its file name."""
+    body = request.get_json(silent=True)
+    raw = body.get("name") if isinstance(body, dict) else request.form.get("name")
+    name = str(raw or "").strip()
     if name and not name.endswith(".json"):
         name += ".schema.json"
-    definitions.add_form(get_session(), key, name, me())
+    try:
+        definitions.add_form(get_session(), key, name, me())
+    except InvalidInput as exc:
+        if body is None:
+            raise
+        return jsonify(message=exc.message), 422
+    if body is not None:
+        return jsonify(name=name), 201
     return redirect(url_for("web.model_form", key=key, name=name), 303)
 
 

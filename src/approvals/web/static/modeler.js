@@ -43,7 +43,7 @@
       if (p.element) (window.approvalsPanel.problems[p.element] ||= []).push(p.message);
     });
     modeler.get("eventBus").fire("propertiesPanel.providersChanged");
-    marked.forEach((id) => canvas.removeMarker(id, "problem"));
+    marked.filter((id) => registry.get(id)).forEach((id) => canvas.removeMarker(id, "problem"));  // (some may be deleted)
     overlays.remove({ type: "problem" });
     marked = [];
     list.replaceChildren();
@@ -90,7 +90,7 @@
   let pathMarked = [];
 
   function showPath(result) {
-    pathMarked.forEach((id) => canvas.removeMarker(id, "test-path"));
+    pathMarked.filter((id) => registry.get(id)).forEach((id) => canvas.removeMarker(id, "test-path"));
     pathMarked = result.path.filter((id) => registry.get(id));
     pathMarked.forEach((id) => canvas.addMarker(id, "test-path"));
     results.querySelectorAll("li").forEach((li) => li.classList.toggle("on", li.dataset.name === result.name));
@@ -119,8 +119,11 @@
     said.textContent = answer.results.length - failed + " ✓ " + failed + " ✗";
   });
 
+  let checks = 0;
   async function check() {
+    const mine = ++checks;
     const answer = await (await post(host.dataset.checkUrl, await draft(), "application/xml")).json();
+    if (mine !== checks) return;  // a later check is on its way: its answer is the one to show
     show(answer.problems);
     outcome.textContent = answer.problems.length ? answer.problems.length + " ✗" : host.dataset.ok;
   }
