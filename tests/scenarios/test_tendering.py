@@ -110,3 +110,27 @@ def test_objection_upheld_reopens_evaluation_then_contract_and_filing(tender):
     assert filing.agency_code == "HCB" and filing.due_at == end_of(date(2026, 11, 17))
     s.do("contract_filing", {"filing_number": "BA-001"})
     assert s.result() == "合同已备案"
+
+
+def test_a_calendar_day_period_sent_back_resumes_with_what_is_left(tender):
+    """民法典 art. 201-203: a 30-calendar-day contract period that went back on its 12th day resumes
+    with 18 days when the step opens again, its last day rolled off a rest day, as the working-day
+    clock resumes (issue 17, 1)."""
+    s = tender(on=date(2026, 10, 12))
+    through_opening(s)
+    s.do("evaluation", EVALUATED)
+    s.do("award_decision", AWARD)
+    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3, "objection_received": False})
+    s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-23"}, on=date(2026, 10, 23))
+    # Opened Friday 2026-10-23: 30 days later is Sunday 2026-11-22, so the period ends Monday 2026-11-23.
+    assert s.step("sign_contract").due_at == end_of(date(2026, 11, 23))
+    # Day 12 (Wednesday 2026-11-04): the notice named the wrong bidder's address; back it goes.
+    s.send_back("sign_contract", "award_notice", on=date(2026, 11, 4))
+    s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-11-09"}, on=date(2026, 11, 9))
+    # 18 days are left from Monday 2026-11-09: Friday 2026-11-27, a working day.
+    assert s.step("sign_contract").due_at == end_of(date(2026, 11, 27))
+    # A second send back, on day 5 of what is left (Saturday 2026-11-14 counted as any day):
+    s.send_back("sign_contract", "award_notice", on=date(2026, 11, 14))
+    s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-11-16"}, on=date(2026, 11, 16))
+    # 30 - 12 - 5 = 13 days from Monday 2026-11-16: Sunday 2026-11-29, rolled to Monday 2026-11-30.
+    assert s.step("sign_contract").due_at == end_of(date(2026, 11, 30))

@@ -40,6 +40,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..workdays import local_date
 from . import events, incidents, reference
 from .agencies import lane_agencies
 from .authz import can_read_task, require
@@ -428,13 +429,13 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
     created = []
     calendar = calendar_of(session) if routed else None
     limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
-    workday_steps = {step.bpmn_id for step, _ in routed if (limit := limits[step.task_id]) and limit[1] == "WD"}
-    used = _used_before_send_back(session, instance.id, workday_steps)
+    limited = {step.bpmn_id: limit[1] for step, _ in routed if (limit := limits[step.task_id])}
+    used = _used_before_send_back(session, instance.id, limited)
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
         limit = limits[step.task_id]
-        if limit and limit[1] == "WD":  # a step sent back earlier resumes its clock
-            limit = (max(limit[0] - used[step.bpmn_id], 0), "WD")
+        if limit:  # a step sent back earlier resumes its clock (working or calendar days) with what is left
+            limit = (max(limit[0] - used[step.bpmn_id], 0), limit[1])
         deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit) if calendar else None
         row = Task(
             instance_id=instance.id,
@@ -477,16 +478,17 @@ def _starter_agency(session: Session, instance: ProcessInstance) -> str | None:
     return starter.agency_code if starter is not None else None
 
 
-def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str]) -> dict[str, int]:
-    """Working days each of these steps already used in its latest runs that ended by sending the
-    instance back (one query for all of them; none when no step with a working-day limit opens)."""
-    used = dict.fromkeys(bpmn_ids, 0)
-    if not bpmn_ids:
+def _used_before_send_back(session: Session, instance_id: int, units: dict[str, str]) -> dict[str, int]:
+    """Days each of these steps already used in its latest runs that ended by sending the instance
+    back: working days counted for a "WD" limit, calendar days for a "CD" one (one query for all
+    of them; none when no limited step opens)."""
+    used = dict.fromkeys(units, 0)
+    if not units:
         return used
     restarted: set[str] = set()
-    for bpmn_id, outcome, counted in session.execute(
-        select(Task.bpmn_id, Task.outcome, Task.counted_workdays)
-        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(bpmn_ids), Task.state == TaskState.COMPLETED)
+    for bpmn_id, outcome, counted, created_at, completed_at in session.execute(
+        select(Task.bpmn_id, Task.outcome, Task.counted_workdays, Task.created_at, Task.completed_at)
+        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(units), Task.state == TaskState.COMPLETED)
         .order_by(Task.id.desc())
     ):
         if bpmn_id in restarted:
@@ -494,5 +496,8 @@ def _used_before_send_back(session: Session, instance_id: int, bpmn_ids: set[str
         if outcome != Outcome.SENT_BACK:  # a run that finished normally: the step starts afresh after it
             restarted.add(bpmn_id)
             continue
-        used[bpmn_id] += counted or 0
+        if units[bpmn_id] == "WD":
+            used[bpmn_id] += counted or 0
+        elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
+            used[bpmn_id] += (local_date(completed_at) - local_date(created_at)).days
     return used
