@@ -180,7 +180,12 @@ def calendar_load(settings: dict, path: Path) -> None:
     """Load (or replace) a year's official holiday arrangement from a year file."""
     try:
         with open_database(settings) as database, database.session() as session:
-            row = calendar_years.load_year(session, path.read_text(encoding="utf-8"), None)
+            loaded = calendar_years.load_year(session, path.read_text(encoding="utf-8"), None)
+            row = loaded.row
+            for moved in loaded.moved:
+                where = f"{moved['project']} {moved['step']} ({moved['agency']})"
+                still = " (provisional)" if moved["provisional"] else ""
+                _say(f"  {where}: due {moved['before']} -> {moved['after']}{still}")
     except DomainError as exc:
         _fail(exc)
     _say(f"{row.year}: {len(row.rest_days)} rest days, {len(row.work_days)} make-up working days loaded")

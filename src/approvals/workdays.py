@@ -10,6 +10,7 @@ days whose last day is a rest day ends on the next working day.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,12 +68,65 @@ def _dates(values, year: int, field_name: str) -> set[date]:
 
 
 def parse_arrangement(text: str) -> Arrangement:
-    """Read a year file (see workflows/calendar/README.md); raise ArrangementError naming the field."""
+    """Read a year file (see workflows/calendar/README.md), or the State Council's notice as
+    published (its text, one holiday a paragraph); raise ArrangementError naming the field."""
+    if "放假" in text:
+        return parse_notice(text)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ArrangementError("file", f"not valid TOML: {exc}") from None
     return arrangement_from_dict(data)
+
+
+_NOTICE_YEAR = re.compile(r"关于\s*(\d{4})\s*年部分节假日安排")
+_DAY = r"(?:(\d{1,2})月)?(\d{1,2})日(?:（[^）]*）|\([^)]*\))?"
+_REST = re.compile(_DAY + r"(?:\s*至\s*" + _DAY + r")?\s*放假")
+_WORK = re.compile(r"((?:" + _DAY + r"[、，,\s]*)+)\s*上班")
+
+
+def parse_notice(text: str) -> Arrangement:
+    """The arrangement as the State Council's notice states it, e.g.
+    "二、春节：2月15日（农历腊月二十八、周日）至23日（农历正月初七、周一）放假调休，共9天。2月14日（周六）、
+    2月28日（周六）上班。": rest from the first date to the second (weekdays among them are the rest
+    days to list), and the weekend days named before 上班 are worked."""
+    found = _NOTICE_YEAR.search(text)
+    if found is None:
+        raise ArrangementError("file", "the notice names no year (\u201c关于YYYY年部分节假日安排\u201d)")
+    year = int(found.group(1))
+    rest: set[date] = set()
+    work: set[date] = set()
+    for line in text.splitlines():
+        for m in _REST.finditer(line):
+            start = _notice_day(year, m.group(1), m.group(2), None)
+            end = _notice_day(year, m.group(3), m.group(4), start.month) if m.group(4) else start
+            if end < start:
+                raise ArrangementError("rest_days", f"{m.group(0)!r} ends before it starts")
+            rest.update(d for i in range((end - start).days + 1) if (d := start + timedelta(days=i)).weekday() < 5)
+        for m in _WORK.finditer(line):
+            month = None
+            for day in re.finditer(_DAY, m.group(1)):
+                worked = _notice_day(year, day.group(1), day.group(2), month)
+                month = worked.month
+                if worked.weekday() >= 5:
+                    work.add(worked)
+    if not rest:
+        raise ArrangementError("rest_days", "the notice lists no holiday (\u201c…日至…日放假\u201d)")
+    return arrangement_from_dict(
+        {
+            "year": year,
+            "source": found.group(0).replace("关于", "国务院办公厅关于") + "的通知",
+            "rest_days": sorted(d.isoformat() for d in rest),
+            "work_days": sorted(d.isoformat() for d in work),
+        }
+    )
+
+
+def _notice_day(year: int, month: str | None, day: str, month_before: int | None) -> date:
+    try:
+        return date(year, int(month) if month else (month_before or 1), int(day))
+    except ValueError:
+        raise ArrangementError("file", f"{month or month_before}月{day}日 is not a date of {year}") from None
 
 
 def arrangement_from_dict(data: Mapping) -> Arrangement:

@@ -25,7 +25,9 @@ def get_year(year: int):
 @blp.response(200, CalendarYearSchema)
 @authenticated
 def load_year(body, year: int):
-    """Load or replace a year's official arrangement (admins), as the State Council published it."""
+    """Load or replace a year's official arrangement (admins), as the State Council published it.
+    Every open step whose due date the year changes is recomputed in the same transaction
+    (`task.due_moved` events); `moved` lists them."""
     session = get_session()
-    calendar_years.load_year(session, {**body, "year": year}, current_user())
-    return calendar_years.year_view(session, year)
+    loaded = calendar_years.load_year(session, {**body, "year": year}, current_user())
+    return {**calendar_years.year_view(session, year), "moved": loaded.moved}

@@ -584,6 +584,23 @@ class CalendarYearSchema(Schema):
     loaded = fields.Boolean(metadata={"description": "an admin loaded this year's arrangement"})
     rest_days = fields.List(fields.Date())
     work_days = fields.List(fields.Date())
+    moved = fields.List(
+        fields.Nested(lambda: DueMovedSchema()),
+        metadata={"description": "after loading: the open steps whose due date the year changed"},
+    )
+
+
+class DueMovedSchema(Schema):
+    task_id = fields.Integer()
+    instance_id = fields.Integer()
+    project = fields.String()
+    step = fields.String()
+    name = fields.String()
+    agency = fields.String()
+    before = fields.Date()
+    after = fields.Date()
+    was_provisional = fields.Boolean()
+    provisional = fields.Boolean(metadata={"description": "still counted on plain weekdays somewhere"})
 
 
 class SubstitutionSchema(Schema):

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from ..models import CalendarYear, User, utcnow
+from ..models import CalendarYear, ProcessInstance, Task, TaskKind, User, utcnow
 from ..workdays import (
     Arrangement,
     ArrangementError,
     WorkCalendar,
     arrangement_from_dict,
+    local_date,
     parse_arrangement,
 )
 from . import events, reference
 from .authz import can_manage_users, require
+from .deadlines import due_for, parse_time_limit, used_before_send_back
 from .errors import InvalidInput
 
 
@@ -43,8 +46,18 @@ def _read_calendar(session: Session) -> WorkCalendar:
     )
 
 
-def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> CalendarYear:
-    """Load (or replace) one year's official arrangement: a year file's text, or the same as a mapping."""
+@dataclass
+class LoadedYear:
+    """A year loaded, and every open step whose due date it moved (the report owners get)."""
+
+    row: CalendarYear
+    moved: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_year(session: Session, source: str | Mapping[str, Any], actor: User | None) -> LoadedYear:
+    """Load (or replace) one year's official arrangement — a year file's text, the State Council's
+    notice as published, or the same as a mapping — then, in the same transaction, recompute every
+    open step's due date that it changes (each a ``task.due_moved`` event; the report says what moved)."""
     if actor is not None:
         require(can_manage_users(actor), "only admins load calendar years")
     try:
@@ -60,8 +73,57 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
     session.add(row)
     session.flush()
     reference.bump(session, "calendar")  # the next reader sees the new year
-    events.record(session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source})
-    return row
+    moved = _recompute_due_dates(session, arrangement.year, actor)
+    events.record(
+        session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source, "moved": len(moved)}
+    )
+    return LoadedYear(row, moved)
+
+
+def _recompute_due_dates(session: Session, year: int, actor: User | None) -> list[dict[str, Any]]:
+    """Open steps whose due date the new year changes: counted again from when each opened, with
+    what was left of its limit (a step sent back earlier resumes), and marked official."""
+    calendar = calendar_of(session)
+    moved = []
+    rows = session.scalars(
+        select(Task)
+        .where(Task.is_open, Task.kind == TaskKind.STEP, Task.due_at.is_not(None), Task.time_limit.is_not(None))
+        .options(joinedload(Task.instance).joinedload(ProcessInstance.project))
+        .order_by(Task.id)
+    )
+    for task in rows:
+        limit = parse_time_limit(task.time_limit)
+        if limit is None:
+            continue
+        used = used_before_send_back(session, task.instance_id, {task.bpmn_id: limit[1]})[task.bpmn_id]
+        deadline = due_for(calendar, task.created_at, f"{max(limit[0] - used, 0)}{limit[1]}")
+        if deadline is None or task.due_at is None:
+            continue
+        due, before = deadline.end_of_day_utc(), task.due_at
+        if due == before and deadline.provisional == task.due_provisional:
+            continue
+        if local_date(before).year != year and deadline.due.year != year and not task.due_provisional:
+            continue  # another year's date that this one does not touch
+        was_provisional = task.due_provisional
+        task.due_at, task.due_provisional = due, deadline.provisional
+        change = {
+            "task_id": task.id,
+            "instance_id": task.instance_id,
+            "project": task.instance.project.code,
+            "step": task.bpmn_id,
+            "name": task.name,
+            "agency": task.agency_code,
+            "before": local_date(before).isoformat(),
+            "after": deadline.due.isoformat(),
+            "was_provisional": was_provisional,
+            "provisional": deadline.provisional,
+        }
+        events.record(
+            session, "task.due_moved", actor, instance=task.instance, task=task, payload={**change, "year": year}
+        )
+        moved.append(change)
+    session.flush()
+    return moved
 
 
 def year_view(session: Session, year: int) -> dict[str, Any]:
@@ -82,4 +144,6 @@ def year_view(session: Session, year: int) -> dict[str, Any]:
 
 def load_year_files(session: Session, folder: Path) -> list[int]:
     """Load every ``*.toml`` year file of a folder (workflows/calendar/)."""
-    return [load_year(session, path.read_text(encoding="utf-8"), None).year for path in sorted(folder.glob("*.toml"))]
+    return [
+        load_year(session, path.read_text(encoding="utf-8"), None).row.year for path in sorted(folder.glob("*.toml"))
+    ]

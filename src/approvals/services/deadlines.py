@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..models import Task
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Outcome, Task, TaskState
 from ..workdays import Deadline, WorkCalendar, local_date
 
 
@@ -33,3 +36,28 @@ def counted_workdays(calendar: WorkCalendar, task: Task, now: datetime) -> int:
 def workdays_so_far(calendar: WorkCalendar, task: Task, now: datetime) -> int | None:
     """Counted working days as people see them: stored when a step finishes, counted until now while it is open."""
     return counted_workdays(calendar, task, now) if task.is_open else task.counted_workdays
+
+
+def used_before_send_back(session: Session, instance_id: int, units: dict[str, str]) -> dict[str, int]:
+    """Days each of these steps already used in its latest runs that ended by sending the instance
+    back: working days counted for a "WD" limit, calendar days for a "CD" one (one query for all
+    of them; none when no limited step opens)."""
+    used = dict.fromkeys(units, 0)
+    if not units:
+        return used
+    restarted: set[str] = set()
+    for bpmn_id, outcome, counted, created_at, completed_at in session.execute(
+        select(Task.bpmn_id, Task.outcome, Task.counted_workdays, Task.created_at, Task.completed_at)
+        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(units), Task.state == TaskState.COMPLETED)
+        .order_by(Task.id.desc())
+    ):
+        if bpmn_id in restarted:
+            continue
+        if outcome != Outcome.SENT_BACK:  # a run that finished normally: the step starts afresh after it
+            restarted.add(bpmn_id)
+            continue
+        if units[bpmn_id] == "WD":
+            used[bpmn_id] += counted or 0
+        elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
+            used[bpmn_id] += (local_date(completed_at) - local_date(created_at)).days
+    return used

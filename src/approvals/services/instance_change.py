@@ -31,7 +31,6 @@ from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
 from ..models import (
     InstanceStatus,
-    Outcome,
     ProcessDefinition,
     ProcessInstance,
     Task,
@@ -40,12 +39,11 @@ from ..models import (
     User,
     utcnow,
 )
-from ..workdays import local_date
 from . import events, incidents, reference
 from .agencies import lane_agencies
 from .authz import can_read_task, require
 from .calendar_years import calendar_of
-from .deadlines import counted_workdays, due_for, parse_time_limit
+from .deadlines import counted_workdays, due_for, parse_time_limit, used_before_send_back
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .limits import limits_of
@@ -430,7 +428,7 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
     calendar = calendar_of(session) if routed else None
     limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
     limited = {step.bpmn_id: limit[1] for step, _ in routed if (limit := limits[step.task_id])}
-    used = _used_before_send_back(session, instance.id, limited)
+    used = used_before_send_back(session, instance.id, limited)
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
         limit = limits[step.task_id]
@@ -476,28 +474,3 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
 def _starter_agency(session: Session, instance: ProcessInstance) -> str | None:
     starter = session.get(User, instance.started_by_id) if instance.started_by_id is not None else None
     return starter.agency_code if starter is not None else None
-
-
-def _used_before_send_back(session: Session, instance_id: int, units: dict[str, str]) -> dict[str, int]:
-    """Days each of these steps already used in its latest runs that ended by sending the instance
-    back: working days counted for a "WD" limit, calendar days for a "CD" one (one query for all
-    of them; none when no limited step opens)."""
-    used = dict.fromkeys(units, 0)
-    if not units:
-        return used
-    restarted: set[str] = set()
-    for bpmn_id, outcome, counted, created_at, completed_at in session.execute(
-        select(Task.bpmn_id, Task.outcome, Task.counted_workdays, Task.created_at, Task.completed_at)
-        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(units), Task.state == TaskState.COMPLETED)
-        .order_by(Task.id.desc())
-    ):
-        if bpmn_id in restarted:
-            continue
-        if outcome != Outcome.SENT_BACK:  # a run that finished normally: the step starts afresh after it
-            restarted.add(bpmn_id)
-            continue
-        if units[bpmn_id] == "WD":
-            used[bpmn_id] += counted or 0
-        elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
-            used[bpmn_id] += (local_date(completed_at) - local_date(created_at)).days
-    return used

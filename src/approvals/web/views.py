@@ -639,8 +639,10 @@ def admin():
         except InvalidInput as exc:
             problems = _field_errors(exc)
         else:
-            flash(translate("Saved.") + f" {loaded.year}")
-            return redirect(url_for("web.admin", year=loaded.year), 303)
+            flash(
+                translate("Saved.") + f" {loaded.row.year} · " + translate("due dates moved") + f": {len(loaded.moved)}"
+            )
+            return redirect(url_for("web.admin", year=loaded.row.year), 303)
     return render_template(
         "admin.html", users=people, year=calendar_years.year_view(session, year), text=text, problems=problems
     ), (422 if problems else 200)
