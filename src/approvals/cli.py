@@ -220,10 +220,14 @@ def status_command(settings: dict, code: str) -> None:
         except DomainError as exc:
             _fail(exc)
         work, now, project = calendar_years.calendar_of(session), utcnow(), found.project
+        commitment = found.commitment
         _say(
-            f"{project.code} {project.name}: {found.counted_workdays} of {found.commitment_workdays} "
+            f"{project.code} {project.name}: {commitment.counted_workdays} of {commitment.commitment_workdays} "
             "committed working days used"
         )
+        for leg in commitment.legs:
+            _say(f"  {leg.stage}: {leg.counted_workdays} working days" + ("" if leg.counts else " (not counted)"))
+        _say(f"  waiting on the applicant: {commitment.waiting_on_applicant_workdays} working days (not counted)")
         for entry in found.instances:
             instance = entry.instance
             stages = entry.stages

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
+from datetime import date, timedelta
 
+import time_machine
+from click.testing import CliRunner
+
+from approvals.cli import main
 from approvals.demo import ANSWERS, sample_pdf
 from approvals.services import users
 from tests.conftest import BPMN_DIR, read_forms
 from tests.helpers import post_files
+from tests.scenarios.driver import morning
 
 PACKAGES = [
     {"name": "施工总承包", "type": "construction", "estimate": 500_000_000},
@@ -16,7 +23,7 @@ PACKAGES = [
 ]
 
 
-def test_one_project_from_feasibility_to_groundbreaking(client, people, database):
+def test_one_project_from_feasibility_to_groundbreaking(client, people, database, database_url, app):
     # Publish through the API, callees first, each with the forms it names.
     for name in (
         "tender_thresholds.dmn",
@@ -55,7 +62,12 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
 
     seen: list[tuple[str, str]] = []
     stages_seen: set[str] = set()
+    day = date(2026, 9, 21)
     for _ in range(200):
+        # Each round of answers is given one calendar day after the one before, so the clocks count.
+        day += timedelta(days=1)
+        travel = time_machine.travel(morning(day), tick=False)
+        travel.start()
         status = client.get("/api/projects/SZ-FCC/status", headers=people.auth("observer")).json
         (entry,) = status["instances"]
         open_steps = [t for t in entry["open_tasks"] if t["kind"] == "step"]
@@ -72,6 +84,8 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
             )
             assert response.status_code == 200, (task["bpmn_id"], response.json)
             seen.append((task["bpmn_id"], task["agency"]))
+        travel.stop()
+    travel.stop()
 
     final = client.get(f"/api/instances/{instance_id}", headers=people.auth("observer")).json
     assert final["status"] == "completed", final
@@ -84,6 +98,28 @@ def test_one_project_from_feasibility_to_groundbreaking(client, people, database
     assert seen.count(("other_procurement", "PWB")) == 1  # the hoarding package is below the threshold
     assert stages_seen == {"可行性研究报告审批", "一书两证", "招标投标（标段）", "开工准备"}
     assert status["project"]["commitment_workdays"] == 85
+    # Against the commitment, only the approval legs count; tendering and the applicant's own
+    # steps are shown beside it. The API, the CLI and the page give the same figure.
+    commitment = client.get("/api/projects/SZ-FCC/status", headers=people.auth("observer")).json["commitment"]
+    legs = {leg["stage"]: leg for leg in commitment["legs"]}
+    assert set(legs) == {"可行性研究报告审批", "一书两证", "招标投标（标段）", "开工准备"}
+    assert [stage for stage, leg in legs.items() if not leg["counts"]] == ["招标投标（标段）"]
+    assert legs["招标投标（标段）"]["counted_workdays"] > 0 and commitment["waiting_on_applicant_workdays"] > 0
+    approvals = [leg["counted_workdays"] for leg in legs.values() if leg["counts"]]
+    assert max(approvals) <= commitment["counted_workdays"] <= sum(approvals)
+    figure = commitment["counted_workdays"]
+    assert (
+        client.get("/api/projects/SZ-FCC/status", headers=people.auth("observer")).json["project"]["counted_workdays"]
+        == figure
+    )
+    cli = CliRunner().invoke(main, ["--database-url", database_url, "status", "SZ-FCC"], catch_exceptions=False)
+    assert f"{figure} of 85 committed working days used" in cli.output
+    assert f"waiting on the applicant: {commitment['waiting_on_applicant_workdays']} working days" in cli.output
+    assert "招标投标（标段）" in cli.output and "(not counted)" in cli.output
+    from tests.web.test_pages import signed_in
+
+    page = signed_in(app, "observer").get("/projects/SZ-FCC").get_data(as_text=True)
+    assert re.search(rf'data-testid="counted">{figure}<', page)
     # The documents the steps asked for are on the project, the issued ones with their numbers.
     files = client.get("/api/projects/SZ-FCC/materials", headers=people.auth("observer")).json
     assert {f["field"] for f in files} == {"report", "attachments", "approval_document", "permit_document"}

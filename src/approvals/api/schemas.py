@@ -532,6 +532,24 @@ class AgencyClockSchema(Schema):
     overdue = fields.Boolean()
 
 
+class LegSchema(Schema):
+    stage = fields.String(metadata={"description": "a stage of the lifecycle (a process, or a called one)"})
+    counted_workdays = fields.Integer(metadata={"description": "working days its agencies' statutory steps ran"})
+    counts = fields.Boolean(metadata={"description": "whether it counts toward the commitment (tendering does not)"})
+
+
+class CommitmentSchema(Schema):
+    """The project against Shenzhen's 85-working-day commitment (dumps ``services.status.Commitment``)."""
+
+    counted_workdays = fields.Integer(metadata={"description": "the legs that count, parallel steps once"})
+    commitment_workdays = fields.Integer()
+    legs = fields.List(fields.Nested(LegSchema))
+    waiting_on_applicant_workdays = fields.Integer(
+        metadata={"description": "working days on which the applicant's own steps (HQ) were open: not counted"}
+    )
+    rule = fields.String(metadata={"description": "what counts, in words"})
+
+
 class StatusProject(ProjectSchema):
     counted_workdays = fields.Integer(
         metadata={"description": "working days on which any agency's statutory step ran (parallel steps once)"}
@@ -565,6 +583,7 @@ class StatusSchema(Schema):
     """Where a project stands (dumps ``services.status.ProjectStatus``)."""
 
     project = fields.Nested(StatusProject, attribute="overview")
+    commitment = fields.Nested(CommitmentSchema)
     instances = fields.List(fields.Nested(StatusInstance))
 
     @post_dump(pass_original=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, User, utcnow
 from ..workdays import WorkCalendar, local_date
-from .authz import can_read_task
+from .authz import COORDINATOR, can_read_task
 from .calendar_years import calendar_of
 from .projects import get_project
 
@@ -56,6 +56,35 @@ def project_summaries(session: Session, projects: list[Project]) -> list[dict[st
 
 # Shenzhen's commitment for government-invested building projects ("Shenzhen 90" reform).
 COMMITMENT_WORKDAYS = 85
+# What counts toward it (DOMAIN.md): the agencies' approval legs. The applicant's own steps (HQ
+# preparing, submitting, correcting) and the tendering periods (a market procedure with its own
+# calendar-day periods, not an approval) are shown beside it, not counted.
+NOT_APPROVALS = frozenset({"tendering"})
+COMMITMENT_RULE = (
+    "working days on which an agency's statutory step of an approval stage ran (parallel steps once); "
+    "not the applicant's steps, not clock-stopped steps, not tendering"
+)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One stage of the project's lifecycle and the working days its agencies' statutory steps ran."""
+
+    stage: str
+    counted_workdays: int
+    counts: bool  # toward the commitment
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """The project against the 85-working-day commitment, leg by leg, with the time the file was
+    with the applicant beside it."""
+
+    counted_workdays: int
+    legs: list[Leg]
+    waiting_on_applicant_workdays: int
+    commitment_workdays: int = COMMITMENT_WORKDAYS
+    rule: str = COMMITMENT_RULE
 
 
 @dataclass(frozen=True)
@@ -90,10 +119,17 @@ class ProjectStatus:
     project: Project
     summary: dict[str, Any]  # as in the project list: stage, open and overdue step counts
     instances: list[InstanceProgress]
-    counted_workdays: int  # working days on which any agency's statutory step ran
-    commitment_workdays: int = COMMITMENT_WORKDAYS
+    commitment: Commitment
     # Steps whose answers (the written opinion) the caller may not read: shown without them.
     unreadable: frozenset[int] = frozenset()
+
+    @property
+    def counted_workdays(self) -> int:
+        return self.commitment.counted_workdays
+
+    @property
+    def commitment_workdays(self) -> int:
+        return self.commitment.commitment_workdays
 
     @property
     def within_commitment(self) -> bool:
@@ -136,10 +172,33 @@ def _agency_clocks(calendar: WorkCalendar, tasks: list[Task], now: datetime) -> 
     return clocks
 
 
-def _counted_workdays(calendar: WorkCalendar, progress: list[InstanceProgress], now: datetime) -> int:
-    """Working days on which any agency's statutory step of the project was running."""
-    steps = [t for s in progress for t in (*s.open_tasks, *s.completed_tasks) if t.statutory]
-    return len(_statutory_days(calendar, steps, now))
+def _commitment(
+    calendar: WorkCalendar, progress: list[InstanceProgress], not_approvals: set[str], now: datetime
+) -> Commitment:
+    """The statutory days of the project, stage by stage; what counts toward the commitment
+    (``COMMITMENT_RULE``), and the days an applicant's step was open."""
+    steps = [t for s in progress for t in (*s.open_tasks, *s.completed_tasks)]
+    agencies = [t for t in steps if t.statutory and t.agency_code != COORDINATOR]
+    by_stage: dict[str, list[Task]] = {}
+    for task in agencies:
+        by_stage.setdefault(task.stage, []).append(task)
+    legs = [
+        Leg(stage, len(_statutory_days(calendar, rows, now)), stage not in not_approvals)
+        for stage, rows in sorted(by_stage.items(), key=lambda item: min(t.created_at for t in item[1]))
+    ]
+    counted = [t for t in agencies if t.stage not in not_approvals]
+    applicant = [t for t in steps if t.agency_code == COORDINATOR and t.stage not in not_approvals]
+    return Commitment(
+        counted_workdays=len(_statutory_days(calendar, counted, now)),
+        legs=legs,
+        waiting_on_applicant_workdays=len(_statutory_days(calendar, applicant, now)),
+    )
+
+
+def _not_approvals(session: Session) -> set[str]:
+    """The stage names of processes that are not approvals (as task rows name their stage)."""
+    names = session.scalars(select(ProcessDefinition.name).where(ProcessDefinition.key.in_(NOT_APPROVALS)))
+    return set(names) | set(NOT_APPROVALS)
 
 
 def project_status(session: Session, code: str, actor: User | None = None) -> ProjectStatus:
@@ -182,5 +241,5 @@ def project_status(session: Session, code: str, actor: User | None = None) -> Pr
         project=project,
         summary=project_summaries(session, [project])[0],
         instances=progress,
-        counted_workdays=_counted_workdays(calendar, progress, now),
+        commitment=_commitment(calendar, progress, _not_approvals(session), now),
     )

@@ -122,6 +122,8 @@ ZH = {
     "Decision tables": "决策表",
     "Approvals": "审批属性",
     "due dates moved": "办理期限已重算",
+    "not counted": "不计入",
+    "Waiting on the applicant": "申请人办理",
     "Counted on plain weekdays: the year has no official arrangement yet": "按普通工作日推算：该年度放假安排尚未公布",
     "New form…": "新建表单…",
     "Name of the new form (e.g. site_visit)": "新表单的名称（如 site_visit）",
