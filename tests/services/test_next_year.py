@@ -84,3 +84,40 @@ def _day(moment: datetime) -> date:
     from approvals.workdays import local_date
 
     return local_date(moment)
+
+
+def test_a_timer_counted_in_working_days_moves_with_the_new_year(database, people):
+    """workdays_after(3) from Wednesday 2026-12-30, on plain weekdays: Dec 31, Jan 1, Jan 4 -> the end
+    of 2027-01-04; with Jan 1 a holiday: Dec 31, Jan 4, Jan 5 -> the end of 2027-01-05. The timer is
+    computed again as of when it began to wait, not from the day the year is loaded."""
+    from approvals.services import definitions
+
+    with time_machine.travel(datetime(2026, 12, 30, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        definitions.publish(session, (DATA / "workday_timer.bpmn").read_bytes(), {}, None)
+        instance, (first,) = start(session, "workday_timer", "W-1")
+        complete(session, first, {}, "hq")
+        iid = instance.id
+    with database.session() as session:
+        assert _day(instances.get_instance(session, iid).next_timer_at) == date(2027, 1, 4)
+    with time_machine.travel(datetime(2027, 1, 2, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        loaded = calendar_years.load_year(
+            session, (DATA / "notice_2027_for_tests.txt").read_text(encoding="utf-8"), user(session, "admin")
+        )
+    assert [(m["step"], m["before"], m["after"]) for m in loaded.moved] == [("wait", "2027-01-04", "2027-01-05")]
+    with database.session() as session:
+        assert _day(instances.get_instance(session, iid).next_timer_at) == date(2027, 1, 5)
+        (moved,) = session.scalars(select(Event).where(Event.type == "timer.moved")).all()
+        assert moved.instance_id == iid and moved.payload["after"] == "2027-01-05"
+
+
+def test_the_api_answers_what_a_loaded_year_moved(client, people, database, sample):
+    with time_machine.travel(LATE, tick=False), database.session() as session:
+        late = _reviews(session, "A-01")
+    body = {"source": "测试", "rest_days": ["2027-01-01"], "work_days": []}
+    answer = client.put("/api/calendar/years/2027", json=body, headers=people.auth("admin"))
+    assert answer.status_code == 200, answer.json
+    assert sorted((m["step"], m["before"], m["after"]) for m in answer.json["moved"]) == [
+        ("review_planning", "2027-01-18", "2027-01-19"),
+        ("review_water", "2027-01-11", "2027-01-12"),
+    ]
+    assert {m["instance_id"] for m in answer.json["moved"]} == {late}

@@ -610,14 +610,14 @@ class CalendarYearSchema(Schema):
 
 
 class DueMovedSchema(Schema):
-    task_id = fields.Integer()
+    task_id = fields.Integer(allow_none=True, metadata={"description": "null for an engine timer"})
     instance_id = fields.Integer()
     project = fields.String()
-    step = fields.String()
+    step = fields.String(metadata={"description": "the step, or the timer event, that moved"})
     name = fields.String()
     agency = fields.String()
-    before = fields.Date()
-    after = fields.Date()
+    before = fields.String(metadata={"format": "date", "description": "the Shenzhen date it was due"})
+    after = fields.String(metadata={"format": "date", "description": "the Shenzhen date it is due now"})
     was_provisional = fields.Boolean()
     provisional = fields.Boolean(metadata={"description": "still counted on plain weekdays somewhere"})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from .compact import compact
 from .data import check_safe_data
 from .errors import EngineFailure, ExpressionError
 from .lint import FOUR_EYES_PROPERTY, four_eyes_steps
-from .sandbox import CALENDAR, SandboxEnvironment, check_expression, evaluate
+from .sandbox import CALENDAR, NOW, SandboxEnvironment, check_expression, evaluate
 from .serializer import specs_from_json, workflow_from_json, workflow_to_json
 
 
@@ -285,6 +285,29 @@ class ModelRuntime:
         elements = sorted({task.task_spec.bpmn_id for task in failed})
         self.advance(workflow)
         return {"elements": elements, "data_before": before}
+
+    def recompute_workday_timers(self, workflow: BpmnWorkflow) -> list[tuple[str, str, str]]:
+        """Compute again, with the calendar now in force, each waiting timer whose time was counted
+        in working days (``workdays_after``), as of the moment it began to wait; returns (BPMN id,
+        before, after) of those that moved."""
+        moved = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            expression = getattr(definition, "expression", None) or ""
+            before = task.internal_data.get("event_value")
+            if type(definition).__name__ != "TimeDateEventDefinition" or "workdays_after" not in expression:
+                continue
+            token = NOW.set(datetime.fromtimestamp(task.last_state_change, UTC))
+            try:
+                after = workflow.script_engine.evaluate(task, expression)
+            except Exception as exc:  # noqa: BLE001 - the model's own expression failing is its failure
+                raise EngineFailure(f"timer {task.task_spec.bpmn_id}: {exc}", task.task_spec.bpmn_id) from None
+            finally:
+                NOW.reset(token)
+            if after != before:
+                task.internal_data["event_value"] = after
+                moved.append((task.task_spec.bpmn_id, str(before), str(after)))
+        return moved
 
     def fire_timer_now(self, workflow: BpmnWorkflow, bpmn_id: str) -> bool:
         """Fire the waiting timer event ``bpmn_id`` as if its time had come, and go on (model tests

@@ -41,11 +41,14 @@ from .errors import ExpressionError, ScriptError, UnsafeData
 # The working-day calendar the current engine call counts with (set by the service per request,
 # since admins load new years into the database); the bundled official data when unset.
 CALENDAR: ContextVar[WorkCalendar | None] = ContextVar("approvals_calendar", default=None)
+# The moment "now" means in workdays_after: unset, the clock's; set when a timer is computed again
+# (a new year loaded) as of the moment it began to wait.
+NOW: ContextVar[datetime | None] = ContextVar("approvals_now", default=None)
 
 
 def workdays_after(count: int) -> str:
     """The end of the ``count``-th working day after today in Shenzhen, as an ISO timestamp (timers)."""
-    now = datetime.now(UTC)
+    now = NOW.get() or datetime.now(UTC)
     deadline = (CALENDAR.get() or WorkCalendar()).add_workdays(local_date(now), int(count))
     return deadline.end_of_day_utc().isoformat()
 

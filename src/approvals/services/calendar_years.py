@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import CalendarYear, ProcessInstance, Task, TaskKind, User, utcnow
+from ..models import CalendarYear, InstanceStatus, ProcessInstance, Task, TaskKind, User, utcnow
 from ..workdays import (
     Arrangement,
     ArrangementError,
@@ -73,11 +73,52 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
     session.add(row)
     session.flush()
     reference.bump(session, "calendar")  # the next reader sees the new year
-    moved = _recompute_due_dates(session, arrangement.year, actor)
+    moved = _recompute_due_dates(session, arrangement.year, actor) + _recompute_timers(session, actor)
     events.record(
         session, "calendar.loaded", actor, payload={"year": row.year, "source": row.source, "moved": len(moved)}
     )
     return LoadedYear(row, moved)
+
+
+def _recompute_timers(session: Session, actor: User | None) -> list[dict[str, Any]]:
+    """Running instances' timers counted in working days (``workdays_after``), computed again with
+    the new calendar as of when each began to wait (each a ``timer.moved`` event)."""
+    from .instance_change import changing_instance  # (instance changes read the calendar: imported late)
+
+    moved = []
+    waiting = session.scalars(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.status == InstanceStatus.RUNNING, ProcessInstance.next_timer_at.is_not(None))
+        .order_by(ProcessInstance.id)
+    ).all()
+    for instance_id in waiting:
+        with changing_instance(session, instance_id, actor) as change:
+            changes = change.runtime.recompute_workday_timers(change.workflow)
+            if not changes:
+                change.leave_unchanged()
+                continue
+            for bpmn_id, before, after in changes:
+                report = {
+                    "instance_id": instance_id,
+                    "project": change.instance.project.code,
+                    "step": bpmn_id,
+                    "name": "timer",
+                    "agency": "",
+                    "before": _day_of(before),
+                    "after": _day_of(after),
+                    "was_provisional": True,
+                    "provisional": False,
+                }
+                events.record(session, "timer.moved", actor, instance=change.instance, payload=report)
+                moved.append({**report, "task_id": None})
+    return moved
+
+
+def _day_of(moment: str) -> str:
+    try:
+        return local_date(datetime.fromisoformat(moment)).isoformat()
+    except ValueError:
+        return moment
 
 
 def _recompute_due_dates(session: Session, year: int, actor: User | None) -> list[dict[str, Any]]:
