@@ -10,7 +10,7 @@ import time_machine
 from approvals.db import Database
 from approvals.demo import attach_sample_materials
 from approvals.models import Task
-from approvals.services import instances, projects, send_back, tasks, users
+from approvals.services import instances, projects, send_back, tasks, timers, users
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")
 
@@ -90,6 +90,12 @@ class Scenario:
         with self._at(), self.database.session() as session:
             task = next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
             send_back.send_back(session, task.id, to, reason, self._worker(session, task.agency_code))
+
+    def fire_timers(self, on: date) -> int:
+        """The worker's pass on day ``on`` (10:00 in Shenzhen): due timers fire; how many instances it handled."""
+        self.today = on
+        with self._at():
+            return timers.run_due(self.database)
 
     def finished(self) -> list[Task]:
         with self.database.session() as session:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import time_machine
 
 from approvals.services.errors import InvalidInput
 from tests.conftest import BPMN_DIR, publish_file
-from tests.scenarios.driver import Scenario, end_of
+from tests.scenarios.driver import Scenario, end_of, morning
 
 ANNOUNCE = {"tender_method": "open", "issued_on": "2026-09-21", "bid_deadline": "2026-10-12"}
 OPENED = {"opened_on": "2026-10-12", "bids_received": 5}
@@ -38,7 +39,9 @@ def tender(database):
 def through_opening(s: Scenario, bids: int = 5) -> None:
     s.do("prepare_announcement", ANNOUNCE)
     s.do("publish_announcement", {"notice_number": "SZ-2026-001", "published_on": "2026-09-21", "sale_days": 5})
-    s.do("clarifications", {"clarifications_issued": 1, "objections_received": 0})
+    s.do(
+        "clarifications", {"clarifications_issued": 1, "last_clarification_on": "2026-09-25", "objections_received": 0}
+    )
     s.do("bid_opening", {**OPENED, "bids_received": bids})
 
 
@@ -88,19 +91,25 @@ def test_objection_upheld_reopens_evaluation_then_contract_and_filing(tender):
         s.do("evaluation", {**EVALUATED, "committee_size": 6})
     s.do("evaluation", EVALUATED)
     s.do("award_decision", AWARD)
-    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3, "objection_received": True})
+    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3})
+    # The publicity runs Oct 14, 15, 16 (the start day not counted) and ends by its timer.
+    assert s.open_steps() == [] and s.fire_timers(date(2026, 10, 16)) == 0
+    assert s.fire_timers(date(2026, 10, 17)) == 1
+    s.do("record_objections", {"objection_received": True})
     objection = s.step("answer_objection")
-    # Answered within 3 calendar days: 2026-10-15.
-    assert objection.due_at == end_of(date(2026, 10, 15))
+    # Answered within 3 calendar days of Saturday 2026-10-17: Tuesday 2026-10-20.
+    assert objection.due_at == end_of(date(2026, 10, 20))
     s.do("answer_objection", {"objection_upheld": True, "answer": "评标存在错误，重新评审"})
     assert s.open_steps() == [("evaluation", "EXPERTS")]
     s.do("evaluation", EVALUATED)
     s.do("award_decision", AWARD)
-    s.do("publicity", {"publicity_start": "2026-10-20", "publicity_days": 3, "objection_received": True})
+    s.do("publicity", {"publicity_start": "2026-10-20", "publicity_days": 3})
+    s.fire_timers(date(2026, 10, 24))
+    s.do("record_objections", {"objection_received": True})
     s.do("answer_objection", {"objection_upheld": False, "answer": "异议不成立"})
-    s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-23"}, on=date(2026, 10, 23))
-    # The contract within 30 days: 2026-11-22 is a Sunday, so the period ends Monday 2026-11-23.
-    assert s.step("sign_contract").due_at == end_of(date(2026, 11, 23))
+    s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-26"}, on=date(2026, 10, 26))
+    # The contract within 30 days of Monday 2026-10-26: Wednesday 2026-11-25.
+    assert s.step("sign_contract").due_at == end_of(date(2026, 11, 25))
     s.do(
         "sign_contract",
         {"contract_number": "HT-001", "signed_on": "2026-11-02", "amount": 480000000},
@@ -120,7 +129,9 @@ def test_a_calendar_day_period_sent_back_resumes_with_what_is_left(tender):
     through_opening(s)
     s.do("evaluation", EVALUATED)
     s.do("award_decision", AWARD)
-    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3, "objection_received": False})
+    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3})
+    s.fire_timers(date(2026, 10, 17))
+    s.do("record_objections", {"objection_received": False})
     s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-23"}, on=date(2026, 10, 23))
     # Opened Friday 2026-10-23: 30 days later is Sunday 2026-11-22, so the period ends Monday 2026-11-23.
     assert s.step("sign_contract").due_at == end_of(date(2026, 11, 23))
@@ -134,3 +145,63 @@ def test_a_calendar_day_period_sent_back_resumes_with_what_is_left(tender):
     s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-11-16"}, on=date(2026, 11, 16))
     # 30 - 12 - 5 = 13 days from Monday 2026-11-16: Sunday 2026-11-29, rolled to Monday 2026-11-30.
     assert s.step("sign_contract").due_at == end_of(date(2026, 11, 30))
+
+
+def test_a_clarification_on_day_minus_14_moves_the_bid_deadline(tender):
+    """实施条例 art. 21: a clarification fewer than 15 days before the deadline moves it to 15 days
+    after the clarification; the 20-day rule (招标投标法 art. 24) is checked again on the new date."""
+    s = tender(on=date(2026, 9, 21))
+    s.do("prepare_announcement", ANNOUNCE)  # issued 2026-09-21, deadline 2026-10-12 (21 days)
+    s.do("publish_announcement", {"notice_number": "SZ-2026-002", "published_on": "2026-09-21", "sale_days": 5})
+    # Monday 2026-09-28 is day -14: 15 days later is Tuesday 2026-10-13, a working day; 22 days after issue.
+    s.do(
+        "clarifications", {"clarifications_issued": 2, "last_clarification_on": "2026-09-28", "objections_received": 0}
+    )
+    opening = s.step("bid_opening")
+    assert opening.input_data["bid_deadline"] == "2026-10-13" and opening.input_data["deadline_moved"] is True
+    assert opening.input_data["original_bid_deadline"] == "2026-10-12"
+
+
+def test_a_moved_deadline_that_falls_on_a_holiday_rolls_forward(tender):
+    s = tender(on=date(2026, 9, 10))
+    s.do("prepare_announcement", {"tender_method": "open", "issued_on": "2026-09-10", "bid_deadline": "2026-09-30"})
+    s.do("publish_announcement", {"notice_number": "SZ-2026-003", "published_on": "2026-09-10", "sale_days": 5})
+    # Clarified Thursday 2026-09-17 (13 days before): 15 days later is 2026-10-02, in the National Day
+    # holiday (Oct 1-7), so the deadline is Thursday 2026-10-08 (民法典 203).
+    s.do(
+        "clarifications", {"clarifications_issued": 1, "last_clarification_on": "2026-09-17", "objections_received": 0}
+    )
+    assert s.step("bid_opening").input_data["bid_deadline"] == "2026-10-08"
+
+
+def test_an_objection_answered_on_day_4_escalates_and_suspends_the_deadline(tender, database):
+    """实施条例 art. 22: an objection to the documents is answered within 3 days (the step's 3 CD), the
+    procedure suspended meanwhile: answered on day 4, the step was escalated like any overdue step,
+    and the deadline moves by the 4 days it was suspended."""
+    s = tender(on=date(2026, 9, 21))
+    s.do("prepare_announcement", ANNOUNCE)
+    s.do("publish_announcement", {"notice_number": "SZ-2026-004", "published_on": "2026-09-21", "sale_days": 5})
+    s.do(
+        "clarifications",
+        {"clarifications_issued": 0, "objections_received": 1},
+        on=date(2026, 9, 25),
+    )
+    answer = s.step("answer_document_objection")
+    # Received Friday 2026-09-25: 3 days later is Monday 2026-09-28.
+    assert (answer.agency_code, answer.due_at) == ("PWB", end_of(date(2026, 9, 28)))
+    from approvals.services import escalation
+
+    with time_machine.travel(morning(date(2026, 9, 29)), tick=False):
+        assert escalation.escalate_overdue(database) == 1
+    with database.session() as session:
+        from approvals.models import Task
+
+        (reminder,) = session.query(Task).filter(Task.reminder_for_id == answer.id).all()
+        assert reminder.kind == "reminder" and reminder.agency_code == "PWB"
+    s.do(
+        "answer_document_objection",
+        {"objection_on": "2026-09-25", "answered_on": "2026-09-29", "answer": "招标文件无误"},
+        on=date(2026, 9, 29),
+    )
+    # Suspended from Sep 25 to Sep 29 (4 days): 2026-10-12 + 4 = Friday 2026-10-16.
+    assert s.step("bid_opening").input_data["bid_deadline"] == "2026-10-16"

@@ -324,6 +324,11 @@ class ModelRuntime:
             self.advance(workflow)
         return bool(waiting)
 
+    @staticmethod
+    def has_passed(workflow: BpmnWorkflow, bpmn_id: str) -> bool:
+        """Whether element ``bpmn_id`` has completed in the workflow (a timer whose time had come)."""
+        return any(task.task_spec.bpmn_id == bpmn_id for task in workflow.get_tasks(state=TaskState.COMPLETED))
+
     def fire_due_timers(self, workflow: BpmnWorkflow) -> list[str]:
         """Fire every timer that is due now; returns the BPMN ids of the timer events that fired."""
         waiting = workflow.get_tasks(state=TaskState.WAITING)

@@ -19,6 +19,7 @@ import time
 import warnings
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -34,7 +35,7 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from ..workdays import WorkCalendar, local_date
+from ..workdays import LOCAL, WorkCalendar, local_date
 from .data import check_safe_data, from_jsonable, to_jsonable
 from .errors import ExpressionError, ScriptError, UnsafeData
 
@@ -51,6 +52,21 @@ def workdays_after(count: int) -> str:
     now = NOW.get() or datetime.now(UTC)
     deadline = (CALENDAR.get() or WorkCalendar()).add_workdays(local_date(now), int(count))
     return deadline.end_of_day_utc().isoformat()
+
+
+def calendar_days_after(start: str | date, count: int) -> str:
+    """The day ``count`` calendar days after ``start`` (the start day not counted), rolled forward
+    to the next working day when it is a rest day (民法典 201, 203), as an ISO date: tendering periods."""
+    first = date.fromisoformat(start) if isinstance(start, str) else start
+    return (CALENDAR.get() or WorkCalendar()).add_calendar_days(first, int(count)).due.isoformat()
+
+
+def end_of_day(day: str | date) -> str:
+    """The last moment of ``day`` in Shenzhen, as an ISO timestamp: a timer that ends with a period."""
+    moment = datetime.combine(
+        date.fromisoformat(day) if isinstance(day, str) else day, clock_time(23, 59, 59), tzinfo=LOCAL
+    )
+    return moment.astimezone(UTC).isoformat()
 
 
 def days_between(start: str | date, end: str | date) -> int:
@@ -109,6 +125,8 @@ FUNCTIONS: dict[str, Any] = {
     "date": date.fromisoformat,
     "days_between": days_between,
     "workdays_after": workdays_after,
+    "calendar_days_after": calendar_days_after,
+    "end_of_day": end_of_day,
 }
 
 # The methods an expression may call: reads of text, numbers, dates, lists and dicts. Nothing that
