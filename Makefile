@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 export APPROVALS_DATABASE_URL ?= sqlite:///$(CURDIR)/var/approvals.sqlite3
 SWAGGER_UI := src/approvals/web/static/vendor/swagger-ui
 BPMN_JS := src/approvals/web/static/vendor/bpmn-js
-DMN_JS := src/approvals/web/static/vendor/dmn-js
-# The owners' modeler (bpmn-js + properties panel + our properties), built from frontend/ by esbuild.
+# The owners' modeler (bpmn-js + properties panel + our properties) and the decision table editor
+# (dmn-js), built from frontend/ by esbuild.
 OWNER_MODELER := src/approvals/web/static/vendor/approvals-modeler
 PORT ?= 5000
 
@@ -46,19 +46,13 @@ $(BPMN_JS)/bpmn-modeler.production.min.js:
 	   build/npm/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $(BPMN_JS)/
 	cp -r build/npm/node_modules/bpmn-js/dist/assets $(BPMN_JS)/
 
-$(DMN_JS)/dmn-modeler.production.min.js:
-	mkdir -p $(DMN_JS) build/npm
-	cd build/npm && npm install --silent --no-audit --no-fund --no-save dmn-js@17.10.2
-	cp build/npm/node_modules/dmn-js/dist/dmn-modeler.production.min.js \
-	   build/npm/node_modules/dmn-js/dist/dmn-viewer.production.min.js $(DMN_JS)/
-	cp -r build/npm/node_modules/dmn-js/dist/assets $(DMN_JS)/
-
 $(OWNER_MODELER)/modeler.bundle.js: frontend/package.json frontend/package-lock.json frontend/*.js frontend/*.json
 	mkdir -p $(OWNER_MODELER)
 	cd frontend && npm ci --silent --no-audit --no-fund && npm run --silent build
 	cp frontend/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(OWNER_MODELER)/
+	rm -rf $(OWNER_MODELER)/dmn && cp -r frontend/node_modules/dmn-js/dist/assets $(OWNER_MODELER)/dmn
 
-assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(DMN_JS)/dmn-modeler.production.min.js $(OWNER_MODELER)/modeler.bundle.js  ## front-end files from npm, served locally
+assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(OWNER_MODELER)/modeler.bundle.js  ## front-end files from npm, served locally
 
 db: install  ## create or upgrade the database and load the agencies
 	$(BIN)/approvals init-db

@@ -28,8 +28,8 @@ ASSETS = (
     "vendor/bpmn-js/bpmn-navigated-viewer.production.min.js",
     "vendor/bpmn-js/assets/bpmn-js.css",
     "vendor/swagger-ui/swagger-ui-bundle.js",
-    "vendor/dmn-js/dmn-modeler.production.min.js",
-    "vendor/dmn-js/dmn-viewer.production.min.js",
+    "vendor/approvals-modeler/modeler.bundle.js",
+    "vendor/approvals-modeler/decision.bundle.js",
 )
 ARGS = [
     "--headless",

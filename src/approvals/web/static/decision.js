@@ -1,16 +1,18 @@
 // A decision table (DMN) on the model page: owners edit its rules in dmn-js's modeler and publish
-// them (publish.js) after the server's checks; everyone else gets dmn-js's viewer.
+// them (publish.js) after the server's checks; everyone else gets dmn-js's viewer (both bundled
+// from frontend/decision.js).
 (async function () {
   const host = document.getElementById("decision");
   const csrf = document.querySelector("meta[name=csrf-token]").content;
   const editable = host.dataset.editable === "true";
-  const editor = new DmnJS({ container: host });
+  const Editor = editable ? window.ApprovalsDecision.Modeler : window.ApprovalsDecision.Viewer;
+  const editor = new Editor({ container: host });
   window.approvalsDecision = editor;  // for people (and tests) at the console
   await editor.importXML(await (await fetch(host.dataset.xmlUrl)).text());
   const table = editor.getViews().find((view) => view.type === "decisionTable");
   if (table) await editor.open(table);
   host.dataset.ready = "true";
-  if (!editable) return;  // the viewer bundle: nothing to edit
+  if (!editable) return;  // the viewer: nothing to edit
   const outcome = document.getElementById("outcome");
   const list = document.getElementById("problems");
   function show(problems) {
