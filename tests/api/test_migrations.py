@@ -161,3 +161,14 @@ def test_an_open_step_moved_to_another_agency_blocks_but_a_lane_renamed_to_an_al
     assert _migrate(client, people, from_version=1, to_version=2).json["migrated"] == [instance["id"]]
     water = open_task(client, people, "water", "review_water", instance["id"])
     assert water["agency"] == "WATER"
+
+
+def test_an_instance_whose_state_cannot_be_read_is_reported_and_the_others_move(client, people, sample, database):
+    broken, fine = submitted_sample(client, people, "P-1"), submitted_sample(client, people, "P-2")
+    with database.session() as session:
+        session.get(ProcessInstance, broken["id"]).state = "[]"
+    assert publish_variant(client, people, SAMPLE.replace('name="审批决定"', 'name="决定"')).status_code == 201
+    done = _migrate(client, people, from_version=1, to_version=2).json
+    assert done["migrated"] == [fine["id"]]
+    (blocked,) = done["blocked"]
+    assert blocked["instance_id"] == broken["id"] and "cannot be read" in blocked["reasons"][0]

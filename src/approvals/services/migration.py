@@ -9,6 +9,7 @@ stay as they are, only a renamed step's name, form and instructions follow the n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +22,10 @@ from . import events
 from .agencies import lane_agencies
 from .authz import can_publish, require
 from .definitions import get_version, runtime_of
-from .errors import InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .instance_change import changing_instance
 
+log = logging.getLogger(__name__)
 MAX_INSTANCES = 1000  # per request: a larger batch is sent in parts (instance_ids)
 
 
@@ -59,8 +61,11 @@ def migrate_instances(
         savepoint = session.begin_nested()  # what one instance's move wrote goes, or stays, alone
         try:
             reasons = _migrate_one(session, instance_id, source, target, actor, dry_run, reason)
-        except NotFound as exc:
+        except (NotFound, Conflict) as exc:
             reasons = [str(exc)]
+        except Exception as exc:  # noqa: BLE001 - the engine could not align this one: it stays, the batch goes on
+            log.exception("migrating instance %s of %s failed", instance_id, key)
+            reasons = [f"the engine could not move it: {type(exc).__name__}: {exc}"]
         if reasons or dry_run:
             savepoint.rollback()
         else:
