@@ -1,8 +1,11 @@
 """A step's JSON Schema as an HTML form, and the posted form back as the data the schema checks.
 
 Each property becomes one field: text, long text, numbers, dates, choices (``enum``, labelled by
-``x-enum-titles``), a yes/no box, a list of lines, files (``x-material``), or JSON for anything
-nested. The server validates the result against the schema, exactly as for the API.
+``x-enum-titles``: radio buttons up to six, else a list), yes/no as two radio buttons (so an
+untouched required answer is refused, never a silent "no"), a list of lines, files (``x-material``),
+or JSON for anything nested. A field the schema requires only when another has a value (``allOf``
+of ``if``/``then``) says so, and the page shows it only then. The server validates the result
+against the schema, exactly as for the API.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 LONG_TEXT = 200  # longer strings get a text area
+MAX_RADIOS = 6  # more choices than this make a list
 
 
 @dataclass
 class Field:
     name: str
     title: str
-    kind: str  # text, textarea, number, integer, date, select, checkbox, lines, files, json
+    kind: str  # text, textarea, number, integer, date, radio, select, lines, files, json
     required: bool
     value: Any = None
     options: list[tuple[str, str]] = field(default_factory=list)  # (value, label)
@@ -28,6 +32,13 @@ class Field:
     description: str = ""
     accept: str = ""
     choices: dict[str, Any] = field(default_factory=dict)  # option value -> the enum's own value
+    when_field: str = ""  # shown (and required) only when this field ...
+    when_values: list[str] = field(default_factory=list)  # ... has one of these values (as posted)
+
+    @property
+    def posted(self) -> str | None:
+        """The value as the form posts it (to mark the chosen radio button)."""
+        return None if self.value is None else _posted(self.value)
 
 
 def fields_of(
@@ -37,20 +48,22 @@ def fields_of(
         return []
     values, errors = values or {}, errors or {}
     required = set(schema.get("required") or [])
+    conditions = _conditions(schema)
     result = []
     for name, prop in (schema.get("properties") or {}).items():
         prop = prop if isinstance(prop, dict) else {}
         kind, options, accept = _kind(prop)
+        when = conditions.get(name, ("", []))
         result.append(
             Field(
                 name=name,
                 title=prop.get("title") or name,
                 kind=kind,
-                required=name in required,
+                required=name in required or bool(when[0]),
                 value=values.get(name),
                 options=options,
                 description=prop.get("description", ""),
-                choices={str(v): v for v in prop.get("enum") or []},
+                choices=_choices(prop),
                 errors=[
                     m
                     for key, ms in errors.items()
@@ -58,6 +71,8 @@ def fields_of(
                     for m in ms
                 ],
                 accept=accept,
+                when_field=when[0],
+                when_values=when[1],
             )
         )
     return result
@@ -67,12 +82,13 @@ def _kind(prop: dict[str, Any]) -> tuple[str, list[tuple[str, str]], str]:
     if "x-material" in prop:
         types = (prop.get("x-material") or {}).get("types") or []
         return "files", [], ",".join(f".{t}" for t in types if t not in ("image", "office", "drawing", "archive"))
+    titles = prop.get("x-enum-titles") or []
+    if prop.get("type") == "boolean":
+        return "radio", [("true", titles[0] if titles else "是"), ("false", titles[1] if len(titles) > 1 else "否")], ""
     if "enum" in prop:
-        titles = prop.get("x-enum-titles") or []
-        return "select", [(str(v), titles[i] if i < len(titles) else str(v)) for i, v in enumerate(prop["enum"])], ""
+        options = [(_posted(v), titles[i] if i < len(titles) else str(v)) for i, v in enumerate(prop["enum"])]
+        return ("radio" if len(options) <= MAX_RADIOS else "select"), options, ""
     kind = prop.get("type")
-    if kind == "boolean":
-        return "checkbox", [], ""
     if kind in ("number", "integer"):
         return kind, [], ""
     if kind == "string":
@@ -84,6 +100,37 @@ def _kind(prop: dict[str, Any]) -> tuple[str, list[tuple[str, str]], str]:
     return "json", [], ""
 
 
+def _posted(value: Any) -> str:
+    """An answer as a form posts it (yes/no as true/false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _choices(prop: dict[str, Any]) -> dict[str, Any]:
+    """Posted value -> the schema's own value, for choices and yes/no."""
+    if prop.get("type") == "boolean":
+        return {"true": True, "false": False}
+    return {_posted(v): v for v in prop.get("enum") or []}
+
+
+def _conditions(schema: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+    """Fields required only when another has one of some values (``allOf`` of ``if``/``then``):
+    name -> (the other field, its values as posted)."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    for rule in schema.get("allOf") or []:
+        tested = ((rule.get("if") or {}).get("properties") or {}) if isinstance(rule, dict) else {}
+        if len(tested) != 1 or not isinstance(rule.get("then"), dict):
+            continue
+        ((other, test),) = tested.items()
+        if not isinstance(test, dict):
+            continue
+        values = [test["const"]] if "const" in test else test.get("enum")
+        if not isinstance(values, list):
+            continue
+        for name in rule["then"].get("required") or []:
+            found[name] = (other, [_posted(v) for v in values])
+    return found
+
+
 def data_from(schema: dict[str, Any] | None, form: MultiDict) -> dict[str, Any]:
     """The submission as JSON: empty fields are left out, so ``required`` names them."""
     data: dict[str, Any] = {}
@@ -91,9 +138,6 @@ def data_from(schema: dict[str, Any] | None, form: MultiDict) -> dict[str, Any]:
         raw = form.get(item.name, "")
         if item.kind == "files":
             continue  # filled from the step's materials by the service
-        if item.kind == "checkbox":
-            data[item.name] = raw in ("true", "on", "1")
-            continue
         if raw.strip() == "":
             continue
         data[item.name] = _converted(item, raw)
@@ -107,7 +151,7 @@ def _converted(item: Field, raw: str) -> Any:
         if item.kind == "number":
             number = float(raw)
             return int(number) if number.is_integer() and "." not in raw else number
-        if item.kind == "select":
+        if item.kind in ("select", "radio"):
             return item.choices.get(raw, raw)
         if item.kind == "lines":
             return [line.strip() for line in raw.splitlines() if line.strip()]

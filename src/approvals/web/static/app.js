@@ -20,3 +20,25 @@
     figure.dataset.ready = "true";
   });
 })();
+
+// A form field the schema requires only when another field has a value (if/then) shows only
+// then; hidden, its inputs are disabled, so nothing of it is sent.
+(function () {
+  document.querySelectorAll("form").forEach((form) => {
+    const conditional = form.querySelectorAll("[data-when-field]");
+    if (!conditional.length) return;
+    const valueOf = (name) => {
+      const checked = form.querySelector(`input[name="${name}"]:checked`);
+      if (checked) return checked.value;
+      const other = form.querySelector(`select[name="${name}"], input[name="${name}"]:not([type=radio])`);
+      return other ? other.value : "";
+    };
+    const update = () => conditional.forEach((field) => {
+      const shown = JSON.parse(field.dataset.whenValues).includes(valueOf(field.dataset.whenField));
+      field.hidden = !shown;
+      field.querySelectorAll("input, select, textarea").forEach((input) => (input.disabled = !shown));
+    });
+    form.addEventListener("change", update);
+    update();
+  });
+})();

@@ -1,0 +1,34 @@
+"""Forms drawn from a step's JSON Schema: choices and yes/no as radio buttons, conditional fields."""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug.datastructures import MultiDict
+
+from approvals.web.forms import data_from, fields_of
+from tests.conftest import FORMS_DIR
+
+
+def _schema(name: str) -> dict:
+    return json.loads((FORMS_DIR / name).read_text(encoding="utf-8"))
+
+
+def test_a_required_yes_no_is_two_radio_buttons_and_untouched_is_no_answer():
+    schema = _schema("fr_assess.schema.json")
+    (needed,) = [f for f in fields_of(schema) if f.name == "evaluation_needed"]
+    assert (needed.kind, needed.options, needed.required) == ("radio", [("true", "是"), ("false", "否")], True)
+    assert "evaluation_needed" not in data_from(schema, MultiDict())  # the schema then says it is required
+    assert data_from(schema, MultiDict({"evaluation_needed": "false"}))["evaluation_needed"] is False
+    assert [f.posted for f in fields_of(schema, {"evaluation_needed": True}) if f.name == "evaluation_needed"] == [
+        "true"
+    ]
+
+
+def test_choices_carry_their_titles_and_conditional_fields_name_their_condition():
+    schema = _schema("fr_decision.schema.json")
+    fields = {f.name: f for f in fields_of(schema)}
+    assert fields["decision"].kind == "radio" and ("approve", "批准") in fields["decision"].options
+    assert (fields["approval_number"].when_field, fields["approval_number"].when_values) == ("decision", ["approve"])
+    assert (fields["reason"].when_field, fields["reason"].when_values) == ("decision", ["refuse"])
+    assert fields["decision"].when_field == ""
