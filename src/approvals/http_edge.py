@@ -27,6 +27,20 @@ STATUS: dict[type[domain.DomainError], int] = {
 }
 
 
+def wants_page() -> bool:
+    """Whether the request is a person's browser on a page (not the API): errors then answer as a
+    page of the site, in its language, rather than JSON."""
+    return not request.path.startswith("/api/") and request.accept_mimetypes.accept_html
+
+
+def page_error(code: int, message: str) -> tuple[str, int]:
+    from flask import render_template
+
+    from .web.i18n import translate
+
+    return render_template("error.html", code=code, message=translate(message)), code
+
+
 def status_of(exc: domain.DomainError) -> int:
     return next(code for cls, code in STATUS.items() if isinstance(exc, cls))
 

@@ -276,3 +276,15 @@ def test_form_preview_and_new_form_check_what_they_are_given(app, client, people
     staff = signed_in(app, "pnr")
     page = staff.get("/models/sample_review/forms/extra.schema.json").get_data(as_text=True)
     assert 'data-testid="designer"' not in page and "readonly" in page
+
+
+def test_errors_on_pages_are_pages_and_on_the_api_json(app, client, people):
+    browser = signed_in(app, "admin")
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    missing = browser.get("/no/such/page", headers=html)
+    assert missing.status_code == 404 and "找不到该页面" in missing.get_data(as_text=True)
+    assert missing.mimetype == "text/html"
+    api = client.get("/api/no/such/thing", headers={**html, **people.auth("pnr")})
+    assert api.status_code == 404 and api.json["code"] == 404
+    assert browser.get("/admin?year=99999", headers=html).status_code == 422
+    assert browser.get("/tasks?page=999999999999999", headers=html).status_code == 200

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from ..http_edge import status_of
+from ..http_edge import page_error, status_of, wants_page
 from ..services import errors as domain
 
 
@@ -46,7 +46,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        # Werkzeug's own errors (404 route, 405, 413 too large) in the same JSON shape.
+        # Werkzeug's own errors (404 route, 405, 413 too large) in the same JSON shape; a page of
+        # the site for a person's browser outside the API.
+        if wants_page():
+            return page_error(exc.code or 500, exc.name)
         data = getattr(exc, "data", None) or {}
         errors = data.get("messages") or (data.get("errors") if isinstance(data, dict) else None)
         message = data.get("message") if isinstance(data, dict) and data.get("message") else exc.description

@@ -40,6 +40,7 @@ from .redirects import local_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
 PAGE_SIZE = 20
+MAX_PAGE = 1_000_000  # as the API's; a larger number would overflow the database's OFFSET
 
 
 def me():
@@ -102,7 +103,7 @@ def home():
 @auth.signed_in
 def inbox():
     session, user = get_session(), me()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     project = request.args.get("project") or None
     process = request.args.get("process") or None
     state = request.args.get("state", "active")
@@ -315,7 +316,7 @@ def _date(raw: str | None, name: str) -> date:
 @auth.signed_in
 def project_list():
     session = get_session()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     rows, total = projects.list_projects(session, page=page, page_size=PAGE_SIZE)
     return render_template(
         "projects.html", projects=status.project_summaries(session, rows), total=total, page=page, page_size=PAGE_SIZE
@@ -631,6 +632,8 @@ def admin():
     session, user = get_session(), me()
     people = users.list_users(session, user)
     year = request.args.get("year", today().year, type=int)  # the year in Shenzhen
+    if not 2000 <= year <= 2100:
+        raise InvalidInput(f"{year} is not a year between 2000 and 2100", {"year": ["2000-2100"]})
     problems, text = None, ""
     if request.method == "POST":
         text = request.form.get("arrangement", "")
