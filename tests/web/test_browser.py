@@ -487,6 +487,21 @@ def test_owner_changes_a_time_limit_and_a_lane_agency_in_the_properties_panel(pa
         )
 
 
+def edit(field, value: str) -> None:
+    """Type into a designer field and leave it, as the designer listens for changes."""
+    field.fill(value)
+    field.dispatch_event("change")
+
+
+def add_designer_field(page, name: str, kind: str):
+    """Add a field in the form designer, name it and choose its type; returns its row."""
+    page.click("[data-testid=add-field]")
+    edit(page.locator(".designer-field").last.locator("input[name=field-name]"), name)
+    row = page.locator(f".designer-field[data-field={name}]")
+    row.locator("select[name=field-type]").select_option(kind)
+    return row
+
+
 def test_owner_designs_a_new_form_with_a_live_preview_and_saves_it(page, demo):
     _, database = demo
     with database.session() as session:
@@ -496,24 +511,11 @@ def test_owner_designs_a_new_form_with_a_live_preview_and_saves_it(page, demo):
     page.fill("[data-testid=new-form-name]", "site_visit")
     page.click("[data-testid=new-form]")
     expect(page.locator("h1")).to_contain_text("site_visit.schema.json")
-    page.click("[data-testid=add-field]")
-    row = page.locator(".designer-field").nth(0)
-    row.locator("input[name=field-name]").fill("visit_date")
-    row.locator("input[name=field-name]").dispatch_event("change")
-    row = page.locator(".designer-field[data-field=visit_date]")
-    row.locator("input[name=field-title]").fill("踏勘日期")
-    row.locator("input[name=field-title]").dispatch_event("change")
-    row.locator("select[name=field-type]").select_option("date")
+    row = add_designer_field(page, "visit_date", "date")
+    edit(row.locator("input[name=field-title]"), "踏勘日期")
     row.locator("input[name=field-required]").check()
-    page.click("[data-testid=add-field]")
-    second = page.locator(".designer-field").nth(1)
-    second.locator("input[name=field-name]").fill("conclusion")
-    second.locator("input[name=field-name]").dispatch_event("change")
-    second = page.locator(".designer-field[data-field=conclusion]")
-    second.locator("select[name=field-type]").select_option("choice")
-    second = page.locator(".designer-field[data-field=conclusion]")
-    second.locator("textarea[name=field-options]").fill("fit=具备条件\nunfit=不具备条件")
-    second.locator("textarea[name=field-options]").dispatch_event("change")
+    second = add_designer_field(page, "conclusion", "choice")
+    edit(second.locator("textarea[name=field-options]"), "fit=具备条件\nunfit=不具备条件")
     preview = page.locator("[data-testid=form-preview]")
     expect(preview.locator("input[type=date][name=visit_date]")).to_have_count(1)
     expect(preview.locator("[data-field=conclusion] label", has_text="不具备条件")).to_have_count(1)
@@ -543,12 +545,8 @@ def test_owner_changes_a_limit_adds_a_step_in_a_new_lane_with_a_new_form_and_pub
     page.goto("/models/feasibility_review")
     page.fill("[data-testid=new-form-name]", "fr_planning_opinion")
     page.click("[data-testid=new-form]")
-    for index, (name, kind) in enumerate((("planning_opinion", "long text"), ("meets_plan", "yes/no"))):
-        page.click("[data-testid=add-field]")
-        row = page.locator(".designer-field").nth(index)
-        row.locator("input[name=field-name]").fill(name)
-        row.locator("input[name=field-name]").dispatch_event("change")
-        page.locator(f".designer-field[data-field={name}] select[name=field-type]").select_option(kind)
+    add_designer_field(page, "planning_opinion", "long text")
+    add_designer_field(page, "meets_plan", "yes/no")
     page.fill("[data-testid=form-note]", "规划意见征询表单")
     page.click("[data-testid=save-form]")
     expect(page.locator(".flash")).to_be_visible()

@@ -201,8 +201,8 @@ def bpmn_xml(key: str, version: int):
 @authenticated
 def diff(query: dict[str, Any], key: str, version: int) -> Any:
     """What a version added, removed and changed against another (`against`, default the one before):
-    the elements of the main process with the attributes that changed (name, lane, extensions such as
-    time limits and forms, conditions…)."""
+    the elements of the model's own process and of the called processes each version froze
+    (`process`), with what changed as owners call it (name, lane, form, time_limit, conditions…)."""
     against = query.get("against", version - 1)
     return definitions.diff_versions(get_session(), key, version, against)
 

@@ -171,8 +171,8 @@ class _Draft:
             return True
         try:
             if previous.kind == model.kind == "dmn":  # a decision table: the same rules, however written
-                return _canonical(previous.bpmn_xml.encode()) == _canonical(self.bpmn)
-            same_layout = _layout(previous.bpmn_xml.encode()) == _layout(self.bpmn)
+                return _canonical(previous.bpmn_xml) == _canonical(self.bpmn)
+            same_layout = _layout(previous.bpmn_xml) == _layout(self.bpmn)
         except ModelRejected:  # the latest version was stored before today's rules: it differs
             return False
         return (
@@ -184,12 +184,19 @@ class _Draft:
         )
 
 
-def _layout(bpmn: bytes) -> list[tuple[str, tuple[float, ...]]]:
-    return diagram_layout(parse_xml(bpmn, max_bytes=len(bpmn) + 1))
+def _stored(xml: str | bytes) -> Any:
+    """A model already in hand (stored, or checked by publishing) parsed again, with the same
+    safeguards; its size was bounded when it came in."""
+    data = xml.encode() if isinstance(xml, str) else xml
+    return parse_xml(data, max_bytes=len(data) + 1)
 
 
-def _canonical(xml: bytes) -> bytes:
-    return canonical_content(parse_xml(xml, max_bytes=len(xml) + 1))
+def _layout(bpmn: str | bytes) -> list[tuple[str, tuple[float, ...]]]:
+    return diagram_layout(_stored(bpmn))
+
+
+def _canonical(xml: str | bytes) -> bytes:
+    return canonical_content(_stored(xml))
 
 
 def callers_of(session: Session, definition: ProcessDefinition) -> list[ProcessDefinition]:
@@ -199,8 +206,9 @@ def callers_of(session: Session, definition: ProcessDefinition) -> list[ProcessD
     for caller, _count in list_latest(session):
         if caller.kind != "bpmn" or caller.key == definition.key:
             continue
+        stored = caller.bpmn_xml.encode()
         try:
-            outline = model_outline(caller.bpmn_xml.encode(), max_bytes=10**8)
+            outline = model_outline(stored, max_bytes=len(stored) + 1)
         except ModelRejected:  # a version stored before today's rules calls nothing we can read
             continue
         calls = outline.called_decisions if definition.kind == "dmn" else outline.called_processes
@@ -224,13 +232,13 @@ def decisions_used(session: Session, definition: ProcessDefinition) -> list[dict
         return []
     used: list[dict[str, Any]] = []
     try:
-        calls = business_rule_tasks(parse_xml(definition.bpmn_xml.encode(), max_bytes=10**8))
+        calls = business_rule_tasks(_stored(definition.bpmn_xml))
     except ModelRejected:  # a version stored before today's rules: it shows nothing here
         return used
     for task_id, key in calls:
         table = latest(session, key, "dmn")
         try:
-            found = decision_table(parse_xml(table.bpmn_xml.encode(), max_bytes=10**8)) if table is not None else None
+            found = decision_table(_stored(table.bpmn_xml)) if table is not None else None
         except ModelRejected:
             found = None
         used.append({"task": task_id, "key": key, "version": table.version if table else None, "table": found})
@@ -262,16 +270,8 @@ def _test_results(session: Session, draft: _Draft) -> list[model_tests.CaseResul
     """The draft's test cases run in a throw-away engine (none for a decision table)."""
     if not draft.tests or draft.model.kind != "bpmn":
         return []
-    from .calendar_years import calendar_of
-
-    limits = limits_of(session)
-    use_calendar(calendar_of(session))
-    runtime = ModelRuntime(
-        draft.model.spec_json,
-        draft.model.lane_routes,
-        script_timeout=limits.script_timeout,
-        script_memory_bytes=limits.script_memory_bytes,
-    )
+    # A draft's engine is never cached: it lives as long as its run.
+    runtime = ModelRuntime(draft.model.spec_json, draft.model.lane_routes, **_engine_settings(session))
     return model_tests.run_cases(session, runtime, draft.model.forms, draft.tests)
 
 
@@ -492,17 +492,18 @@ def _summary(problems: list[Problem]) -> str:
 
 def runtime_of(session: Session, definition: ProcessDefinition) -> ModelRuntime:
     """The engine for a definition, with this session's calendar for workdays_after() in timers."""
+    return runtime_for(
+        definition.checksum, lambda: definition.spec_json, definition.lane_routes, **_engine_settings(session)
+    )
+
+
+def _engine_settings(session: Session) -> dict[str, Any]:
+    """Sets this session's calendar for the engine's working-day functions; the script limits."""
     from .calendar_years import calendar_of
 
     use_calendar(calendar_of(session))
     limits = limits_of(session)
-    return runtime_for(
-        definition.checksum,
-        lambda: definition.spec_json,
-        definition.lane_routes,
-        script_timeout=limits.script_timeout,
-        script_memory_bytes=limits.script_memory_bytes,
-    )
+    return {"script_timeout": limits.script_timeout, "script_memory_bytes": limits.script_memory_bytes}
 
 
 # A published version never changes, so its forms can be kept for the life of the process, keyed

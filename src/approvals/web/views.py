@@ -8,7 +8,9 @@ the page shown with the error reads the state as it was."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as cookie_session
@@ -478,63 +480,55 @@ def model_check():
     return jsonify(problems=definitions.check_model(get_session(), request.get_data(), me()))
 
 
-def _draft_body() -> tuple[bytes, str | None]:
-    """The modeler's draft: ``{xml, tests?}`` (tests: the JSON text of the test cases)."""
+def _modeler_answer(work: Callable[[bytes, str | None, dict[str, Any]], Any], bad_body: int = 422) -> Any:
+    """The modeler's JSON endpoints: for an owner, ``work`` on the draft posted as ``{xml, tests?,
+    note?}`` (tests: the JSON text of the test cases); a refused model or request answers with
+    the problems for the page to draw (``bad_body``: the status for a body that is not a draft)."""
+    require(can_publish(me()), "only process owners and admins publish process models")  # before reading the body
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
-        raise InvalidInput("send {xml, tests?, note?}", {"xml": ["the diagram's XML"]})
+        return jsonify(message="send {xml, tests?, note?}", problems=[]), bad_body
     tests = body.get("tests")
-    return body["xml"].encode(), tests if isinstance(tests, str) else None
+    try:
+        return work(body["xml"].encode(), tests if isinstance(tests, str) else None, body)
+    except ModelInvalid as exc:
+        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+    except InvalidInput as exc:
+        return jsonify(message=exc.message, problems=[]), 422
 
 
 @bp.post("/models/preview")
 @auth.signed_in
 def model_preview():
     """What publishing the modeler's draft would change (nothing is stored), with its tests run."""
-    require(can_publish(me()), "only process owners and admins publish process models")
-    try:
-        xml, tests = _draft_body()
-        return jsonify(definitions.preview(get_session(), xml, {}, me(), tests=tests))
-    except ModelInvalid as exc:
-        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
-    except InvalidInput as exc:
-        return jsonify(message=exc.message, problems=[]), 422
+    return _modeler_answer(
+        lambda xml, tests, _: jsonify(definitions.preview(get_session(), xml, {}, me(), tests=tests))
+    )
 
 
 @bp.post("/models/tests")
 @auth.signed_in
 def model_tests():
     """Run the draft's test cases in a throw-away engine (nothing is stored)."""
-    require(can_publish(me()), "only process owners and admins publish process models")
-    try:
-        xml, tests = _draft_body()
-        return jsonify(results=definitions.run_tests(get_session(), xml, {}, me(), tests))
-    except ModelInvalid as exc:
-        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
-    except InvalidInput as exc:
-        return jsonify(message=exc.message, problems=[]), 422
+    return _modeler_answer(
+        lambda xml, tests, _: jsonify(results=definitions.run_tests(get_session(), xml, {}, me(), tests))
+    )
 
 
 @bp.post("/models/publish")
 @auth.signed_in
 def model_publish():
-    """Publish the modeler's draft ``{xml, tests?, note}`` (the forms stay those of the latest
-    version); the page asks for the change note, so it is required here."""
-    require(can_publish(me()), "only process owners and admins publish process models")  # before reading the body
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
-        return jsonify(message="send {xml, note}", problems=[]), 400
-    note = body.get("note")
-    if not isinstance(note, str) or not note.strip() or len(note) > 4000:
-        return jsonify(message=translate("Say what changed and why."), problems=[], field="note"), 422
-    try:
-        xml, tests = _draft_body()
+    """Publish the modeler's draft (the forms stay those of the latest version) with its change
+    note: the page asks for it, so it is required here."""
+
+    def publish(xml: bytes, tests: str | None, body: dict[str, Any]) -> Any:
+        note = body.get("note")
+        if not isinstance(note, str) or not note.strip() or len(note) > 4000:
+            return jsonify(message=translate("Say what changed and why."), problems=[], field="note"), 422
         definition, created = definitions.publish(get_session(), xml, {}, me(), note=note, tests=tests)
-    except ModelInvalid as exc:
-        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
-    except InvalidInput as exc:
-        return jsonify(message=exc.message, problems=[]), 422
-    return jsonify(key=definition.key, version=definition.version, created=created)
+        return jsonify(key=definition.key, version=definition.version, created=created)
+
+    return _modeler_answer(publish, bad_body=400)
 
 
 @bp.post("/models/upload")
