@@ -288,3 +288,21 @@ def test_errors_on_pages_are_pages_and_on_the_api_json(app, client, people):
     assert api.status_code == 404 and api.json["code"] == 404
     assert browser.get("/admin?year=99999", headers=html).status_code == 422
     assert browser.get("/tasks?page=999999999999999", headers=html).status_code == 200
+
+
+def test_the_migration_form_refuses_numbers_out_of_range_and_moves_nothing(app, client, people, review):
+    from tests.helpers import publish_variant
+
+    sample = (BPMN_DIR / "sample_review.bpmn").read_text()
+    assert publish_variant(client, people, sample.replace('name="审批决定"', 'name="决定"')).status_code == 201
+    owner = signed_in(app, "owner")
+    token = csrf(owner, "/models/sample_review")
+    huge = "9" * 30
+    for form in (
+        {"from_version": huge, "to_version": "1"},
+        {"from_version": "1", "to_version": "2", "picked": "1", "instance_ids": huge},
+        {"from_version": "1", "to_version": "2", "picked": "1", "instance_ids": "abc"},
+    ):
+        refused = owner.post("/models/sample_review/migrations", data={"csrf_token": token, **form})
+        assert refused.status_code == 422 and 'data-testid="migration-problems"' in refused.get_data(as_text=True)
+    assert client.get(f"/api/instances/{review['instance_id']}", headers=people.auth("admin")).json["version"] == 1

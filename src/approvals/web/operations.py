@@ -84,7 +84,7 @@ def model_migrate(key: str):
             _version(form.get("from_version"), "from_version"),
             _version(form.get("to_version"), "to_version"),
         )
-        ids: list[int] | None = [int(i) for i in form.getlist("instance_ids") if i.isdigit()]
+        ids: list[int] | None = [_number(i, "instance_ids", MAX_ID) for i in form.getlist("instance_ids")]
         if not ids and not form.get("picked"):  # no list on the page: every live instance
             ids = None
         report = migration.migrate_instances(
@@ -118,9 +118,17 @@ def model_republish(key: str):
     return redirect(url_for("web.model_page", key=key, published=definition.version, _anchor="migration"), 303)
 
 
+# The API's bounds (api/schemas.py): a larger number would not fit the database's integers.
+MAX_VERSION, MAX_ID = 1_000_000, 2**63 - 1
+
+
 def _version(raw: str | None, name: str) -> int:
-    if not raw or not raw.isdigit():
-        raise InvalidInput(f"{name} is not a version number", {name: ["a version number"]})
+    return _number(raw, name, MAX_VERSION)
+
+
+def _number(raw: str | None, name: str, largest: int) -> int:
+    if not raw or not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= largest:
+        raise InvalidInput(f"{name}: {raw!r} is not a number from 1 to {largest}", {name: [f"1 to {largest}"]})
     return int(raw)
 
 
