@@ -162,3 +162,22 @@ def test_status_prints_open_and_finished_steps(database_url, database):
     assert "审批决定并出具批复" in out and "approve" in out  # the finished feasibility decision
     code, out = run(database_url, "status", "NOPE")
     assert code == 1 and "not found" in out
+
+
+def test_calendar_load_takes_the_notice_and_prints_what_moved(database_url, database, people, sample):
+    """The notice as published loads from the command line; each open due date it moves is printed."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from tests.factories import complete, start
+    from tests.helpers import SUBMISSION
+
+    with time_machine.travel(datetime(2026, 12, 21, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        _, (submit,) = start(session, "sample_review", "C-1")
+        complete(session, submit, SUBMISSION, "hq")
+    notice = Path(__file__).parent / "data" / "notice_2027_for_tests.txt"
+    code, out = run(database_url, "calendar", "load", str(notice))
+    assert code == 0 and "2027:" in out
+    assert "C-1 review_water (WATER): due 2027-01-11 -> 2027-01-12" in out
+    assert "C-1 review_planning (PNR): due 2027-01-18 -> 2027-01-19" in out
