@@ -15,7 +15,9 @@ PORT ?= 5000
 COVERAGE_FLOOR := 94
 BRANCH_FLOOR := 90
 
-.PHONY: help venv install assets db seed serve demo test bench lint static screenshots format clean
+CATALOG := src/approvals/web/translations/zh/LC_MESSAGES/messages
+
+.PHONY: help venv install assets catalog db seed serve demo test bench lint static screenshots format clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,7 +54,15 @@ $(OWNER_MODELER)/modeler.bundle.js: frontend/package.json frontend/package-lock.
 	cp frontend/node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css $(OWNER_MODELER)/
 	rm -rf $(OWNER_MODELER)/dmn && cp -r frontend/node_modules/dmn-js/dist/assets $(OWNER_MODELER)/dmn
 
-assets: $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(OWNER_MODELER)/modeler.bundle.js  ## front-end files from npm, served locally
+$(CATALOG).mo: $(CATALOG).po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -d src/approvals/web/translations -D messages
+
+catalog: install  ## extract the pages' words into the catalogue (then translate the new ones in messages.po)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k msg --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d src/approvals/web/translations -D messages --no-fuzzy-matching --ignore-obsolete
+	$(MAKE) $(CATALOG).mo
+
+assets: $(CATALOG).mo $(SWAGGER_UI)/swagger-ui-bundle.js $(BPMN_JS)/bpmn-modeler.production.min.js $(OWNER_MODELER)/modeler.bundle.js  ## front-end files from npm, served locally
 
 db: install  ## create or upgrade the database and load the agencies
 	$(BIN)/approvals init-db

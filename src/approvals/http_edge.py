@@ -34,11 +34,16 @@ def wants_page() -> bool:
 
 
 def page_error(code: int, message: str) -> tuple[str, int]:
+    """The error as a page of the site, in its language, with a way back (the page the person came
+    from, when it is one of ours)."""
     from flask import render_template
 
-    from .web.i18n import translate
+    from .web.redirects import local_path
 
-    return render_template("error.html", code=code, message=translate(message)), code
+    back = local_path(request.referrer, host=request.host)
+    if back == request.full_path.rstrip("?"):
+        back = None  # a failed POST's referrer is the page with the form: still a way back
+    return render_template("error.html", code=code, message=message, back=back), code
 
 
 def status_of(exc: domain.DomainError) -> int:

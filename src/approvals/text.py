@@ -31,3 +31,28 @@ def plain_text(text: str) -> bool:
 def without_controls(text: str) -> str:
     """``text`` without control and format characters (for names stored before they were refused)."""
     return "".join(ch for ch in text if not _invisible(ch))
+
+
+class Message(str):
+    """A message for people that keeps its English template and values: the API sends the English
+    text (this string), the pages look the template up in their catalogue and fill it in."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Message:
+        self = super().__new__(cls, template.format(**values) if values else template)
+        self.template, self.values = template, values
+        return self
+
+
+def N_(text: str) -> str:  # noqa: N802 - the gettext convention
+    """Marks a word or template for the catalogue where it is written (``make catalog``), for text
+    translated later, where it is shown."""
+    return text
+
+
+def msg(template: str, **values: object) -> Message:
+    """A translatable message: ``msg("{name} is not a date", name=name)``. ``make catalog`` finds
+    each template, so write it as a literal."""
+    return Message(template, **values)

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from approvals.app import create_app
+from approvals.cli import main
 from approvals.config import PROJECT_ROOT
+from approvals.db import Database
+from approvals.demo import work_until
+from approvals.services import projects
+from approvals.services.limits import Limits
+from tests.conftest import LiveServer
 
 CHROMIUM = Path(os.environ.get("APPROVALS_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("APPROVALS_SCREENSHOTS") or Path(tempfile.gettempdir()) / "approvals-screenshots")
@@ -79,3 +88,32 @@ def screenshot(page, name: str) -> None:
 
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    """The demo (`approvals seed-demo`) once per module, with SZ-FCC brought to DRC's decision."""
+    root = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{root / 'demo.sqlite3'}"
+    result = CliRunner().invoke(main, ["--database-url", url, "seed-demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    database = Database(url, {"limits": Limits(data_dir=str(root / "data"))})
+    with database.session() as session:
+        fcc = projects.get_project(session, "SZ-FCC").instances[0].id
+        work_until(session, fcc, {"decide"})
+    database.dispose()
+    return root
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path):
+    """A live server on a fresh copy of the demo."""
+    shutil.copyfile(demo_template / "demo.sqlite3", tmp_path / "demo.sqlite3")
+    shutil.copytree(demo_template / "data", tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "TESTING": True})
+    database = Database(url, {"limits": Limits(data_dir=str(tmp_path / "data"))})
+    with LiveServer(app) as server:
+        yield server, database
+    database.dispose()
+    app.extensions["approvals_db"].dispose()

@@ -4,53 +4,17 @@ through the same services the API tests run on both databases)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from approvals.app import create_app
-from approvals.cli import main
-from approvals.db import Database
-from approvals.demo import sample_pdf, work_until
+from approvals.demo import sample_pdf
 from approvals.models import Event, ProcessInstance, Task
 from approvals.services import instances, projects
 from approvals.services.definitions import latest
-from approvals.services.limits import Limits
-from tests.conftest import LiveServer
 from tests.web.conftest import screenshot, sign_in
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    """The demo (`approvals seed-demo`) once per module, with SZ-FCC brought to DRC's decision."""
-    root = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{root / 'demo.sqlite3'}"
-    result = CliRunner().invoke(main, ["--database-url", url, "seed-demo"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    database = Database(url, {"limits": Limits(data_dir=str(root / "data"))})
-    with database.session() as session:
-        fcc = projects.get_project(session, "SZ-FCC").instances[0].id
-        work_until(session, fcc, {"decide"})
-    database.dispose()
-    return root
-
-
-@pytest.fixture
-def demo(demo_template, tmp_path):
-    """A live server on a fresh copy of the demo."""
-    shutil.copyfile(demo_template / "demo.sqlite3", tmp_path / "demo.sqlite3")
-    shutil.copytree(demo_template / "data", tmp_path / "data")
-    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
-    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data"), "TESTING": True})
-    database = Database(url, {"limits": Limits(data_dir=str(tmp_path / "data"))})
-    with LiveServer(app) as server:
-        yield server, database
-    database.dispose()
-    app.extensions["approvals_db"].dispose()
 
 
 @pytest.fixture

@@ -32,3 +32,22 @@ def test_choices_carry_their_titles_and_conditional_fields_name_their_condition(
     assert (fields["approval_number"].when_field, fields["approval_number"].when_values) == ("decision", ["approve"])
     assert (fields["reason"].when_field, fields["reason"].when_values) == ("decision", ["refuse"])
     assert fields["decision"].when_field == ""
+
+
+def test_data_so_far_reads_with_the_forms_titles_choices_and_yes_no():
+    from approvals.web.forms import readable
+
+    forms = {
+        "a.json": {
+            "properties": {
+                "decision": {"title": "审批结论", "enum": ["approve", "refuse"], "x-enum-titles": ["批准", "不予批准"]},
+                "urgent": {"title": "是否加急", "type": "boolean"},
+                "files": {"title": "批复文件", "type": "array", "items": {"type": "integer"}, "x-material": {}},
+            }
+        }
+    }
+    data = {"decision": "refuse", "urgent": False, "files": [7], "set_by_script": ["a", "b"], "project": {"x": 1}}
+    shown = {s.name: s for s in readable(forms, data, ("是", "否"))}
+    assert (shown["decision"].title, shown["decision"].text) == ("审批结论", "不予批准")
+    assert shown["urgent"].text == "否" and shown["files"].material_ids == [7]
+    assert shown["set_by_script"].text == "a、b" and "project" not in shown

@@ -38,7 +38,7 @@ def test_sign_in_and_out(app, people):
     assert wrong.status_code == 401 and "用户名或密码错误" in wrong.get_data(as_text=True)
     client = signed_in(app, "pnr")
     page = client.get("/tasks").get_data(as_text=True)
-    assert "pnr" in page and "PNR" in page and "staff" in page  # who, their agency, their role
+    assert "pnr" in page and "PNR" in page and "经办人员" in page  # who, their agency, their role
     token = csrf(client, "/tasks")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/tasks").status_code == 302  # the session's token is revoked
@@ -50,7 +50,7 @@ def test_sign_in_is_rate_limited(app, people):
         for _ in range(3):
             client.post("/login", data={"username": "pnr", "password": "nope", "csrf_token": csrf(client)})
         refused = client.post("/login", data={"username": "pnr", "password": PASSWORD, "csrf_token": csrf(client)})
-    assert refused.status_code == 401 and "too many failed sign-ins" in refused.get_data(as_text=True)
+    assert refused.status_code == 401 and "登录失败次数过多" in refused.get_data(as_text=True)
 
 
 def test_every_form_needs_its_csrf_token(app, people, review):

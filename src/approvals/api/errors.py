@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..http_edge import page_error, status_of, wants_page
 from ..services import errors as domain
+from ..text import msg
 
 
 def error_response(status: int, message: str, errors: dict | None = None):
@@ -38,11 +39,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StaleDataError)
     def _stale(_exc):
-        return error_response(409, "the process instance was changed at the same moment; retry")
+        message = msg("the process instance was changed at the same moment; retry")
+        return page_error(409, message) if wants_page() else error_response(409, message)
 
     @app.errorhandler(IntegrityError)
     def _integrity(_exc):
-        return error_response(409, "the change conflicts with one made at the same moment; retry")
+        message = msg("the change conflicts with one made at the same moment; retry")
+        return page_error(409, message) if wants_page() else error_response(409, message)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

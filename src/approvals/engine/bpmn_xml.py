@@ -11,6 +11,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..text import msg
 from .errors import ModelRejected, Problem
 
 _DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -35,13 +36,24 @@ def _parser() -> etree.XMLParser:
 def parse_xml(data: bytes, *, max_bytes: int, what: str = "BPMN file") -> etree._ElementTree:
     """Parse ``data`` or raise ModelRejected saying what is wrong with it."""
     if len(data) > max_bytes:
-        raise ModelRejected([Problem(None, f"{what} is {len(data)} bytes; the limit is {max_bytes}")])
+        raise ModelRejected(
+            [
+                Problem(
+                    None,
+                    msg(
+                        "{what} is {len} bytes; the limit is {max_bytes}", what=what, len=len(data), max_bytes=max_bytes
+                    ),
+                )
+            ]
+        )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ModelRejected([Problem(None, f"{what} must be UTF-8 encoded ({exc.reason})")]) from None
+        raise ModelRejected(
+            [Problem(None, msg("{what} must be UTF-8 encoded ({reason})", what=what, reason=exc.reason))]
+        ) from None
     declared = _DECLARED_ENCODING.match(text)
     if (
         declared
@@ -51,15 +63,31 @@ def parse_xml(data: bytes, *, max_bytes: int, what: str = "BPMN file") -> etree.
             declared.group(1).lower().replace("_", "-") in _ASCII_SUPERSETS and text.isascii()
         )
     ):
-        raise ModelRejected([Problem(None, f"{what} declares encoding {declared.group(1)}; only UTF-8")])
+        raise ModelRejected(
+            [Problem(None, msg("{what} declares encoding {value}; only UTF-8", what=what, value=declared.group(1)))]
+        )
     if _DOCTYPE.search(text):
-        raise ModelRejected([Problem(None, f"{what} contains a DOCTYPE or ENTITY declaration, which is not allowed")])
+        raise ModelRejected(
+            [Problem(None, msg("{what} contains a DOCTYPE or ENTITY declaration, which is not allowed", what=what))]
+        )
     try:
         tree = etree.ElementTree(etree.fromstring(data, parser=_parser()))
     except etree.XMLSyntaxError as exc:
-        raise ModelRejected([Problem(None, f"{what} is not well-formed XML: {exc.msg} (line {exc.lineno})")]) from None
+        raise ModelRejected(
+            [
+                Problem(
+                    None,
+                    msg(
+                        "{what} is not well-formed XML: {msg} (line {lineno})",
+                        what=what,
+                        msg=exc.msg,
+                        lineno=exc.lineno,
+                    ),
+                )
+            ]
+        ) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise ModelRejected([Problem(None, f"{what} contains a DOCTYPE, which is not allowed")])
+        raise ModelRejected([Problem(None, msg("{what} contains a DOCTYPE, which is not allowed", what=what))])
     for namespace in _XINCLUDE_NS:
         found = tree.getroot().find(f".//{{{namespace}}}*")
         if found is not None:
@@ -92,15 +120,23 @@ def _active_content(tree: etree._ElementTree, what: str) -> list[Problem]:
             problems.append(
                 Problem(
                     owner,
-                    f"{what} contains {kind} markup <{etree.QName(element).localname}> "
-                    f"(line {element.sourceline}); a model may not carry markup a browser runs",
+                    msg(
+                        "{what} contains {kind} markup <{localname}> (line {sourceline}); a model "
+                        "may not carry markup a browser runs",
+                        what=what,
+                        kind=kind,
+                        localname=etree.QName(element).localname,
+                        sourceline=element.sourceline,
+                    ),
                 )
             )
     root = tree.getroot()
     instructions = [*root.itersiblings(preceding=True), *root.iter(etree.ProcessingInstruction)]
     for node in instructions:
         if isinstance(node, etree._ProcessingInstruction) and node.target.lower() == "xml-stylesheet":
-            problems.append(Problem(None, f"{what} contains an xml-stylesheet instruction, which is not allowed"))
+            problems.append(
+                Problem(None, msg("{what} contains an xml-stylesheet instruction, which is not allowed", what=what))
+            )
     return problems
 
 

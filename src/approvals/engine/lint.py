@@ -19,6 +19,7 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from ..text import msg
 from .errors import ExpressionError, Problem, ScriptError
 from .lint_flow import check_flow
 from .sandbox import FUNCTIONS, check_cardinality, check_expression, check_script
@@ -85,11 +86,11 @@ def lint_model(
     result = LintResult()
     root = tree.getroot()
     if etree.QName(root).namespace != BPMN or _local(root) != "definitions":
-        result.add(None, "the root element must be bpmn:definitions")
+        result.add(None, msg("the root element must be bpmn:definitions"))
         return result
     processes = root.findall("bpmn:process", NS)
     if not processes:
-        result.add(None, "the file contains no bpmn:process")
+        result.add(None, msg("the file contains no bpmn:process"))
     _check_unsupported(root, result)
     parse_forms(forms, result)
     for process in processes:
@@ -103,7 +104,9 @@ def lint_model(
         try:
             check_expression(text, extra_functions)
         except ExpressionError as exc:
-            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+            result.add(
+                el.get("id"), msg("{what} of {label} is not allowed: {exc}", what=what, label=_label(el), exc=exc)
+            )
     return result
 
 
@@ -140,12 +143,16 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
             owner = el if el.get("id") else el.getparent()
             result.add(owner.get("id"), UNSUPPORTED[local])
         elif el.get("isForCompensation") == "true":
-            result.add(el.get("id"), "compensation handlers are not supported")
+            result.add(el.get("id"), msg("compensation handlers are not supported"))
         elif local in UNDELIVERABLE and _local(el.getparent()) in CATCH_EVENTS:
             event = el.getparent()
             result.add(
                 event.get("id"),
-                f"{_label(event)} waits for {UNDELIVERABLE[local]}, which nothing here can deliver yet",
+                msg(
+                    "{label} waits for {value}, which nothing here can deliver yet",
+                    label=_label(event),
+                    value=UNDELIVERABLE[local],
+                ),
             )
 
 
@@ -155,15 +162,24 @@ def parse_forms(forms: Mapping[str, bytes], result: LintResult) -> None:
         try:
             schema = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            result.add(f"form:{filename}", f"form {filename} is not valid JSON: {exc}")
+            result.add(
+                f"form:{filename}",
+                msg("form {filename} is not valid JSON: {exc}", filename=filename, exc=exc),
+            )
             continue
         if not isinstance(schema, dict) or schema.get("type") != "object":
-            result.add(f"form:{filename}", f"form {filename} must be a JSON Schema of type 'object'")
+            result.add(
+                f"form:{filename}",
+                msg("form {filename} must be a JSON Schema of type 'object'", filename=filename),
+            )
             continue
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
-            result.add(f"form:{filename}", f"form {filename} is not a valid JSON Schema: {exc.message}")
+            result.add(
+                f"form:{filename}",
+                msg("form {filename} is not a valid JSON Schema: {message}", filename=filename, message=exc.message),
+            )
             continue
         result.forms[filename] = schema
 
@@ -206,21 +222,28 @@ def _check_lanes(process: Any, lane_agencies: Any, result: LintResult, extra_fun
                 check_expression(routing, extra_functions)
                 _check_routing_names(routing, extra_functions)
             except ExpressionError as exc:
-                result.add(lane.get("id"), f"lane routing expression is not allowed: {exc}")
+                result.add(lane.get("id"), msg("lane routing expression is not allowed: {exc}", exc=exc))
             result.lane_routes[lane.get("name") or lane.get("id")] = routing
     lanes = _lane_of(process)
     for kind in HUMAN_TASKS:
         for task in process.iterfind(f".//bpmn:{kind}", NS):
             lane = lanes.get(task.get("id"))
             if lane is None:
-                result.add(task.get("id"), f"{_label(task)} is not in a lane; its lane names the agency that does it")
+                result.add(
+                    task.get("id"),
+                    msg("{label} is not in a lane; its lane names the agency that does it", label=_label(task)),
+                )
                 continue
             name = (lane.get("name") or "").strip()
             if name not in lane_agencies and _routing_expression(lane) is None:
                 result.add(
                     task.get("id"),
-                    f"{_label(task)} is in lane {name or lane.get('id')!r}, which names no known agency "
-                    "(use an agency code or alias from the directory, or give the lane a routing expression)",
+                    msg(
+                        "{label} is in lane {value!r}, which names no known agency (use an agency code or alias from "
+                        "the directory, or give the lane a routing expression)",
+                        label=_label(task),
+                        value=name or lane.get("id"),
+                    ),
                 )
 
 
@@ -231,8 +254,12 @@ def _check_time_limits(process: Any, result: LintResult) -> None:
                 if prop.get("name") == TIME_LIMIT_PROPERTY and not TIME_LIMIT.match(prop.get("value") or ""):
                     result.add(
                         task.get("id"),
-                        f"time_limit of {_label(task)} is {prop.get('value')!r}; "
-                        "write working days as '20WD' or calendar days as '7CD'",
+                        msg(
+                            "time_limit of {label} is {value!r}; write working days as '20WD' "
+                            "or calendar days as '7CD'",
+                            label=_label(task),
+                            value=prop.get("value"),
+                        ),
                     )
                 if prop.get("name") == FOUR_EYES_PROPERTY:
                     ids = {el.get("id") for el in process.iter(etree.Element) if el.get("id")}
@@ -240,13 +267,21 @@ def _check_time_limits(process: Any, result: LintResult) -> None:
                         if ref not in ids:
                             result.add(
                                 task.get("id"),
-                                f"four_eyes of {_label(task)} names {ref!r}, which is not a step of this process",
+                                msg(
+                                    "four_eyes of {label} names {ref!r}, which is not a step of this process",
+                                    label=_label(task),
+                                    ref=ref,
+                                ),
                             )
                 if prop.get("name") == CLOCK_PROPERTY and prop.get("value") != "stopped":
                     result.add(
                         task.get("id"),
-                        f"clock of {_label(task)} is {prop.get('value')!r}; the only "
-                        "value is 'stopped' (the step waits on the applicant or experts)",
+                        msg(
+                            "clock of {label} is {value!r}; the only value is 'stopped' (the step "
+                            "waits on the applicant or experts)",
+                            label=_label(task),
+                            value=prop.get("value"),
+                        ),
                     )
 
 
@@ -263,7 +298,12 @@ def _check_forms_used(process: Any, result: LintResult) -> None:
         if filename not in result.forms:
             known = [p.element for p in result.problems]
             if f"form:{filename}" not in known:
-                result.add(task.get("id"), f"{_label(task)} uses form {filename!r}, which was not provided")
+                result.add(
+                    task.get("id"),
+                    msg(
+                        "{label} uses form {filename!r}, which was not provided", label=_label(task), filename=filename
+                    ),
+                )
 
 
 def _expressions(process: Any) -> list[tuple[etree._Element, str, str]]:
@@ -322,12 +362,14 @@ def _check_expressions(process: Any, result: LintResult, extra_functions: Any) -
         try:
             check_expression(text, extra_functions)
         except ExpressionError as exc:
-            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+            result.add(
+                el.get("id"), msg("{what} of {label} is not allowed: {exc}", what=what, label=_label(el), exc=exc)
+            )
             continue
         if what == "timer timeCycle":
             problem = cycle_problem(text)
             if problem:
-                result.add(el.get("id"), f"the timer cycle of {_label(el)} {problem}")
+                result.add(el.get("id"), msg("the timer cycle of {label} {problem}", label=_label(el), problem=problem))
         if what == "loopCardinality":
             try:
                 literal = ast.literal_eval(text.strip())
@@ -336,15 +378,17 @@ def _check_expressions(process: Any, result: LintResult, extra_functions: Any) -
             try:
                 check_cardinality(literal)
             except ExpressionError as exc:
-                result.add(el.get("id"), f"{_label(el)}: {exc}")
+                result.add(el.get("id"), msg("{label}: {exc}", label=_label(el), exc=exc))
     for el, what, text in _scripts(process):
         if not text.strip():
-            result.add(el.get("id"), f"{_label(el)} has an empty script")
+            result.add(el.get("id"), msg("{label} has an empty script", label=_label(el)))
             continue
         try:
             check_script(text)
         except ScriptError as exc:
-            result.add(el.get("id"), f"{what} of {_label(el)} is not allowed: {exc}")
+            result.add(
+                el.get("id"), msg("{what} of {label} is not allowed: {exc}", what=what, label=_label(el), exc=exc)
+            )
 
 
 def _check_merges(process: Any, result: LintResult) -> None:
@@ -364,8 +408,11 @@ def _check_merges(process: Any, result: LintResult) -> None:
         if incoming.get(el.get("id"), 0) > 1 and local not in GATEWAYS and local != "endEvent":
             result.add(
                 el.get("id"),
-                f"{_label(el)} has {incoming[el.get('id')]} incoming flows; flows (and loops back) "
-                "must merge at a gateway",
+                msg(
+                    "{label} has {value} incoming flows; flows (and loops back) must merge at a gateway",
+                    label=_label(el),
+                    value=incoming[el.get("id")],
+                ),
             )
     for sub in process.iterfind(".//bpmn:subProcess", NS):
         _check_merges(sub, result)
@@ -409,4 +456,6 @@ def _check_dmn(text: str | None, owner: Any, what: str, problems: list[Problem],
             return
         except ExpressionError as exc:
             errors.append(str(exc))
-    problems.append(Problem(owner.get("id"), f"{what} {text!r} is not allowed: {errors[-1]}"))
+    problems.append(
+        Problem(owner.get("id"), msg("{what} {text!r} is not allowed: {value}", what=what, text=text, value=errors[-1]))
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..text import msg
 from .errors import Problem
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -100,13 +101,26 @@ def _check_scope(scope: etree._Element, forms: Mapping[str, dict[str, Any]], ass
     for node, el in nodes.items():
         entered = _is_entry(el) or (_local(el) == "boundaryEvent" and node in reached)
         if not entered and not incoming[node] and _local(el) != "boundaryEvent":
-            problems.append(Problem(node, f"{_label(el)} is not connected: no flow leads to it"))
+            problems.append(Problem(node, msg("{label} is not connected: no flow leads to it", label=_label(el))))
         elif not entered and node not in reached:
-            problems.append(Problem(node, f"{_label(el)} cannot be reached from the start"))
+            problems.append(Problem(node, msg("{label} cannot be reached from the start", label=_label(el))))
         elif not outgoing[node] and _local(el) != "endEvent" and not _ends_by_itself(el):
-            problems.append(Problem(node, f"{_label(el)} leads nowhere: no flow leaves it ({END_IT})"))
+            problems.append(
+                Problem(
+                    node, msg("{label} leads nowhere: no flow leaves it ({END_IT})", label=_label(el), END_IT=END_IT)
+                )
+            )
         elif node not in finishing:
-            problems.append(Problem(node, f"{_label(el)}: no path from here reaches an end event ({NO_WAY_OUT})"))
+            problems.append(
+                Problem(
+                    node,
+                    msg(
+                        "{label}: no path from here reaches an end event ({NO_WAY_OUT})",
+                        label=_label(el),
+                        NO_WAY_OUT=NO_WAY_OUT,
+                    ),
+                )
+            )
     for node, el in nodes.items():
         if _local(el) in DECIDING_GATEWAYS and len(outgoing[node]) > 1:
             before = [nodes[f.get("sourceRef", "")] for f in incoming[node]]
@@ -164,7 +178,15 @@ def _check_decision(
         key = " ".join(text.split())
         if key in seen:
             problems.append(
-                Problem(gateway_id, f"flows {seen[key]!r} and {flow_id!r} of {_label(gateway)} have the same condition")
+                Problem(
+                    gateway_id,
+                    msg(
+                        "flows {value!r} and {flow_id!r} of {label} have the same condition",
+                        value=seen[key],
+                        flow_id=flow_id,
+                        label=_label(gateway),
+                    ),
+                )
             )
         seen.setdefault(key, flow_id)
     read = set().union(*(_names_read(text) for text in conditions.values())) if conditions else set()
@@ -178,8 +200,13 @@ def _check_decision(
                 problems.append(
                     Problem(
                         step.get("id"),
-                        f"{_label(gateway)} decides on {', '.join(unknown)}, but {_label(step)} before it has no form, "
-                        "and no form or script of the model sets it",
+                        msg(
+                            "{label} decides on {value}, but {label2} before it has no form, and no "
+                            "form or script of the model sets it",
+                            label=_label(gateway),
+                            value=", ".join(unknown),
+                            label2=_label(step),
+                        ),
                     )
                 )
             continue
@@ -210,8 +237,14 @@ def _uncovered(
     return [
         Problem(
             gateway.get("id"),
-            f"when {_label(step)} answers {name} = {answer!r}, no flow of {_label(gateway)} applies: "
-            "add a flow for it or a default flow",
+            msg(
+                "when {label} answers {name} = {answer!r}, no flow of {label2} applies: "
+                "add a flow for it or a default flow",
+                label=_label(step),
+                name=name,
+                answer=answer,
+                label2=_label(gateway),
+            ),
         )
         for answer in answers
         if _hashable(answer) not in taken

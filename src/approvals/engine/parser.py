@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from ..text import msg
 from .bpmn_xml import parse_xml
 from .errors import ModelRejected, Problem
 from .lint import BPMN, NS, lane_routes, lint_decision, lint_model
@@ -87,24 +88,26 @@ def model_outline(data: bytes, *, max_bytes: int) -> ModelOutline:
 def _decision_id(tree: etree._ElementTree) -> str:
     decisions = tree.getroot().findall("{*}decision")
     if len(decisions) != 1 or not decisions[0].get("id"):
-        raise ModelRejected([Problem(None, "a DMN file must hold exactly one decision with an id")])
+        raise ModelRejected([Problem(None, msg("a DMN file must hold exactly one decision with an id"))])
     return str(decisions[0].get("id"))
 
 
 def _main_process_id(tree: etree._ElementTree) -> str:
     root = tree.getroot()
     if etree.QName(root).namespace != BPMN or etree.QName(root).localname != "definitions":
-        raise ModelRejected([Problem(None, "the root element must be bpmn:definitions (a BPMN 2.0 file)")])
+        raise ModelRejected([Problem(None, msg("the root element must be bpmn:definitions (a BPMN 2.0 file)"))])
     if root.find("bpmn:process", NS) is None:
-        raise ModelRejected([Problem(None, "the file contains no bpmn:process")])
+        raise ModelRejected([Problem(None, msg("the file contains no bpmn:process"))])
     executable = [p.get("id") for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable") != "false"]
     if not executable:
         raise ModelRejected(
             [
                 Problem(
                     None,
-                    'every bpmn:process in the file has isExecutable="false" (an interchange model, meant to be '
-                    'drawn, not run); mark the process to run isExecutable="true"',
+                    msg(
+                        'every bpmn:process in the file has isExecutable="false" (an interchange model, meant to be '
+                        'drawn, not run); mark the process to run isExecutable="true"'
+                    ),
                 )
             ]
         )
@@ -115,8 +118,11 @@ def _main_process_id(tree: etree._ElementTree) -> str:
             [
                 Problem(
                     None,
-                    "the file must contain exactly one executable process that no call "
-                    f"activity in it calls; found {candidates or 'none'}",
+                    msg(
+                        "the file must contain exactly one executable process that no call "
+                        "activity in it calls; found {value}",
+                        value=candidates or "none",
+                    ),
                 )
             ]
         )
@@ -128,14 +134,21 @@ def _validate(validator: BpmnValidator, tree: etree._ElementTree, filename: str,
         validator.validate(tree, filename)
     except ValidationException as exc:
         line = exc.line_number if isinstance(exc.line_number, int) else None
-        raise ModelRejected([Problem(_element_at_line(tree, line), f"not valid {what} (line {line}): {exc}")]) from None
+        raise ModelRejected(
+            [
+                Problem(
+                    _element_at_line(tree, line),
+                    msg("not valid {what} (line {line}): {exc}", what=what, line=line, exc=exc),
+                )
+            ]
+        ) from None
 
 
 def parse_decision(dmn: bytes, *, max_bytes: int, filename: str = "decision.dmn") -> ParsedModel:
     """Check a DMN decision table; it is stored as published XML and compiled into its callers."""
     tree = parse_xml(dmn, max_bytes=max_bytes, what="DMN file")
     if not _is_dmn(tree):
-        raise ModelRejected([Problem(None, "the root element must be a DMN definitions element")])
+        raise ModelRejected([Problem(None, msg("the root element must be a DMN definitions element"))])
     namespace = etree.QName(tree.getroot()).namespace
     _validate(BpmnValidator(DMN_SCHEMAS[namespace]), tree, filename, "DMN")
     key = _decision_id(tree)
@@ -169,7 +182,11 @@ def _add_callees(
         if xml is None:
             caller = _caller_of(tree, kind, key)
             what = "process" if kind == "bpmn" else "decision table"
-            problems.append(Problem(caller, f"calls {what} {key!r}, which is not published; publish it first"))
+            problems.append(
+                Problem(
+                    caller, msg("calls {what} {key!r}, which is not published; publish it first", what=what, key=key)
+                )
+            )
             continue
         callee = parse_xml(xml, max_bytes=max_bytes)
         if kind == "dmn":
@@ -212,7 +229,12 @@ def parse_model(
     if _is_dmn(tree):
         return parse_decision(bpmn, max_bytes=max_bytes, filename=filename)
     too_big = [
-        Problem(f"form:{n}", f"form {n} is {len(b)} bytes; the limit is {max_form_bytes}")
+        Problem(
+            f"form:{n}",
+            msg(
+                "form {n} is {len} bytes; the limit is {max_form_bytes}", n=n, len=len(b), max_form_bytes=max_form_bytes
+            ),
+        )
         for n, b in forms.items()
         if len(b) > max_form_bytes
     ]

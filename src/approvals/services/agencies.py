@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Agency
+from ..text import msg
 from . import reference
 from .errors import InvalidInput
 
@@ -26,14 +27,20 @@ def load_agencies(session: Session, path: Path) -> list[Agency]:
         code = entry.get("code")
         if not code or not entry.get("name_zh") or not entry.get("name_en"):
             raise InvalidInput(
-                f"{path}: agency #{index + 1} needs code, name_zh and name_en",
-                {f"agency[{index}]": ["code, name_zh and name_en are required"]},
+                msg("{path}: agency #{value} needs code, name_zh and name_en", path=path, value=index + 1),
+                {f"agency[{index}]": [msg("code, name_zh and name_en are required")]},
             )
         for name in (code, *entry.get("aliases", [])):
             if name in seen_names and seen_names[name] != code:
                 raise InvalidInput(
-                    f"{path}: lane name {name!r} is used by {seen_names[name]} and {code}",
-                    {f"agency[{index}]": [f"duplicate lane name {name!r}"]},
+                    msg(
+                        "{path}: lane name {name!r} is used by {value} and {code}",
+                        path=path,
+                        name=name,
+                        value=seen_names[name],
+                        code=code,
+                    ),
+                    {f"agency[{index}]": [msg("duplicate lane name {name!r}", name=name)]},
                 )
             seen_names[name] = code
         agency = session.get(Agency, code) or Agency(code=code)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import CalendarYear, InstanceStatus, ProcessInstance, Task, TaskKind, User, utcnow
+from ..text import msg
 from ..workdays import (
     Arrangement,
     ArrangementError,
@@ -59,11 +60,13 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
     notice as published, or the same as a mapping — then, in the same transaction, recompute every
     open step's due date that it changes (each a ``task.due_moved`` event; the report says what moved)."""
     if actor is not None:
-        require(can_manage_users(actor), "only admins load calendar years")
+        require(can_manage_users(actor), msg("only admins load calendar years"))
     try:
         arrangement = parse_arrangement(source) if isinstance(source, str) else arrangement_from_dict(source)
     except ArrangementError as exc:
-        raise InvalidInput(f"the calendar file is invalid: {exc}", {exc.field: [str(exc).split(": ", 1)[1]]}) from None
+        raise InvalidInput(
+            msg("the calendar file is invalid: {exc}", exc=exc), {exc.field: [str(exc).split(": ", 1)[1]]}
+        ) from None
     row = session.get(CalendarYear, arrangement.year) or CalendarYear(year=arrangement.year)
     row.source = arrangement.source
     row.rest_days = sorted(d.isoformat() for d in arrangement.rest_days)

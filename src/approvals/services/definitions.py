@@ -19,6 +19,7 @@ from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_mode
 from ..engine.runtime import ModelRuntime, runtime_for, use_calendar
 from ..engine.serializer import diff_specs, spec_content
 from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, Project, User
+from ..text import msg
 from . import events, model_tests
 from .agencies import lane_agencies
 from .authz import can_publish, require
@@ -55,7 +56,7 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
         select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
     )
     if definition is None:
-        raise NotFound(f"process definition {key} version {version} not found")
+        raise NotFound(msg("process definition {key} version {version} not found", key=key, version=version))
     return definition
 
 
@@ -94,7 +95,14 @@ def _checked(
         outline = model_outline(bpmn, max_bytes=limits.max_bpmn_bytes)
         previous = latest(session, outline.key)
         if previous is not None and previous.kind != outline.kind:
-            raise ModelRejected([Problem(None, f"key {outline.key!r} is already a published {previous.kind} model")])
+            raise ModelRejected(
+                [
+                    Problem(
+                        None,
+                        msg("key {key!r} is already a published {kind} model", key=outline.key, kind=previous.kind),
+                    )
+                ]
+            )
         forms = _with_inherited_forms(forms, outline.form_names, previous)
         model = parse_model(
             bpmn,
@@ -115,7 +123,7 @@ def check_model(
     session: Session, bpmn: bytes, actor: User, forms: Mapping[str, bytes] | None = None
 ) -> list[dict[str, Any]]:
     """The problems publishing would report (element and message each), without storing anything."""
-    require(can_publish(actor), "only process owners and admins check and publish process models")
+    require(can_publish(actor), msg("only process owners and admins check and publish process models"))
     try:
         _checked(session, bpmn, forms or {}, "model.bpmn")
     except ModelInvalid as exc:
@@ -132,7 +140,7 @@ def versions_of(session: Session, key: str) -> list[ProcessDefinition]:
         )
     )
     if not found:
-        raise NotFound(f"no process definition {key!r}")
+        raise NotFound(msg("no process definition {key!r}", key=key))
     return found
 
 
@@ -277,7 +285,7 @@ def _test_results(session: Session, draft: _Draft) -> list[model_tests.CaseResul
 
 def _refuse_failing(results: list[model_tests.CaseResult]) -> None:
     problems = [
-        Problem(failure["step"], f"test case {result.name!r}: {failure['message']}")
+        Problem(failure["step"], msg("test case {name!r}: {value}", name=result.name, value=failure["message"]))
         for result in results
         for failure in result.failures
     ]
@@ -290,7 +298,7 @@ def run_tests(
 ) -> list[dict[str, Any]]:
     """Run a draft's test cases (given, else the latest version's) without storing anything:
     each case's name, whether it passed, its failures (step and message) and the path it took."""
-    require(can_publish(actor), "only process owners and admins check and publish process models")
+    require(can_publish(actor), msg("only process owners and admins check and publish process models"))
     draft = _draft(session, bpmn, forms, "model.bpmn", tests)
     return [vars(result) for result in _test_results(session, draft)]
 
@@ -306,7 +314,7 @@ def preview(
     """What publishing would do, storing nothing: the version it would make (none when nothing
     changed), and the elements and forms added, removed and changed against the latest version.
     A model publishing would refuse raises ModelInvalid with every problem."""
-    require(can_publish(actor), "only process owners and admins check and publish process models")
+    require(can_publish(actor), msg("only process owners and admins check and publish process models"))
     draft = _draft(session, bpmn, forms, filename, tests)
     model, previous = draft.model, draft.previous
     old_forms = previous.forms if previous is not None else {}
@@ -347,7 +355,7 @@ def publish(
     failing case and step).
     """
     if actor is not None:  # None: the system (deploy, seeding)
-        require(can_publish(actor), "only process owners and admins publish process models")
+        require(can_publish(actor), msg("only process owners and admins publish process models"))
     draft = _draft(session, bpmn, forms, filename, tests)
     model, previous = draft.model, draft.previous
     if previous is not None and draft.unchanged:
@@ -409,13 +417,16 @@ def add_form(session: Session, key: str, name: str, actor: User) -> ProcessDefin
     given to a step (422 when the name is taken or not a form file name)."""
     current = versions_of(session, key)[0]
     if current.kind != "bpmn":
-        raise InvalidInput(f"{key} is a decision table: it has no forms", {"name": ["a process model's form"]})
+        raise InvalidInput(
+            msg("{key} is a decision table: it has no forms", key=key), {"name": [msg("a process model's form")]}
+        )
     if not FORM_NAME.fullmatch(name):
         raise InvalidInput(
-            "a form file name is letters, digits, _ and -, ending in .json", {"name": ["e.g. my_step.schema.json"]}
+            msg("a form file name is letters, digits, _ and -, ending in .json"),
+            {"name": [msg("e.g. my_step.schema.json")]},
         )
     if name in current.forms:
-        raise InvalidInput(f"{key} already has a form {name}", {"name": ["taken"]})
+        raise InvalidInput(msg("{key} already has a form {name}", key=key, name=name), {"name": [msg("taken")]})
     empty = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": name,
@@ -525,7 +536,9 @@ def diff_versions(session: Session, key: str, version: int, against: int) -> dic
     """What version ``version`` of ``key`` added, removed and changed against version ``against``."""
     new, old = get_version(session, key, version), get_version(session, key, against)
     if new.kind != "bpmn":
-        raise InvalidInput(f"{key} is a decision table; only process models are compared", {"key": ["a BPMN model"]})
+        raise InvalidInput(
+            msg("{key} is a decision table; only process models are compared", key=key), {"key": [msg("a BPMN model")]}
+        )
     return diff_specs(old.spec_json, new.spec_json)
 
 

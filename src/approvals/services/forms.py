@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.data import check_safe_data, json_size
 from ..engine.errors import UnsafeData
+from ..text import N_, Message, msg
 from .errors import InvalidInput
 from .limits import limits_of
 
@@ -26,13 +27,13 @@ def _bounded_pattern(validator: Any, pattern: str, instance: Any, schema: dict[s
     try:
         found = regex.search(pattern, instance, timeout=PATTERN_SECONDS)
     except TimeoutError:
-        yield ValidationError("this value takes too long to check against the field's pattern; shorten it")
+        yield ValidationError(msg("this value takes too long to check against the field's pattern; shorten it"))
         return
     except regex.error:
-        yield ValidationError("the form's pattern for this field is not a valid regular expression")
+        yield ValidationError(msg("the form's pattern for this field is not a valid regular expression"))
         return
     if found is None:
-        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+        yield ValidationError(msg("{value!r} does not match {pattern!r}", value=instance, pattern=pattern))
 
 
 FormValidator = validators.extend(Draft202012Validator, {"pattern": _bounded_pattern})
@@ -44,8 +45,8 @@ def require_data_size(session: Session, data: Any) -> None:
     size = json_size(data)
     if size > limit:
         raise InvalidInput(
-            f"the data is {size} bytes; at most {limit} may be sent at once",
-            {"data": [f"at most {limit} bytes of JSON"]},
+            msg("the data is {size} bytes; at most {limit} may be sent at once", size=size, limit=limit),
+            {"data": [msg("at most {limit} bytes of JSON", limit=limit)]},
         )
 
 
@@ -55,13 +56,13 @@ def validate_submission(schema: dict[str, Any] | None, data: Any) -> dict[str, l
     A step without a form accepts only an empty object, so stray data cannot slip into the state.
     """
     if not isinstance(data, dict):
-        return {"data": ["must be a JSON object"]}
+        return {"data": [msg("must be a JSON object")]}
     try:
         check_safe_data(data)
     except UnsafeData as exc:
         return {exc.path.removeprefix("data."): [str(exc).split(": ", 1)[1]]}
     if schema is None:
-        return {name: ["this step has no form; it takes no data"] for name in data}
+        return {name: [msg("this step has no form; it takes no data")] for name in data}
     errors: dict[str, list[str]] = {}
     validator = FormValidator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(data):
@@ -77,12 +78,51 @@ def _explain(error: Any, schema: dict[str, Any]) -> list[tuple[str, str]]:
     prefix = f"{path}." if path else ""
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [name for name in error.validator_value if name not in error.instance]
-        return [(f"{prefix}{name}", "this field is required") for name in missing]
+        return [(f"{prefix}{name}", msg("this field is required")) for name in missing]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set((error.schema.get("properties") or {}).keys())
         extra = [name for name in error.instance if name not in known]
-        return [(f"{prefix}{name}", "unknown field") for name in extra]
-    return [(path or "data", error.message)]
+        return [(f"{prefix}{name}", msg("unknown field")) for name in extra]
+    return [(path or "data", _message(error))]
+
+
+# What staff read by a field, per JSON Schema keyword, in words the pages translate; any other
+# keyword keeps jsonschema's own (English) message.
+_KEYWORD_MESSAGES = {
+    "type": N_("must be {expected}"),
+    "enum": N_("must be one of the choices offered"),
+    "const": N_("must be {expected}"),
+    "minimum": N_("must be at least {expected}"),
+    "maximum": N_("must be at most {expected}"),
+    "exclusiveMinimum": N_("must be more than {expected}"),
+    "exclusiveMaximum": N_("must be less than {expected}"),
+    "multipleOf": N_("must be a multiple of {expected}"),
+    "minLength": N_("must be at least {expected} characters long"),
+    "maxLength": N_("must be at most {expected} characters long"),
+    "minItems": N_("choose at least {expected}"),
+    "maxItems": N_("choose at most {expected}"),
+    "format": N_("must be a valid {expected}"),
+}
+_TYPE_WORDS = {
+    "string": N_("text"),
+    "integer": N_("whole number"),
+    "number": N_("number"),
+    "boolean": N_("yes/no"),
+    "array": N_("list"),
+}
+
+
+def _message(error: ValidationError) -> str:
+    own: str = error.message
+    template = _KEYWORD_MESSAGES.get(str(error.validator))
+    if isinstance(own, Message) or template is None:
+        return own
+    expected = error.validator_value
+    if error.validator == "type" and isinstance(expected, str):
+        return msg(template, expected=msg(_TYPE_WORDS.get(expected, expected)))
+    if error.validator == "format":
+        return msg(template, expected=msg(str(expected)))
+    return msg(template, expected=expected)
 
 
 def outcome_of(schema: dict[str, Any] | None, data: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import IdempotencyKey, User
+from ..text import msg
 from .errors import InvalidInput
 
 MAX_KEY_LENGTH = 200
@@ -25,14 +26,17 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 def replay(session: Session, user: User, key: str, print_: str) -> IdempotencyKey | None:
     """The stored answer for this key, or None when the key is new; 422 when it was used otherwise."""
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput("invalid Idempotency-Key", {"Idempotency-Key": [f"1-{MAX_KEY_LENGTH} characters"]})
+        raise InvalidInput(
+            msg("invalid Idempotency-Key"),
+            {"Idempotency-Key": [msg("1-{MAX_KEY_LENGTH} characters", MAX_KEY_LENGTH=MAX_KEY_LENGTH)]},
+        )
     row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key))
     if row is None:
         return None
     if row.fingerprint != print_:
         raise InvalidInput(
-            "this Idempotency-Key was used for a different request",
-            {"Idempotency-Key": ["already used with another method, path or body"]},
+            msg("this Idempotency-Key was used for a different request"),
+            {"Idempotency-Key": [msg("already used with another method, path or body")]},
         )
     return row
 

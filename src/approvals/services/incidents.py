@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from ..engine.errors import EngineFailure
 from ..models import Incident, IncidentStatus, ProcessDefinition, ProcessInstance, Project, User, utcnow
+from ..text import msg
 from .authz import reads_all, require
 from .errors import NotFound
 
@@ -50,7 +51,7 @@ def list_incidents(
     process: str | None = None,
     project: str | None = None,
 ) -> list[Incident]:
-    require(reads_all(actor), "only owners, admins and observers read incidents")
+    require(reads_all(actor), msg("only owners, admins and observers read incidents"))
     stmt = (
         select(Incident)
         .join(ProcessInstance, Incident.instance_id == ProcessInstance.id)
@@ -69,8 +70,8 @@ def list_incidents(
 
 
 def get_incident(session: Session, incident_id: int, actor: User) -> Incident:
-    require(reads_all(actor), "only owners, admins and observers read incidents")
+    require(reads_all(actor), msg("only owners, admins and observers read incidents"))
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"incident {incident_id} not found")
+        raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
     return incident

@@ -39,6 +39,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..text import msg
 from . import events, incidents, reference
 from .agencies import lane_agencies
 from .authz import can_read_task, require
@@ -179,8 +180,13 @@ class InstanceChange:
                 self._workflow = self.runtime.load(self.instance.state)
             except Exception as exc:  # noqa: BLE001 - whatever broke the saved state, say so, never a 500
                 raise Conflict(
-                    f"the saved state of instance {self.instance.id} cannot be read ({type(exc).__name__}: {exc}); "
-                    "nothing can run it any more: terminate it"
+                    msg(
+                        "the saved state of instance {instance_id} cannot be read ({name}: {exc}); "
+                        "nothing can run it any more: terminate it",
+                        instance_id=self.instance.id,
+                        name=type(exc).__name__,
+                        exc=exc,
+                    )
                 ) from None
         return self._workflow
 
@@ -321,8 +327,11 @@ def changing_task(session: Session, task_id: int, actor: User) -> Iterator[Insta
     instance = lock_instance_of_task(session, task_id)
     task, items = _task_and_open_items(session, instance.id, task_id)
     if task is None:  # deleted between the two statements
-        raise NotFound(f"task {task_id} not found")
-    require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
+        raise NotFound(msg("task {task_id} not found", task_id=task_id))
+    require(
+        can_read_task(actor, task),
+        msg("task {task_id} belongs to agency {agency_code}", task_id=task_id, agency_code=task.agency_code),
+    )
     change = InstanceChange(session, instance, actor, open_items=items, task=task)
     yield change
     change.save()

@@ -14,6 +14,7 @@ from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.serializer import STATE_FORMAT
 from ..models import ENDED_STATUSES, Event, InstanceStatus, ProcessInstance, Task, User, utcnow
+from ..text import msg
 from . import events, materials
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
 from .definitions import latest, runtime_of
@@ -29,7 +30,7 @@ RESERVED_START_KEYS = ("project",)
 def get_instance(session: Session, instance_id: int) -> ProcessInstance:
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise NotFound(f"process instance {instance_id} not found")
+        raise NotFound(msg("process instance {instance_id} not found", instance_id=instance_id))
     return instance
 
 
@@ -37,14 +38,17 @@ def start_instance(
     session: Session, project_code: str, process_key: str, data: Any, actor: User
 ) -> tuple[ProcessInstance, list[Task]]:
     """Start the latest version of a process for a project; returns the instance and its open items."""
-    require(can_manage_projects(actor), "only the coordinating agency or an admin starts processes")
+    require(can_manage_projects(actor), msg("only the coordinating agency or an admin starts processes"))
     project = get_project(session, project_code)
     definition = latest(session, process_key, "bpmn")
     if definition is None:
-        raise InvalidInput(f"no process definition {process_key!r}", {"process_key": ["unknown process"]})
+        raise InvalidInput(
+            msg("no process definition {process_key!r}", process_key=process_key),
+            {"process_key": [msg("unknown process")]},
+        )
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise InvalidInput("data must be a JSON object", {"data": ["must be a JSON object"]})
+        raise InvalidInput(msg("data must be a JSON object"), {"data": [msg("must be a JSON object")]})
     try:
         check_safe_data(data)
     except UnsafeData as exc:
@@ -52,7 +56,7 @@ def start_instance(
     require_data_size(session, data)
     for key in RESERVED_START_KEYS:
         if key in data:
-            raise InvalidInput(f"data.{key} is set by the service", {"data": {key: ["reserved"]}})
+            raise InvalidInput(msg("data.{key} is set by the service", key=key), {"data": {key: ["reserved"]}})
 
     runtime = runtime_of(session, definition)
     instance = ProcessInstance(
@@ -98,11 +102,21 @@ def _change_status(
     to_status: InstanceStatus,
     event: str,
 ) -> ProcessInstance:
-    require(can_manage_instances(actor), f"only a lead of the coordinating agency or an admin may {action}")
+    require(
+        can_manage_instances(actor),
+        msg("only a lead of the coordinating agency or an admin may {action}", action=action),
+    )
     with changing_instance(session, instance_id, actor) as change:
         instance = change.instance
         if instance.status != from_status:
-            raise Conflict(f"the instance is {instance.status}; only a {from_status} instance can be {to_status}")
+            raise Conflict(
+                msg(
+                    "the instance is {status}; only a {from_status} instance can be {to_status}",
+                    status=instance.status,
+                    from_status=from_status,
+                    to_status=to_status,
+                )
+            )
         instance.status = to_status
         events.record(session, event, actor, instance=instance)
     return instance
@@ -134,11 +148,11 @@ def resume_instance(session: Session, instance_id: int, actor: User) -> ProcessI
 
 
 def terminate_instance(session: Session, instance_id: int, actor: User, reason: str = "") -> ProcessInstance:
-    require(can_manage_instances(actor), "only a lead of the coordinating agency or an admin may terminate")
+    require(can_manage_instances(actor), msg("only a lead of the coordinating agency or an admin may terminate"))
     with changing_instance(session, instance_id, actor) as change:
         instance = change.instance
         if instance.status in ENDED_STATUSES:
-            raise Conflict(f"the instance is already {instance.status}")
+            raise Conflict(msg("the instance is already {status}", status=instance.status))
         for row in change.open_items:
             cancel(session, instance, row, actor, "instance terminated")
         instance.status = InstanceStatus.TERMINATED
@@ -159,17 +173,19 @@ MAX_COMMENT = 4000
 def add_comment(session: Session, instance_id: int, text: str, actor: User) -> Event:
     """A free comment on an instance, kept in its history: for those who take part in it (an agency
     that holds or held a step, the coordinator, admins and owners), while it has not ended."""
-    require(can_comment(actor), "observers read; they do not comment")
+    require(can_comment(actor), msg("observers read; they do not comment"))
     instance = get_instance(session, instance_id)
     require(
         materials.can_read_materials(session, actor, instance.id),
-        f"your agency takes no part in process instance {instance.id}",
+        msg("your agency takes no part in process instance {instance_id}", instance_id=instance.id),
     )
     if instance.status in ENDED_STATUSES:
-        raise Conflict(f"the instance is {instance.status}; it takes no more comments")
+        raise Conflict(msg("the instance is {status}; it takes no more comments", status=instance.status))
     text = (text or "").strip()
     if not text or len(text) > MAX_COMMENT:
-        raise InvalidInput("invalid comment", {"text": [f"1-{MAX_COMMENT} characters"]})
+        raise InvalidInput(
+            msg("invalid comment"), {"text": [msg("1-{MAX_COMMENT} characters", MAX_COMMENT=MAX_COMMENT)]}
+        )
     event = events.record(session, "comment.added", actor, instance=instance, payload={"text": text})
     session.flush()
     return event

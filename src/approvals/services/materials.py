@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Material, ProcessInstance, Task, User, utcnow
-from ..text import plain_text, without_controls
+from ..text import msg, plain_text, without_controls
 from . import events
 from .authz import can_read_all_materials, require
 from .definitions import form_schema
@@ -60,25 +60,36 @@ def upload(
     name = Path((name or "").replace("\\", "/")).name.strip()
     if not name or len(name) > MAX_NAME or not plain_text(name):
         raise InvalidInput(
-            "the file needs a plain name",
-            {"file": [f"a file name of 1-{MAX_NAME} characters, without control or direction-changing characters"]},
-            "files",
+            msg("the file needs a plain name"),
+            {
+                "file": [
+                    msg(
+                        "a file name of 1-{MAX_NAME} characters, without control or direction-changing characters",
+                        MAX_NAME=MAX_NAME,
+                    )
+                ]
+            },
+            msg("files"),
         )
     document_number = (document_number or "").strip() or None
     if document_number is not None and (len(document_number) > MAX_DOCUMENT_NUMBER or not plain_text(document_number)):
         raise InvalidInput(
-            "the document number is too long",
-            {"document_number": [f"at most {MAX_DOCUMENT_NUMBER} characters"]},
-            "form",
+            msg("the document number is too long"),
+            {
+                "document_number": [
+                    msg("at most {MAX_DOCUMENT_NUMBER} characters", MAX_DOCUMENT_NUMBER=MAX_DOCUMENT_NUMBER)
+                ]
+            },
+            msg("form"),
         )
     wanted = None
     if field is not None:
         fields = material_fields(form_schema(task.instance.definition, task.form))
         if field not in fields:
             raise InvalidInput(
-                f"step “{task.name}” has no material field {field!r}",
-                {"field": [f"one of: {', '.join(sorted(fields)) or 'none'}"]},
-                "form",
+                msg("step “{name}” has no material field {field!r}", name=task.name, field=field),
+                {"field": [msg("one of: {value}", value=", ".join(sorted(fields)) or "none")]},
+                msg("form"),
             )
         wanted = fields[field].get("types")
 
@@ -92,12 +103,22 @@ def upload(
     except TooLarge:
         if room < limits.max_material_bytes:
             raise PayloadTooLarge(
-                f"{name}: the step's materials would exceed {limits.max_task_material_bytes} bytes"
+                msg(
+                    "{name}: the step's materials would exceed {max_task_material_bytes} bytes",
+                    name=name,
+                    max_task_material_bytes=limits.max_task_material_bytes,
+                )
             ) from None
-        raise PayloadTooLarge(f"{name}: a file may have at most {limits.max_material_bytes} bytes") from None
+        raise PayloadTooLarge(
+            msg(
+                "{name}: a file may have at most {max_material_bytes} bytes",
+                name=name,
+                max_material_bytes=limits.max_material_bytes,
+            )
+        ) from None
     try:
         if received.size == 0:
-            raise InvalidInput(f"{name} is empty", {"file": ["the file is empty"]}, "files")
+            raise InvalidInput(msg("{name} is empty", name=name), {"file": [msg("the file is empty")]}, msg("files"))
         try:
             kind = classify(name, received.head)
         except RefusedFile as exc:
@@ -172,9 +193,11 @@ def download_name(material: Material) -> str:
 def withdraw(session: Session, material: Material, actor: User) -> None:
     """Take back a file attached by mistake, while its step is still open; the record stays."""
     if material.withdrawn_at is not None:
-        raise Conflict(f"material {material.id} is already withdrawn")
+        raise Conflict(msg("material {material_id} is already withdrawn", material_id=material.id))
     if not material.task.is_open:
-        raise Conflict(f"step “{material.task.name}” is {material.task.state}; its materials are final")
+        raise Conflict(
+            msg("step “{name}” is {state}; its materials are final", name=material.task.name, state=material.task.state)
+        )
     material.withdrawn_at = utcnow()
     events.record(
         session,
@@ -194,10 +217,10 @@ def get_material(session: Session, material_id: int, actor: User) -> Material:
         .options(joinedload(Material.task), joinedload(Material.uploaded_by))
     )
     if material is None:
-        raise NotFound(f"material {material_id} not found")
+        raise NotFound(msg("material {material_id} not found", material_id=material_id))
     require(
         can_read_materials(session, actor, material.instance_id),
-        f"your agency has no step in the process of material {material_id}",
+        msg("your agency has no step in the process of material {material_id}", material_id=material_id),
     )
     return material
 
@@ -206,9 +229,10 @@ def instance_materials(
     session: Session, instance_id: int, actor: User, include_withdrawn: bool = False
 ) -> list[Material]:
     if session.get(ProcessInstance, instance_id) is None:
-        raise NotFound(f"process instance {instance_id} not found")
+        raise NotFound(msg("process instance {instance_id} not found", instance_id=instance_id))
     require(
-        can_read_materials(session, actor, instance_id), f"your agency has no step in process instance {instance_id}"
+        can_read_materials(session, actor, instance_id),
+        msg("your agency has no step in process instance {instance_id}", instance_id=instance_id),
     )
     return _instance_rows(session, instance_id, include_withdrawn)
 

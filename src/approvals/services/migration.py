@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.migration import migrate
 from ..models import ENDED_STATUSES, ProcessDefinition, ProcessInstance, User
+from ..text import msg
 from . import events
 from .agencies import lane_agencies
 from .authz import can_publish, require
@@ -43,18 +44,21 @@ def migrate_instances(
 ) -> dict[str, Any]:
     """Move the instances of ``key`` version ``from_version`` (all live ones, or ``instance_ids``)
     to ``to_version``; answers ``{migratable, blocked: [{instance_id, reasons}], migrated}``."""
-    require(can_publish(actor), "only process owners and admins migrate instances")
+    require(can_publish(actor), msg("only process owners and admins migrate instances"))
     if from_version == to_version:
-        raise InvalidInput("from_version and to_version are the same", {"to_version": ["another version"]})
+        raise InvalidInput(msg("from_version and to_version are the same"), {"to_version": [msg("another version")]})
     source, target = get_version(session, key, from_version), get_version(session, key, to_version)
     if target.kind != "bpmn":
-        raise InvalidInput(f"{key} is a decision table: its callers freeze it", {"key": ["a BPMN model"]})
+        raise InvalidInput(
+            msg("{key} is a decision table: its callers freeze it", key=key), {"key": [msg("a BPMN model")]}
+        )
     if instance_ids is not None and not instance_ids:
-        raise InvalidInput("choose at least one instance", {"instance_ids": ["choose at least one instance"]})
+        raise InvalidInput(msg("choose at least one instance"), {"instance_ids": [msg("choose at least one instance")]})
     ids = instance_ids if instance_ids is not None else _live_instances(session, source)
     if len(ids) > MAX_INSTANCES:
         raise InvalidInput(
-            f"at most {MAX_INSTANCES} instances per request", {"instance_ids": [f"at most {MAX_INSTANCES}"]}
+            msg("at most {MAX_INSTANCES} instances per request", MAX_INSTANCES=MAX_INSTANCES),
+            {"instance_ids": [msg("at most {MAX_INSTANCES}", MAX_INSTANCES=MAX_INSTANCES)]},
         )
     report: dict[str, Any] = {"migratable": [], "blocked": [], "migrated": []}
     for instance_id in dict.fromkeys(ids):

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.runtime import ModelRuntime, TaskNotReady
+from ..text import msg
 from ..workdays import WorkCalendar
 from .agencies import lane_agencies
 from .calendar_years import calendar_of
@@ -110,10 +111,15 @@ def parse_cases(raw: Any) -> list[dict[str, Any]]:
         try:
             raw = json.loads(raw or "[]")
         except ValueError as exc:
-            raise InvalidInput(f"the tests are not JSON: {exc}", {"tests": [f"not JSON: {exc}"]}) from None
+            raise InvalidInput(
+                msg("the tests are not JSON: {exc}", exc=exc), {"tests": [msg("not JSON: {exc}", exc=exc)]}
+            ) from None
     cases = raw if isinstance(raw, list) else [raw]
     if len(cases) > MAX_CASES:
-        raise InvalidInput(f"at most {MAX_CASES} test cases", {"tests": [f"at most {MAX_CASES} cases"]})
+        raise InvalidInput(
+            msg("at most {MAX_CASES} test cases", MAX_CASES=MAX_CASES),
+            {"tests": [msg("at most {MAX_CASES} cases", MAX_CASES=MAX_CASES)]},
+        )
     validator = Draft202012Validator(CASE_SCHEMA, format_checker=FormatChecker())
     for index, case in enumerate(cases):
         error = next(iter(sorted(validator.iter_errors(case), key=lambda e: list(e.path))), None)
@@ -153,7 +159,7 @@ def _run(
         workflow = runtime.new_workflow({**(start.get("data") or {}), "project": project})
         runtime.advance(workflow)
     except (EngineFailure, UnsafeData) as exc:
-        result.fail(getattr(exc, "element", None), f"the start failed: {exc}")
+        result.fail(getattr(exc, "element", None), msg("the start failed: {exc}", exc=exc))
         return result
     _note_opened(runtime, workflow, opened, today)
     for entry in case["steps"]:
@@ -167,24 +173,32 @@ def _run(
         ready = {step.bpmn_id: step for step in runtime.ready_steps(workflow)}
         step = ready.get(bpmn_id)
         if step is None:
-            result.fail(bpmn_id, f"{bpmn_id} is not open; open: {', '.join(sorted(ready)) or 'nothing'}")
+            result.fail(
+                bpmn_id,
+                msg(
+                    "{bpmn_id} is not open; open: {value}", bpmn_id=bpmn_id, value=", ".join(sorted(ready)) or "nothing"
+                ),
+            )
             return result
         agency = agencies.get(runtime.route(step.lane, facts) or "")
         if entry.get("agency") and entry["agency"] != agency:
-            result.fail(bpmn_id, f"{bpmn_id} is at {agency}, not {entry['agency']}")
+            result.fail(
+                bpmn_id,
+                msg("{bpmn_id} is at {agency}, not {value}", bpmn_id=bpmn_id, agency=agency, value=entry["agency"]),
+            )
         schema = forms.get(step.form or "")
         # A case cannot upload files: each material field of the form counts as holding one.
         data = {**dict.fromkeys(material_fields(schema), [1]), **(entry.get("data") or {})}
         errors = validate_submission(schema, data)
         if errors:
             said = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in sorted(errors.items()))
-            result.fail(bpmn_id, f"the form of {bpmn_id} refuses the data: {said}")
+            result.fail(bpmn_id, msg("the form of {bpmn_id} refuses the data: {said}", bpmn_id=bpmn_id, said=said))
             return result
         _check_clock(result, calendar, step.properties.get("time_limit"), bpmn_id, opened.get(bpmn_id), today, expect)
         try:
             runtime.complete(workflow, step.task_id, data)
         except (EngineFailure, TaskNotReady) as exc:
-            result.fail(bpmn_id, f"completing {bpmn_id} failed: {exc}")
+            result.fail(bpmn_id, msg("completing {bpmn_id} failed: {exc}", bpmn_id=bpmn_id, exc=exc))
             return result
         result.path.append(bpmn_id)
         opened.pop(bpmn_id, None)
@@ -198,10 +212,10 @@ def _fire(result: CaseResult, runtime: ModelRuntime, workflow: Any, timer: str) 
     try:
         fired = runtime.fire_timer_now(workflow, timer)
     except EngineFailure as exc:
-        result.fail(timer, f"after timer {timer} fired the model failed: {exc}")
+        result.fail(timer, msg("after timer {timer} fired the model failed: {exc}", timer=timer, exc=exc))
         return False
     if not fired and not runtime.has_passed(workflow, timer):  # (a timer whose date is past fired already)
-        result.fail(timer, f"timer {timer} is not waiting")
+        result.fail(timer, msg("timer {timer} is not waiting", timer=timer))
         return False
     result.path.append(timer)
     return True
@@ -230,24 +244,49 @@ def _check_clock(
             add = calendar.add_workdays if unit == "WD" else calendar.add_calendar_days
             due = add(opened, count).due.isoformat()
         if due != wanted_due:
-            result.fail(bpmn_id, f"{bpmn_id} is due {due or 'never (no time limit)'}, not {wanted_due}")
+            result.fail(
+                bpmn_id,
+                msg(
+                    "{bpmn_id} is due {value}, not {wanted_due}",
+                    bpmn_id=bpmn_id,
+                    value=due or "never (no time limit)",
+                    wanted_due=wanted_due,
+                ),
+            )
     wanted_days = (expect.get("workdays") or {}).get(bpmn_id)
     if wanted_days is not None:
         counted = calendar.workdays_between(opened, done) if opened and done else None
         if counted != wanted_days:
-            result.fail(bpmn_id, f"{bpmn_id} counted {counted} working days, not {wanted_days}")
+            result.fail(
+                bpmn_id,
+                msg(
+                    "{bpmn_id} counted {counted} working days, not {wanted_days}",
+                    bpmn_id=bpmn_id,
+                    counted=counted,
+                    wanted_days=wanted_days,
+                ),
+            )
 
 
 def _check_end(result: CaseResult, runtime: ModelRuntime, workflow: Any, expect: Mapping[str, Any]) -> None:
     still_open = sorted(step.bpmn_id for step in runtime.ready_steps(workflow))
     if "open" in expect and still_open != sorted(expect["open"]):
         wanted = ", ".join(expect["open"]) or "nothing"
-        result.fail(None, f"open at the end: {', '.join(still_open) or 'nothing'}; expected {wanted}")
+        result.fail(
+            None,
+            msg("open at the end: {value}; expected {wanted}", value=", ".join(still_open) or "nothing", wanted=wanted),
+        )
     end = runtime.reached_end(workflow) if runtime.is_completed(workflow) else None
     if "end" in expect and (end[0] if end else None) != expect["end"]:
-        result.fail(end[0] if end else None, f"ended at {end[0] if end else 'no end event'}, not {expect['end']}")
+        result.fail(
+            end[0] if end else None,
+            msg("ended at {value}, not {value2}", value=end[0] if end else "no end event", value2=expect["end"]),
+        )
     if "result" in expect and (end[1] if end else None) != expect["result"]:
-        result.fail(end[0] if end else None, f"the result is {end[1] if end else 'none'}, not {expect['result']}")
+        result.fail(
+            end[0] if end else None,
+            msg("the result is {value}, not {value2}", value=end[1] if end else "none", value2=expect["result"]),
+        )
 
 
 def _day(text: str | None) -> date | None:

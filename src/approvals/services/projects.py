@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Project, User
-from ..text import plain_text
+from ..text import N_, msg, plain_text
 from . import events
 from .authz import can_manage_projects, require
 from .errors import Conflict, InvalidInput, NotFound
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-FUNDING_LEVELS = ("municipal", "district")
+FUNDING_LEVELS = (N_("municipal"), N_("district"))
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ def _validated(new: NewProject) -> tuple[dict[str, list[str]], Decimal | None]:
 
 
 def create_project(session: Session, new: NewProject, actor: User) -> Project:
-    require(can_manage_projects(actor), "only the coordinating agency or an admin creates projects")
+    require(can_manage_projects(actor), msg("only the coordinating agency or an admin creates projects"))
     errors, investment = _validated(new)
     if errors:
-        raise InvalidInput("invalid project", errors)
+        raise InvalidInput(msg("invalid project"), errors)
     if session.scalar(select(Project.id).where(Project.code == new.code)) is not None:
-        raise Conflict(f"project {new.code} exists", {"code": ["already used"]})
+        raise Conflict(msg("project {code} exists", code=new.code), {"code": [msg("already used")]})
     project = Project(
         code=new.code,
         name=new.name.strip(),
@@ -76,7 +76,7 @@ def create_project(session: Session, new: NewProject, actor: User) -> Project:
 def get_project(session: Session, code: str) -> Project:
     project = session.scalar(select(Project).where(Project.code == code))
     if project is None:
-        raise NotFound(f"project {code} not found")
+        raise NotFound(msg("project {code} not found", code=code))
     return project
 
 

@@ -13,6 +13,7 @@ from ..engine.errors import UnsafeData
 from ..engine.modification import ModificationRefused, modify
 from ..engine.runtime import NothingToRetry
 from ..models import ENDED_STATUSES, Incident, IncidentStatus, InstanceStatus, ProcessInstance, User, utcnow
+from ..text import msg
 from . import events
 from .authz import can_publish, require
 from .definitions import runtime_of
@@ -25,12 +26,12 @@ def retry(session: Session, incident_id: int, actor: User, data: dict[str, Any] 
     """Run the failed element again, after a fix, with ``data`` merged into its data if given (the
     event keeps the values before and after). The incident is resolved when the instance runs on;
     if it fails again the incident stays open with one more attempt."""
-    require(can_publish(actor), "only process owners and admins retry incidents")
+    require(can_publish(actor), msg("only process owners and admins retry incidents"))
     incident = session.get(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"incident {incident_id} not found")
+        raise NotFound(msg("incident {incident_id} not found", incident_id=incident_id))
     if incident.status != IncidentStatus.OPEN:
-        raise Conflict(f"incident {incident_id} is {incident.status}")
+        raise Conflict(msg("incident {incident_id} is {status}", incident_id=incident_id, status=incident.status))
     if data is not None:
         require_data_size(session, data)
         try:
@@ -40,14 +41,16 @@ def retry(session: Session, incident_id: int, actor: User, data: dict[str, Any] 
     with changing_instance(session, incident.instance_id, actor) as change:
         instance = change.instance
         if instance.status != InstanceStatus.ERROR:
-            raise Conflict(f"the instance is {instance.status}, not stopped in error")
+            raise Conflict(msg("the instance is {status}, not stopped in error", status=instance.status))
         instance.status, instance.error_message, instance.error_element = InstanceStatus.RUNNING, None, None
         try:
             retried = change.advance(lambda workflow: change.runtime.retry(workflow, data)) or {}
         except NothingToRetry:
             raise Conflict(
-                "no step of the instance failed by itself (its timers or its saved state did): there is nothing "
-                "to run again"
+                msg(
+                    "no step of the instance failed by itself (its timers or its saved state did): there is nothing "
+                    "to run again"
+                )
             ) from None
         events.record(
             session,
@@ -82,21 +85,23 @@ def modify_instance(
     (back to one done earlier, or forward from a step cancelled here), and merge ``data`` into the
     live steps' data (checked against the model's forms). The event keeps the data before and after.
     An instance stopped in error runs on once nothing in it has failed any more; its incident is resolved."""
-    require(can_publish(actor), "only process owners and admins modify instances")
+    require(can_publish(actor), msg("only process owners and admins modify instances"))
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the instance is modified", {"reason": ["required"]})
+        raise InvalidInput(msg("say why the instance is modified"), {"reason": [msg("required")]})
     cancel, start_before, data = list(cancel or []), list(start_before or []), dict(data or {})
     if not (cancel or start_before or data):
-        raise InvalidInput("nothing to do: give cancel, start_before or data", {"cancel": ["nothing to do"]})
+        raise InvalidInput(msg("nothing to do: give cancel, start_before or data"), {"cancel": [msg("nothing to do")]})
     require_data_size(session, data)
     with changing_instance(session, instance_id, actor) as change:
         instance = change.instance
         if instance.status in ENDED_STATUSES:
-            raise Conflict(f"the instance has ended ({instance.status})")
+            raise Conflict(msg("the instance has ended ({status})", status=instance.status))
         errors = validate_patch(instance.definition.forms, data)
         if errors:
-            raise InvalidInput("the data does not fit the model's forms", {f"data.{k}": v for k, v in errors.items()})
+            raise InvalidInput(
+                msg("the data does not fit the model's forms"), {f"data.{k}": v for k, v in errors.items()}
+            )
         change.cancel_reason = f"modified: {reason}"
         workflow = change.workflow
         try:
@@ -107,14 +112,16 @@ def modify_instance(
         runtime = change.runtime
         if change.failure is None and not runtime.is_completed(workflow) and not _has_work(runtime, workflow):
             raise InvalidInput(
-                "after this change the instance would wait on nothing (no open step, timer or failed element): "
-                "start before an element, or terminate the instance",
-                {"cancel": ["leaves nothing to do"]},
+                msg(
+                    "after this change the instance would wait on nothing (no open step, timer or failed element): "
+                    "start before an element, or terminate the instance"
+                ),
+                {"cancel": [msg("leaves nothing to do")]},
             )
         if change.failure is None and runtime.is_completed(workflow) and runtime.reached_end(workflow) is None:
             raise InvalidInput(
-                "after this change the instance would stop without reaching an end event: terminate it instead",
-                {"cancel": ["leaves nothing to do"]},
+                msg("after this change the instance would stop without reaching an end event: terminate it instead"),
+                {"cancel": [msg("leaves nothing to do")]},
             )
         if instance.status == InstanceStatus.ERROR and not runtime.failed_elements(workflow):
             instance.status, instance.error_message, instance.error_element = InstanceStatus.RUNNING, None, None
@@ -140,10 +147,10 @@ def modify_instance(
 def modification_options(session: Session, instance_id: int, actor: User) -> dict[str, Any]:
     """What a modification of the instance can name: its live elements (to cancel) and every
     element of its model (to start before), each as (BPMN id, name[, state])."""
-    require(can_publish(actor), "only process owners and admins modify instances")
+    require(can_publish(actor), msg("only process owners and admins modify instances"))
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise NotFound(f"process instance {instance_id} not found")
+        raise NotFound(msg("process instance {instance_id} not found", instance_id=instance_id))
     runtime = runtime_of(session, instance.definition)
     live: list[tuple[str, str, str]] = []
     if instance.status not in ENDED_STATUSES:

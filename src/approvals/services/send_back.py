@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..engine.runtime import NotOnPath, TaskNotReady
 from ..models import Outcome, ProcessInstance, Task, TaskKind, TaskState, User
+from ..text import msg
 from .errors import Conflict, InvalidInput
 from .instance_change import changing_task
 from .tasks import MAX_OPINION, acting_for, require_workable
@@ -30,10 +31,13 @@ def send_back(
         require_workable(session, task, instance, actor)
         on_behalf_of = acting_for(session, task, actor)
         if not task.is_step:
-            raise Conflict("a reminder cannot be sent back; send back the step itself")
+            raise Conflict(msg("a reminder cannot be sent back; send back the step itself"))
         reason = (reason or "").strip()
         if not reason or len(reason) > MAX_OPINION:
-            raise InvalidInput("sending back needs a reason", {"reason": [f"1-{MAX_OPINION} characters (退回理由)"]})
+            raise InvalidInput(
+                msg("sending back needs a reason"),
+                {"reason": [msg("1-{MAX_OPINION} characters (退回理由)", MAX_OPINION=MAX_OPINION)]},
+            )
         target = session.scalar(
             select(Task)
             .where(
@@ -48,8 +52,8 @@ def send_back(
         )
         if target is None:
             raise InvalidInput(
-                f"{to_bpmn_id!r} is not a step this process has completed",
-                {"to_bpmn_id": ["not an earlier step of this process instance"]},
+                msg("{to_bpmn_id!r} is not a step this process has completed", to_bpmn_id=to_bpmn_id),
+                {"to_bpmn_id": [msg("not an earlier step of this process instance")]},
             )
 
         def move_back(workflow: Any) -> None:
@@ -58,11 +62,11 @@ def send_back(
         try:
             change.advance(move_back)
         except TaskNotReady:
-            raise Conflict(f"task {task.id} is not ready in the process") from None
+            raise Conflict(msg("task {task_id} is not ready in the process", task_id=task.id)) from None
         except NotOnPath:
             raise InvalidInput(
-                f"“{target.name}” is not on the path that led to “{task.name}”",
-                {"to_bpmn_id": ["not on the path already taken to this step"]},
+                msg("“{name}” is not on the path that led to “{name2}”", name=target.name, name2=task.name),
+                {"to_bpmn_id": [msg("not on the path already taken to this step")]},
             ) from None
         if change.failure is not None:  # keep the instance as it was, in error
             change.workflow = change.runtime.load(instance.state)

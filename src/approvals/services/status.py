@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, User, utcnow
+from ..text import N_
 from ..workdays import WorkCalendar, local_date
 from .authz import COORDINATOR, can_read_task
 from .calendar_years import calendar_of
@@ -60,7 +61,7 @@ COMMITMENT_WORKDAYS = 85
 # preparing, submitting, correcting) and the tendering periods (a market procedure with its own
 # calendar-day periods, not an approval) are shown beside it, not counted.
 NOT_APPROVALS = frozenset({"tendering"})
-COMMITMENT_RULE = (
+COMMITMENT_RULE = N_(
     "working days on which an agency's statutory step of an approval stage ran (parallel steps once); "
     "not the applicant's steps, not clock-stopped steps, not tendering"
 )

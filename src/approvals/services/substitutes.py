@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from .. import workdays
 from ..models import Substitution, User, utcnow
+from ..text import msg
 from . import events
 from .authz import can_manage_substitutes_of, may_take_steps, require
 from .errors import Conflict, InvalidInput, NotFound
@@ -30,10 +31,14 @@ def create_substitution(
 ) -> Substitution:
     user = actor if username in (None, actor.username) else get_user(session, username or "")
     if user is None:
-        raise InvalidInput(f"no user {username!r}", {"user": ["unknown user"]})
+        raise InvalidInput(msg("no user {username!r}", username=username), {"user": [msg("unknown user")]})
     require(
         can_manage_substitutes_of(actor, user),
-        f"only {user.username}, a lead of {user.agency_code} or an admin may name a substitute for {user.username}",
+        msg(
+            "only {username}, a lead of {agency_code} or an admin may name a substitute for {username}",
+            username=user.username,
+            agency_code=user.agency_code,
+        ),
     )
     errors: dict[str, list[str]] = {}
     stand_in = get_user(session, substitute or "")
@@ -50,7 +55,7 @@ def create_substitution(
     elif ends_on < today():
         errors["ends_on"] = ["is in the past"]
     if errors or stand_in is None:
-        raise InvalidInput("invalid substitution", errors)
+        raise InvalidInput(msg("invalid substitution"), errors)
     row = Substitution(
         user_id=user.id, substitute_id=stand_in.id, starts_on=starts_on, ends_on=ends_on, created_by_id=actor.id
     )
@@ -75,8 +80,11 @@ def list_substitutions(session: Session, actor: User, username: str | None = Non
     """Substitutions for a user (default: the caller), and those where the caller stands in."""
     user = actor if username in (None, actor.username) else get_user(session, username or "")
     if user is None:
-        raise NotFound(f"no user {username!r}")
-    require(can_manage_substitutes_of(actor, user), f"you may not read the substitutions of {user.username}")
+        raise NotFound(msg("no user {username!r}", username=username))
+    require(
+        can_manage_substitutes_of(actor, user),
+        msg("you may not read the substitutions of {username}", username=user.username),
+    )
     stmt = select(Substitution).where((Substitution.user_id == user.id) | (Substitution.substitute_id == user.id))
     return list(
         session.scalars(
@@ -90,13 +98,13 @@ def list_substitutions(session: Session, actor: User, username: str | None = Non
 def revoke_substitution(session: Session, substitution_id: int, actor: User) -> Substitution:
     row = session.get(Substitution, substitution_id)
     if row is None:
-        raise NotFound(f"substitution {substitution_id} not found")
+        raise NotFound(msg("substitution {substitution_id} not found", substitution_id=substitution_id))
     require(
         can_manage_substitutes_of(actor, row.user),
-        "only the absent user, a lead of their agency or an admin may revoke it",
+        msg("only the absent user, a lead of their agency or an admin may revoke it"),
     )
     if row.revoked_at is not None:
-        raise Conflict(f"substitution {substitution_id} is already revoked")
+        raise Conflict(msg("substitution {substitution_id} is already revoked", substitution_id=substitution_id))
     row.revoked_at = utcnow()
     events.record(session, "substitution.revoked", actor, payload={"substitution": row.id})
     session.flush()

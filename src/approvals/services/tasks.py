@@ -25,6 +25,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..text import msg
 from . import events, materials, substitutes
 from .authz import (
     can_assign,
@@ -53,8 +54,11 @@ TASK_LOADS = (
 def get_task(session: Session, task_id: int, actor: User) -> Task:
     task = session.scalar(select(Task).where(Task.id == task_id).options(*TASK_LOADS))
     if task is None:
-        raise NotFound(f"task {task_id} not found")
-    require(can_read_task(actor, task), f"task {task_id} belongs to agency {task.agency_code}")
+        raise NotFound(msg("task {task_id} not found", task_id=task_id))
+    require(
+        can_read_task(actor, task),
+        msg("task {task_id} belongs to agency {agency_code}", task_id=task_id, agency_code=task.agency_code),
+    )
     return task
 
 
@@ -85,7 +89,7 @@ def inbox(session: Session, actor: User, query: InboxFilter) -> tuple[list[Task]
     if agency is None and not reads_all(actor):
         agency = actor.agency_code
     if agency is not None:
-        require(can_read_agency(actor, agency), f"you may not read the inbox of agency {agency}")
+        require(can_read_agency(actor, agency), msg("you may not read the inbox of agency {agency}", agency=agency))
     stmt = select(Task)
     if agency is not None:
         stmt = stmt.where(Task.agency_code == agency)
@@ -139,18 +143,27 @@ def _principal(session: Session, task: Task, actor: User) -> User | None:
         return task.delegated_by
     if substitutes.stands_in_for(session, actor, task.assignee_id):
         return task.assignee
-    raise Conflict(f"task {task.id} is claimed by {task.assignee.username if task.assignee else '?'}")
+    raise Conflict(
+        msg(
+            "task {task_id} is claimed by {value}",
+            task_id=task.id,
+            value=task.assignee.username if task.assignee else "?",
+        )
+    )
 
 
 def _require_open(task: Task, instance: ProcessInstance) -> None:
     if not task.is_open:
-        raise Conflict(f"task {task.id} is {task.state}")
+        raise Conflict(msg("task {task_id} is {state}", task_id=task.id, state=task.state))
     if instance.status != InstanceStatus.RUNNING:
-        raise Conflict(f"the process instance is {instance.status}")
+        raise Conflict(msg("the process instance is {status}", status=instance.status))
 
 
 def require_workable(session: Session, task: Task, instance: ProcessInstance, actor: User) -> None:
-    require(can_work_on(actor, task), f"only staff of agency {task.agency_code} may work on this task")
+    require(
+        can_work_on(actor, task),
+        msg("only staff of agency {agency_code} may work on this task", agency_code=task.agency_code),
+    )
     _require_open(task, instance)
     _require_other_eyes(session, task, actor)
 
@@ -172,7 +185,14 @@ def _require_other_eyes(session: Session, task: Task, user: User) -> None:
         .limit(1)
     )
     if done is not None:
-        raise Forbidden(f"four eyes: “{done}” was done by or for {user.username}, who may not also do “{task.name}”")
+        raise Forbidden(
+            msg(
+                "four eyes: “{done}” was done by or for {username}, who may not also do “{name}”",
+                done=done,
+                username=user.username,
+                name=task.name,
+            )
+        )
 
 
 def claim_task(session: Session, task_id: int, actor: User) -> Task:
@@ -183,7 +203,9 @@ def claim_task(session: Session, task_id: int, actor: User) -> Task:
             change.leave_unchanged()
             return task
         if task.assignee is not None:
-            raise Conflict(f"task {task.id} is already claimed by {task.assignee.username}")
+            raise Conflict(
+                msg("task {task_id} is already claimed by {username}", task_id=task.id, username=task.assignee.username)
+            )
         _assign(task, actor)
         events.record(session, "task.claimed", actor, instance=change.instance, task=task)
     return task
@@ -193,10 +215,10 @@ def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
     with changing_task(session, task_id, actor) as change:
         task = change.task
         if task.state != TaskState.CLAIMED:
-            raise Conflict(f"task {task.id} is {task.state}, not claimed")
+            raise Conflict(msg("task {task_id} is {state}, not claimed", task_id=task.id, state=task.state))
         require(
             can_release(actor, task) or substitutes.stands_in_for(session, actor, task.assignee_id),
-            "only the assignee, their substitute or a lead of the agency may release a task",
+            msg("only the assignee, their substitute or a lead of the agency may release a task"),
         )
         previous = task.assignee.username if task.assignee else None
         task.assignee = None
@@ -210,11 +232,13 @@ def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
 def assign_task(session: Session, task_id: int, username: str, actor: User) -> Task:
     with changing_task(session, task_id, actor) as change:
         task = change.task
-        require(can_assign(actor, task), "only a lead of the task's agency may assign it")
+        require(can_assign(actor, task), msg("only a lead of the task's agency may assign it"))
         _require_open(task, change.instance)
         target = get_user(session, username or "")
         if target is None or not target.active:
-            raise InvalidInput(f"no active user {username!r}", {"username": ["unknown user"]})
+            raise InvalidInput(
+                msg("no active user {username!r}", username=username), {"username": [msg("unknown user")]}
+            )
         _require_may_take(session, task, target)
         previous = task.assignee.username if task.assignee else None
         _assign(task, target)
@@ -235,8 +259,12 @@ def _require_may_take(session: Session, task: Task, target: User) -> None:
     passes its four-eyes rule; the error names the ``username`` field."""
     if not may_take_steps(target, task.agency_code):
         raise InvalidInput(
-            f"{target.username} cannot work on tasks of agency {task.agency_code}",
-            {"username": [f"must be staff or a lead of agency {task.agency_code}"]},
+            msg(
+                "{username} cannot work on tasks of agency {agency_code}",
+                username=target.username,
+                agency_code=task.agency_code,
+            ),
+            {"username": [msg("must be staff or a lead of agency {agency_code}", agency_code=task.agency_code)]},
         )
     try:
         _require_other_eyes(session, task, target)
@@ -250,15 +278,21 @@ def delegate_task(session: Session, task_id: int, username: str, actor: User) ->
         task = change.task
         require_workable(session, task, change.instance, actor)
         if task.assignee_id != actor.id:
-            raise Conflict(f"only the holder of task {task.id} may delegate it; claim it first")
+            raise Conflict(msg("only the holder of task {task_id} may delegate it; claim it first", task_id=task.id))
         if task.delegated_by is not None:
             raise Conflict(
-                f"task {task.id} was delegated to you by {task.delegated_by.username}; "
-                "hand it back instead of passing it on"
+                msg(
+                    "task {task_id} was delegated to you by {username}; hand it back instead of passing it on",
+                    task_id=task.id,
+                    username=task.delegated_by.username,
+                )
             )
         target = get_user(session, username or "")
         if target is None or not target.active or target.id == actor.id:
-            raise InvalidInput(f"no colleague {username!r} to delegate to", {"username": ["unknown user, or yourself"]})
+            raise InvalidInput(
+                msg("no colleague {username!r} to delegate to", username=username),
+                {"username": [msg("unknown user, or yourself")]},
+            )
         _require_may_take(session, task, target)
         _assign(task, target)
         task.delegated_by = actor
@@ -278,10 +312,10 @@ def recall_task(session: Session, task_id: int, actor: User) -> Task:
     with changing_task(session, task_id, actor) as change:
         task = change.task
         if actor.id not in (task.delegated_by_id, task.assignee_id):
-            raise Forbidden("only the delegator or the delegate may end a delegation")
+            raise Forbidden(msg("only the delegator or the delegate may end a delegation"))
         holder, delegate = task.delegated_by, task.assignee
         if task.state != TaskState.CLAIMED or holder is None or delegate is None:
-            raise Conflict(f"task {task.id} is not delegated")
+            raise Conflict(msg("task {task_id} is not delegated", task_id=task.id))
         _assign(task, holder)
         task.delegated_by = None
         events.record(
@@ -299,7 +333,7 @@ def _may_attach(session: Session, task: Task, instance: ProcessInstance, actor: 
     require_workable(session, task, instance, actor)
     acting_for(session, task, actor)
     if not task.is_step:
-        raise Conflict("a reminder takes no materials; attach them to the step itself")
+        raise Conflict(msg("a reminder takes no materials; attach them to the step itself"))
 
 
 def attach_material(session: Session, task_id: int, actor: User, **upload: Any) -> Material:
@@ -377,15 +411,18 @@ def _complete(change: InstanceChange, data: Any, actor: User, opinion: str | Non
         for field, hint in hints.items():
             if field in errors:
                 errors[field] = [hint]
-        raise InvalidInput("the form has errors", {"data": errors})
+        raise InvalidInput(msg("the form has errors"), {"data": errors})
     opinion = (opinion or "").strip() or None
     if opinion is not None and len(opinion) > MAX_OPINION:
-        raise InvalidInput("the opinion is too long", {"opinion": [f"at most {MAX_OPINION} characters"]})
+        raise InvalidInput(
+            msg("the opinion is too long"),
+            {"opinion": [msg("at most {MAX_OPINION} characters", MAX_OPINION=MAX_OPINION)]},
+        )
     outcome = outcome_of(schema, data)
     if opinion is None and outcome in NEGATIVE_OUTCOMES:
         raise InvalidInput(
-            "returning or refusing needs a written opinion",
-            {"opinion": ["required when the outcome returns or refuses (审查意见)"]},
+            msg("returning or refusing needs a written opinion"),
+            {"opinion": [msg("required when the outcome returns or refuses (审查意见)")]},
         )
     if task.kind == TaskKind.REMINDER:
         _acknowledge(change, task, actor)
@@ -393,7 +430,9 @@ def _complete(change: InstanceChange, data: Any, actor: User, opinion: str | Non
     try:
         change.advance(lambda workflow: change.runtime.complete(workflow, task.spiff_task_id, data))
     except TaskNotReady:
-        raise Conflict(f"task {task.id} is not ready in the process; it cannot be completed") from None
+        raise Conflict(
+            msg("task {task_id} is not ready in the process; it cannot be completed", task_id=task.id)
+        ) from None
     submitted = plain_json(data)
     change.close_step(
         task,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import WORK_ROLES, Agency, ApiToken, LoginFailure, Role, TokenScope, User, utcnow
+from ..text import msg
 from .authz import can_manage_users, require
 from .errors import Conflict, InvalidInput, NotAuthenticated, TooManyAttempts
 
@@ -35,9 +36,9 @@ def create_user(
     if session.get(Agency, agency_code) is None:
         errors["agency"] = [f"unknown agency {agency_code!r}"]
     if errors:
-        raise InvalidInput("invalid user", errors)
+        raise InvalidInput(msg("invalid user"), errors)
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} exists", {"username": ["already taken"]})
+        raise Conflict(msg("user {username!r} exists", username=username), {"username": [msg("already taken")]})
     user = User(
         username=username,
         password_hash=generate_password_hash(password),
@@ -106,7 +107,8 @@ def begin_attempt(session: Session, username: str, address: str) -> int:
         wait = _wait(throttle, earlier, now)
         if wait:
             raise TooManyAttempts(
-                f"too many failed sign-ins for {throttle.what}; try again in {wait} seconds", retry_after=wait
+                msg("too many failed sign-ins for {what}; try again in {wait} seconds", what=throttle.what, wait=wait),
+                retry_after=wait,
             )
     return attempt.id
 
@@ -166,7 +168,7 @@ def get_user(session: Session, username: str) -> User | None:
 
 def list_users(session: Session, actor: User) -> list[User]:
     """Every account with its agency and role (admins)."""
-    require(can_manage_users(actor), "only admins list users")
+    require(can_manage_users(actor), msg("only admins list users"))
     return list(session.scalars(select(User).order_by(User.agency_code, User.role, User.username)))
 
 

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from ..services.authz import TEMPLATE_PREDICATES
 from ..workdays import LOCAL
+from . import i18n
 from .auth import signed_in_user
 from .i18n import language, translate
 
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     csrf.init_app(app)
+    i18n.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals["_"] = translate

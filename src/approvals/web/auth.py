@@ -12,6 +12,7 @@ from ..http_edge import check_password
 from ..models import TokenScope, User
 from ..services import users
 from ..services.errors import NotAuthenticated, TooManyAttempts
+from ..text import N_
 
 SESSION_DAYS = 1
 
@@ -30,9 +31,12 @@ def sign_in(username: str, password: str) -> str | None:
     except TooManyAttempts as exc:
         return exc.message
     except NotAuthenticated:
-        return "Wrong user name or password"
+        return N_("Wrong user name or password")
     token, _ = users.issue_token(get_session(), user, SESSION_DAYS, TokenScope.WEB)
-    session.clear()
+    lang = session.get("lang")
+    session.clear()  # nothing from before signing in carries over (session fixation)...
+    if lang:
+        session["lang"] = lang  # ...but the language chosen on the sign-in page
     session["token"] = token
     session.permanent = False
     return None

@@ -160,3 +160,72 @@ def _converted(item: Field, raw: str) -> Any:
     except ValueError:
         return raw  # the schema check names the field and its type
     return raw
+
+
+# -- data as people read it ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One value of the process data: under its form's title, choices by their titles."""
+
+    name: str
+    title: str
+    text: str
+    material_ids: list[int] = field(default_factory=list)  # a files field: the materials it holds
+
+
+def _properties(forms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Field name -> its schema in the first of the model's forms that defines it."""
+    found: dict[str, dict[str, Any]] = {}
+    for schema in forms.values():
+        for name, prop in ((schema or {}).get("properties") or {}).items():
+            if isinstance(prop, dict):
+                found.setdefault(name, prop)
+    return found
+
+
+def readable(forms: dict[str, dict[str, Any]], data: dict[str, Any], yes_no: tuple[str, str]) -> list[Shown]:
+    """``data`` as a step's page shows it: each value under the title a form of the model gives it,
+    a choice by its title, yes/no in words, lists joined, materials as links (``material_ids``).
+    Names no form defines (set by scripts) show under their own name."""
+    properties = _properties(forms)
+    shown = []
+    for name, value in data.items():
+        if name == "project" or name.startswith("_"):
+            continue
+        prop = properties.get(name, {})
+        title = prop.get("title") or name
+        if "x-material" in prop and isinstance(value, list):
+            shown.append(Shown(name, title, "", [v for v in value if isinstance(v, int)]))
+            continue
+        shown.append(Shown(name, title, _as_text(prop, value, yes_no)))
+    return shown
+
+
+def _as_text(prop: dict[str, Any], value: Any, yes_no: tuple[str, str]) -> str:
+    titles = dict(_kind(prop)[1]) if ("enum" in prop or prop.get("type") == "boolean") else {}
+    if isinstance(value, bool):
+        return titles.get(_posted(value)) or yes_no[0 if value else 1]
+    if titles and _posted(value) in titles:
+        return titles[_posted(value)]
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):  # rows: one a line
+        return "\n".join(" · ".join(str(v) for v in row.values()) for row in value)
+    if isinstance(value, dict):
+        return " · ".join(str(v) for v in value.values())
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def answer_titles(forms: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """A choice's value -> its title in the model's forms (the first form's title wins), for
+    outcomes shown in histories (``approve`` → 批准)."""
+    titles: dict[str, str] = {}
+    for prop in _properties(forms).values():
+        if "enum" in prop:
+            for value, label in _kind(prop)[1]:
+                titles.setdefault(value, label)
+    return titles

@@ -12,6 +12,7 @@ from ..db import get_session
 from ..services import definitions, incidents, migration, repair
 from ..services.authz import can_publish
 from ..services.errors import InvalidInput, ModelInvalid
+from ..text import msg
 from . import auth
 from .i18n import translate
 from .views import _field_errors, bp, me, model_page_response
@@ -128,7 +129,10 @@ def _version(raw: str | None, name: str) -> int:
 
 def _number(raw: str | None, name: str, largest: int) -> int:
     if not raw or not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= largest:
-        raise InvalidInput(f"{name}: {raw!r} is not a number from 1 to {largest}", {name: [f"1 to {largest}"]})
+        raise InvalidInput(
+            msg("{name}: {raw!r} is not a number from 1 to {largest}", name=name, raw=raw, largest=largest),
+            {name: [msg("1 to {largest}", largest=largest)]},
+        )
     return int(raw)
 
 
@@ -139,7 +143,9 @@ def _json_object(text: str, name: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput(f"{name} is not JSON: {exc}", {name: [f"not JSON: {exc}"]}) from None
+        raise InvalidInput(
+            msg("{name} is not JSON: {exc}", name=name, exc=exc), {name: [msg("not JSON: {exc}", exc=exc)]}
+        ) from None
     if not isinstance(value, dict):
-        raise InvalidInput(f"{name} must be a JSON object", {name: ["a JSON object, {...}"]})
+        raise InvalidInput(msg("{name} must be a JSON object", name=name), {name: [msg("a JSON object, {...}")]})
     return value

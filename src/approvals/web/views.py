@@ -16,7 +16,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask import session as cookie_session
 
 from ..db import get_session
-from ..http_edge import send_material, send_model_file, status_of
+from ..http_edge import page_error, send_material, send_model_file, status_of
 from ..models import Outcome, TaskState, utcnow
 from ..services import (
     agencies,
@@ -33,11 +33,12 @@ from ..services import (
 )
 from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
 from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from ..text import msg
 from ..workdays import today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
-from .forms import data_from, fields_of
-from .i18n import LANGUAGES, language, translate
+from .forms import answer_titles, data_from, fields_of, readable
+from .i18n import LANGUAGES, N_, language, translate
 from .redirects import local_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -57,8 +58,7 @@ def _check_csrf() -> None:
 
 @bp.errorhandler(DomainError)
 def _domain_error(exc: DomainError):
-    code = status_of(exc)
-    return render_template("error.html", message=exc.message, code=code), code
+    return page_error(status_of(exc), exc.message)
 
 
 @bp.get("/favicon.ico")
@@ -120,11 +120,11 @@ def inbox():
         )
 
     if works_on_steps(user):
-        sections = [("My steps", *section(assignee_me=True)), ("Open at my agency", *section())]
+        sections = [(N_("My steps"), *section(assignee_me=True)), (N_("Open at my agency"), *section())]
         if is_lead(user):
-            sections.append(("Overdue at my agency", *section(overdue=True)))
+            sections.append((N_("Overdue at my agency"), *section(overdue=True)))
     else:
-        sections = [("Open steps", *section())]
+        sections = [(N_("Open steps"), *section())]
     return render_template(
         "inbox.html",
         sections=sections,
@@ -150,13 +150,18 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
             if t.state == TaskState.COMPLETED and t.is_step and t.outcome != Outcome.SENT_BACK
         }
     )
+    shown = materials.shown_with_task(session, task, user)
+    forms = task.instance.definition.forms
     return render_template(
         "task.html",
         task=task,
+        data_so_far=readable(forms, task.input_data or {}, (translate("yes"), translate("no"))),
+        materials_by_id={m.id: m for m in shown},
+        answers=answer_titles(forms),
         fields=fields_of(schema, values or task.submitted_data or {}, errors),
         form_errors=errors,
         opinion=opinion,
-        materials=materials.shown_with_task(session, task, user),
+        materials=shown,
         history=history.history(session, task.instance_id, user),
         figure=step_diagram(session, task),
         earlier=earlier,
@@ -308,7 +313,7 @@ def _date(raw: str | None, name: str) -> date:
     try:
         return date.fromisoformat(raw or "")
     except ValueError:
-        raise InvalidInput(f"{name} is not a date", {name: ["a date, YYYY-MM-DD"]}) from None
+        raise InvalidInput(msg("{name} is not a date", name=name), {name: [msg("a date, YYYY-MM-DD")]}) from None
 
 
 # -- projects --------------------------------------------------------------------------------------
@@ -337,6 +342,7 @@ def project_page(code: str):
         project=found.project,
         now=now,
         diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances},
+        answers={s.instance.id: answer_titles(s.instance.definition.forms) for s in found.instances},
     )
 
 
@@ -356,81 +362,81 @@ def model_page(key: str):
 
 
 DESIGNER_WORDS = (
-    "Name",
-    "Title",
-    "Type",
-    "Required",
-    "Only when",
-    "equals",
-    "Choices (value=标题, one a line)",
-    "Allowed files",
-    "Up",
-    "Down",
-    "Remove",
-    "text",
-    "long text",
-    "number",
-    "whole number",
-    "date",
-    "choice",
-    "yes/no",
-    "files",
-    "other (edit the JSON)",
-    "always",
+    N_("Name"),
+    N_("Title"),
+    N_("Type"),
+    N_("Required"),
+    N_("Only when"),
+    N_("equals"),
+    N_("Choices (value=标题, one a line)"),
+    N_("Allowed files"),
+    N_("Up"),
+    N_("Down"),
+    N_("Remove"),
+    N_("text"),
+    N_("long text"),
+    N_("number"),
+    N_("whole number"),
+    N_("date"),
+    N_("choice"),
+    N_("yes/no"),
+    N_("files"),
+    N_("other (edit the JSON)"),
+    N_("always"),
 )
 PANEL_WORDS = (
-    "Approvals",
-    "Problems",
-    "Agency",
-    "(routed by expression)",
-    "Routing expression (reads project)",
-    "Form",
-    "(no form)",
-    "Time limit",
-    "Clock stopped (not counted against the statutory limit)",
-    "Four eyes: earlier steps whose completer may not do this one",
-    "Condition (a Python expression)",
-    "Default flow (taken when no condition holds)",
-    "Called process",
-    "(none)",
-    "New form…",
-    "Name of the new form (e.g. site_visit)",
-    "A timer may count working days: workdays_after(5) is the end of the 5th working day from now.",
-    "a number of days and WD (working days) or CD (calendar days), e.g. 20WD",
+    N_("Approvals"),
+    N_("Problems"),
+    N_("Agency"),
+    N_("(routed by expression)"),
+    N_("Routing expression (reads project)"),
+    N_("Form"),
+    N_("(no form)"),
+    N_("Time limit"),
+    N_("Clock stopped (not counted against the statutory limit)"),
+    N_("Four eyes: earlier steps whose completer may not do this one"),
+    N_("Condition (a Python expression)"),
+    N_("Default flow (taken when no condition holds)"),
+    N_("Called process"),
+    N_("(none)"),
+    N_("New form…"),
+    N_("Name of the new form (e.g. site_visit)"),
+    N_("A timer may count working days: workdays_after(5) is the end of the 5th working day from now."),
+    N_("a number of days and WD (working days) or CD (calendar days), e.g. 20WD"),
     # bpmn-js's own words most seen by owners (its panel, palette and context pad)
-    "General",
-    "Name",
-    "ID",
-    "Documentation",
-    "Element documentation",
-    "Process documentation",
-    "Timer",
-    "Type",
-    "Value",
-    "Date",
-    "Duration",
-    "Cycle",
-    "Multi-instance",
-    "Loop cardinality",
-    "Completion condition",
-    "Process",
-    "<none>",
-    "Create task",
-    "Create gateway",
-    "Create start event",
-    "Create end event",
-    "Create intermediate/boundary event",
-    "Create pool/participant",
-    "Activate hand tool",
-    "Activate lasso tool",
-    "Activate create/remove space tool",
-    "Activate global connect tool",
-    "Append task",
-    "Append end event",
-    "Append gateway",
-    "Connect to other element",
-    "Delete",
-    "Change element",
+    N_("General"),
+    N_("Name"),
+    N_("ID"),
+    N_("Documentation"),
+    N_("Element documentation"),
+    N_("Process documentation"),
+    N_("Timer"),
+    N_("Type"),
+    N_("Value"),
+    N_("Date"),
+    N_("Duration"),
+    N_("Cycle"),
+    N_("Multi-instance"),
+    N_("Loop cardinality"),
+    N_("Completion condition"),
+    N_("Process"),
+    N_("<none>"),
+    N_("Create task"),
+    N_("Create gateway"),
+    N_("Create start event"),
+    N_("Create end event"),
+    N_("Create intermediate/boundary event"),
+    N_("Create pool/participant"),
+    N_("Activate hand tool"),
+    N_("Activate lasso tool"),
+    N_("Activate create/remove space tool"),
+    N_("Activate global connect tool"),
+    N_("Append task"),
+    N_("Append end event"),
+    N_("Append gateway"),
+    N_("Connect to other element"),
+    N_("Delete"),
+    N_("Change element"),
 )
 
 
@@ -484,7 +490,7 @@ def _modeler_answer(work: Callable[[bytes, str | None, dict[str, Any]], Any], ba
     """The modeler's JSON endpoints: for an owner, ``work`` on the draft posted as ``{xml, tests?,
     note?}`` (tests: the JSON text of the test cases); a refused model or request answers with
     the problems for the page to draw (``bad_body``: the status for a body that is not a draft)."""
-    require(can_publish(me()), "only process owners and admins publish process models")  # before reading the body
+    require(can_publish(me()), msg("only process owners and admins publish process models"))  # before reading the body
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
         return jsonify(message="send {xml, tests?, note?}", problems=[]), bad_body
@@ -555,7 +561,7 @@ def model_form(key: str, name: str):
     session = get_session()
     latest = definitions.versions_of(session, key)[0]
     if name not in latest.forms:
-        raise NotFound(f"{key} has no form {name}")
+        raise NotFound(msg("{key} has no form {name}", key=key, name=name))
     text, problems = json.dumps(latest.forms[name], ensure_ascii=False, indent=2), []
     if request.method == "POST":
         text = request.form.get("schema", "")
@@ -627,7 +633,7 @@ def admin():
     people = users.list_users(session, user)
     year = request.args.get("year", today().year, type=int)  # the year in Shenzhen
     if not 2000 <= year <= 2100:
-        raise InvalidInput(f"{year} is not a year between 2000 and 2100", {"year": ["2000-2100"]})
+        raise InvalidInput(msg("{year} is not a year between 2000 and 2100", year=year), {"year": ["2000-2100"]})
     problems, text = None, ""
     if request.method == "POST":
         text = request.form.get("arrangement", "")
