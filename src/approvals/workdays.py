@@ -195,6 +195,13 @@ class WorkCalendar:
         """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
         return sum(self.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
 
+    def workdays_left(self, on: date, due: date) -> int:
+        """Working days from ``on`` to the due day: 0 on the due day itself (or a rest day before
+        it with none between), negative once it has passed (the working days overdue)."""
+        if due >= on:
+            return self.workdays_between(on, due)
+        return -self.workdays_between(due, on)
+
 
 def local_date(moment: datetime) -> date:
     """The Shenzhen calendar date of an aware datetime."""

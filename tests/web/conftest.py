@@ -117,3 +117,27 @@ def demo(demo_template, tmp_path):
         yield server, database
     database.dispose()
     app.extensions["approvals_db"].dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_app(demo_template, tmp_path_factory):
+    root = tmp_path_factory.mktemp("language")
+    shutil.copyfile(demo_template / "demo.sqlite3", root / "demo.sqlite3")
+    shutil.copytree(demo_template / "data", root / "data")
+    url = f"sqlite:///{root / 'demo.sqlite3'}"
+    app = create_app({"DATABASE_URL": url, "DATA_DIR": str(root / "data"), "TESTING": True})
+    app.extensions["approvals_untranslated"] = set()  # translate() records what it cannot find
+    database = Database(url, {"limits": Limits(data_dir=str(root / "data"))})
+    yield app, database
+    database.dispose()
+    app.extensions["approvals_db"].dispose()
+
+
+def sign_in_client(app, username: str, lang: str = "zh"):
+    """A test client signed in as ``username`` (password demo), the language chosen before."""
+    client = app.test_client()
+    client.get(f"/lang/{lang}")
+    page = client.get("/login").get_data(as_text=True)
+    answer = client.post("/login", data={"username": username, "password": "demo", "csrf_token": csrf_of(page)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client

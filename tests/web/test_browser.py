@@ -617,3 +617,36 @@ def test_the_form_picker_makes_a_new_form_without_losing_the_draft(page, demo):
         page.evaluate("() => window.approvalsModeler.get('elementRegistry').get('decide').businessObject.name")
         == "审批决定"
     )
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_every_page_fits_the_screen_from_a_phone_to_a_desktop(chromium, demo, width, height):
+    """Staff, observers and admins on each page at a desktop's and a phone's size: nothing scrolls
+    sideways, the step's actions stay on screen; a screenshot of each."""
+    server, database = demo
+    context = chromium.new_context(base_url=server.url, viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    decide = decide_task(database)
+    tour = [
+        ("drc_staff", "/tasks", "inbox"),
+        ("drc_staff", f"/tasks/{decide.id}", "task"),
+        ("observer", "/projects", "projects"),
+        ("observer", "/projects/SZ-IEC", "project"),
+        ("admin", "/admin", "admin"),
+        ("drc_staff", "/no-such-page", "error-404"),
+    ]
+    for user, path, name in tour:
+        sign_in(page, user)
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, width, overflow)
+        screenshot(page, f"{name}-{width}")
+        if name == "task":
+            claim = page.get_by_role("button", name="认领")
+            expect(claim).to_be_visible()
+            assert claim.bounding_box()["x"] + claim.bounding_box()["width"] <= width
+    context.close()
+    assert errors == []

@@ -13,7 +13,7 @@ from ..services import substitutes
 from ..services.calendar_years import calendar_of
 from ..services.deadlines import workdays_so_far
 from ..services.projects import CODE, FUNDING_LEVELS
-from ..services.tasks import TASK_FILTER_STATES
+from ..services.tasks import INBOX_SORTS, TASK_FILTER_STATES
 from ..workdays import local_date
 
 # Decimals travel as strings ("348000.00"), so no rounding happens on the way; say so in the document.
@@ -144,8 +144,20 @@ class InboxArgs(PageQuery):
         metadata={"description": "active = open or claimed"},
     )
     project = fields.String(validate=validate.Length(min=1, max=64))
-    process = fields.String(validate=validate.Length(min=1, max=128), metadata={"description": "a process key"})
+    process = fields.String(
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "a process key: the model's own steps and those of the process wherever it is called"},
+    )
     overdue = fields.Boolean()
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "search: part of a project's code or name, a step's name, or a document number (文号)"},
+    )
+    sort = fields.String(
+        load_default="due",
+        validate=validate.OneOf(INBOX_SORTS),
+        metadata={"description": "due: soonest due first; arrival: newest first; project: by project code"},
+    )
 
 
 class DiffQuery(StrictSchema):

@@ -45,6 +45,8 @@ def inbox(query):
             project=query.get("project"),
             process=query.get("process"),
             overdue=query.get("overdue"),
+            search=query.get("q"),
+            sort=query["sort"],
             page=query["page"],
             page_size=query["page_size"],
         ),

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..engine.data import plain_json
@@ -76,11 +76,15 @@ class InboxFilter:
     project: str | None = None
     process: str | None = None  # a process key
     overdue: bool | None = None
+    search: str | None = None  # part of a project's code or name, a step's name, or a document number
+    sort: str = "due"  # one of INBOX_SORTS
     page: int = 1
     page_size: int = 50
 
 
 TASK_FILTER_STATES = ("active", *TaskState, "all")
+# Inbox orders: soonest due first (undated last), newest arrival first, by project code.
+INBOX_SORTS = ("due", "arrival", "project")
 
 
 def inbox(session: Session, actor: User, query: InboxFilter) -> tuple[list[Task], int]:
@@ -99,31 +103,45 @@ def inbox(session: Session, actor: User, query: InboxFilter) -> tuple[list[Task]
         stmt = stmt.where(Task.is_open)
     elif query.state != "all":
         stmt = stmt.where(Task.state == query.state)
-    if query.project:
-        stmt = (
-            stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id)
-            .join(Project, ProcessInstance.project_id == Project.id)
-            .where(Project.code == query.project)
-        )
+    stmt = stmt.join(ProcessInstance, Task.instance_id == ProcessInstance.id).join(
+        Project, ProcessInstance.project_id == Project.id
+    )
+    if query.project:  # a project's code, as people type it
+        stmt = stmt.where(func.lower(Project.code) == query.project.strip().lower())
     if query.process:
+        # The model's own steps, and steps of that process wherever it was called (a step's stage
+        # is the name of the process it belongs to).
+        names = select(ProcessDefinition.name).where(ProcessDefinition.key == query.process)
+        in_model = select(ProcessDefinition.id).where(ProcessDefinition.key == query.process)
+        stmt = stmt.where(or_(ProcessInstance.definition_id.in_(in_model), Task.stage.in_(names)))
+    if query.search and query.search.strip():
+        like = f"%{_escape_like(query.search.strip().lower())}%"
+        numbered = select(Material.instance_id).where(func.lower(Material.document_number).like(like, escape="\\"))
         stmt = stmt.where(
-            Task.instance_id.in_(
-                select(ProcessInstance.id)
-                .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
-                .where(ProcessDefinition.key == query.process)
+            or_(
+                func.lower(Project.code).like(like, escape="\\"),
+                func.lower(Project.name).like(like, escape="\\"),
+                func.lower(Task.name).like(like, escape="\\"),
+                Task.instance_id.in_(numbered),
             )
         )
     if query.overdue is not None:
         late = Task.overdue_at(utcnow())
         stmt = stmt.where(late if query.overdue else ~late)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    order = {
+        "due": (Task.due_at.is_(None), Task.due_at, Task.id),
+        "arrival": (Task.created_at.desc(), Task.id.desc()),
+        "project": (Project.code, Task.due_at.is_(None), Task.due_at, Task.id),
+    }[query.sort if query.sort in INBOX_SORTS else "due"]
     rows = session.scalars(
-        stmt.options(*TASK_LOADS)
-        .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
-        .offset((query.page - 1) * query.page_size)
-        .limit(query.page_size)
+        stmt.options(*TASK_LOADS).order_by(*order).offset((query.page - 1) * query.page_size).limit(query.page_size)
     )
     return list(rows.unique()), total
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def acting_for(session: Session, task: Task, actor: User) -> User | None:

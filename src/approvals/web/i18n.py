@@ -113,6 +113,10 @@ DATA_WORDS = (
     N_("Internal Server Error"),
     N_("yes"),
     N_("no"),
+    # the inbox's orders
+    N_("sort:due"),
+    N_("sort:arrival"),
+    N_("sort:project"),
     # what a form field must be (services/forms.py)
     N_("list"),
     N_("email"),
@@ -126,10 +130,13 @@ def language() -> str:
     return chosen if chosen in LANGUAGES else "zh"
 
 
-def translate(text: str | None) -> str:
-    """``text`` in the page's language (a ``Message``: its template translated, then filled)."""
+def translate(text: str | None, **values: object) -> str:
+    """``text`` in the page's language (a ``Message``: its template translated, then filled; a
+    template from a page: filled with ``values``)."""
     if not text:
         return text or ""
+    if values:
+        return translate(Message(text, **values))
     if isinstance(text, Message):
         # values that are words of the service (a state, an outcome) are translated too
         values = {name: translate(v) if isinstance(v, Message | StrEnum) else v for name, v in text.values.items()}

@@ -34,7 +34,7 @@ from ..services import (
 from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
 from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from ..text import msg
-from ..workdays import today
+from ..workdays import local_date, today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import answer_titles, data_from, fields_of, readable
@@ -111,12 +111,25 @@ def inbox():
     state = request.args.get("state", "active")
     if state not in tasks.TASK_FILTER_STATES:
         state = "active"
+    search = (request.args.get("q") or "").strip()[:100] or None
+    sort = request.args.get("sort", "due")
+    if sort not in tasks.INBOX_SORTS:
+        sort = "due"
 
     def section(**kwargs):
         return tasks.inbox(
             session,
             user,
-            tasks.InboxFilter(project=project, process=process, state=state, page=page, page_size=PAGE_SIZE, **kwargs),
+            tasks.InboxFilter(
+                project=project,
+                process=process,
+                state=state,
+                search=search,
+                sort=sort,
+                page=page,
+                page_size=PAGE_SIZE,
+                **kwargs,
+            ),
         )
 
     if works_on_steps(user):
@@ -134,9 +147,19 @@ def inbox():
         process=process,
         state=state,
         states=tasks.TASK_FILTER_STATES,
-        processes=[d.key for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
+        q=search,
+        sort=sort,
+        sorts=tasks.INBOX_SORTS,
+        processes=[(d.key, d.name) for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
         now=utcnow(),
+        left=_workdays_left(session),
     )
+
+
+def _workdays_left(session):
+    """Working days left until a step is due (negative: overdue by so many), for the inbox."""
+    calendar, on = calendar_years.calendar_of(session), today()
+    return lambda task: calendar.workdays_left(on, local_date(task.due_at)) if task.due_at else None
 
 
 def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: int = 200):

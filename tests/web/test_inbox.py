@@ -1,0 +1,73 @@
+"""The inbox on the demo data: the process filter finds steps of every process, called ones
+included; search by project, step or document number; sorting; working days left."""
+
+from __future__ import annotations
+
+import re
+
+from approvals.models import ProcessDefinition, Task
+from tests.web.conftest import sign_in_client
+
+
+def listed(client, query: str) -> list[str]:
+    """The steps (BPMN ids) the inbox lists, in order."""
+    page = client.get(f"/tasks?{query}").get_data(as_text=True)
+    return re.findall(r'<tr data-bpmn-id="([^"]+)"', page)
+
+
+def listed_all(client, query: str) -> set[str]:
+    found: set[str] = set()
+    for page in range(1, 50):
+        rows = listed(client, f"{query}&page={page}")
+        if not rows:
+            return found
+        found |= set(rows)
+    raise AssertionError("more pages than expected")
+
+
+def test_the_process_filter_finds_the_steps_of_every_process_called_ones_included(demo_app):
+    app, database = demo_app
+    client = sign_in_client(app, "observer")
+    with database.session() as session:
+        names = {d.name: d.key for d in session.query(ProcessDefinition).filter_by(kind="bpmn")}
+        by_process: dict[str, set[str]] = {}
+        for task in session.query(Task).filter(Task.kind == "step"):
+            by_process.setdefault(names.get(task.stage, task.instance.definition.key), set()).add(task.bpmn_id)
+    # the demo's projects have steps in the lifecycle's called processes
+    assert {"feasibility_review", "one_book_two_certificates", "tendering"} <= set(by_process)
+    for key, steps in by_process.items():
+        found = listed_all(client, f"state=all&process={key}")
+        assert steps <= found, key
+    everything = set().union(*by_process.values())
+    assert everything <= listed_all(client, "state=all&process=project_lifecycle")  # the caller: all of them
+    assert "bid_opening" in listed(client, "state=all&process=tendering")
+    assert "bid_opening" not in listed(client, "state=all&process=feasibility_review")
+
+
+def test_search_finds_a_project_by_part_of_its_name_or_code_a_step_or_a_document_number(demo_app):
+    app, _ = demo_app
+    client = sign_in_client(app, "observer")
+    assert listed(client, "q=金融文化") == ["decide"]  # SZ-FCC 深圳金融文化中心, brought to its decision
+    assert listed(client, "q=sz-fcc") == ["decide"]  # the code, in any case
+    assert set(listed(client, "q=开标")) == {"bid_opening"}  # a step's name
+    assert listed(client, "q=证-001")  # a document number (文号) of an issued permit
+    assert listed(client, "q=no-such-thing") == []
+    assert listed(client, "q=%25") == listed(client, "q=%25%25")  # "%" is a character, not a wildcard
+    staff = sign_in_client(app, "drc_staff")
+    assert listed(staff, "project=sz-fcc") == listed(staff, "project=SZ-FCC") != []
+
+
+def test_sorting_and_the_working_days_left(demo_app):
+    app, database = demo_app
+    client = sign_in_client(app, "observer")
+    by_project = listed(client, "sort=project")
+    with database.session() as session:
+        codes = {
+            t.bpmn_id: t.instance.project.code for t in session.query(Task).filter(Task.state.in_(["open", "claimed"]))
+        }
+    assert [codes[b] for b in by_project] == sorted(codes[b] for b in by_project)
+    newest = listed(client, "sort=arrival")
+    assert sorted(newest) == sorted(listed(client, "sort=due")) and newest
+    page = client.get("/tasks?sort=due").get_data(as_text=True)
+    left = re.findall(r'data-testid="left">([^<]*)<', page)
+    assert left and all(v == "—" or v.isdigit() for v in left)
