@@ -151,7 +151,7 @@ class InboxArgs(PageQuery):
     overdue = fields.Boolean()
     q = fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "search: part of a project's code or name, a step's name, or a document number (文号)"},
+        metadata={"description": "search: part of a project's code or name, a step's name or a document number (文号)"},
     )
     sort = fields.String(
         load_default="due",
