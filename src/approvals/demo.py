@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Agency, Project, Role, TaskKind
+from .models import Agency, Project, Role, TaskKind, utcnow
 from .services import instances, projects, tasks, users
+from .services.calendar_years import calendar_of
 from .services.material_types import material_fields
+from .workdays import local_date
 
 DEMO_PASSWORD = "demo"
 
@@ -92,6 +95,8 @@ PACKAGES = [
     {"name": "施工总承包", "type": "construction", "estimate": 1_800_000_000},
 ]
 
+# The demo's overdue step: the traffic opinion of SZ-IPAC (see _make_overdue).
+OVERDUE = ("SZ-IPAC", "traffic_opinion")
 # Each project is worked until every open step is one of these: where the demo leaves it.
 PROJECTS = [
     (
@@ -192,3 +197,16 @@ def seed(session: Session) -> Iterator[str]:
         work_until(session, instance.id, stop_at)
         waiting = sorted({f"{t.name} ({t.agency_code})" for t in instances.open_tasks(session, instance.id)})
         yield f"project {new.code} {new.name}: instance {instance.id}, waiting on {', '.join(waiting)}"
+        if new.code == OVERDUE[0]:
+            yield _make_overdue(session, instance.id, OVERDUE[1])
+
+
+def _make_overdue(session: Session, instance_id: int, bpmn_id: str) -> str:
+    """Date one open step back as if it had arrived 30 calendar days ago, so that the demo shows a
+    step past its statutory limit (the lead's overdue list, the worker's reminder)."""
+    task = next(t for t in instances.open_tasks(session, instance_id) if t.bpmn_id == bpmn_id)
+    arrived = utcnow() - timedelta(days=30)
+    days = int((task.time_limit or "5WD").removesuffix("WD").removesuffix("CD"))
+    task.created_at = arrived
+    task.due_at = calendar_of(session).add_workdays(local_date(arrived), days).end_of_day_utc()
+    return f"step {task.name} ({task.agency_code}) dated back: due {local_date(task.due_at)}, overdue"

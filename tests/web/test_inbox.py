@@ -69,5 +69,14 @@ def test_sorting_and_the_working_days_left(demo_app):
     newest = listed(client, "sort=arrival")
     assert sorted(newest) == sorted(listed(client, "sort=due")) and newest
     page = client.get("/tasks?sort=due").get_data(as_text=True)
-    left = re.findall(r'data-testid="left">([^<]*)<', page)
-    assert left and all(v == "—" or v.isdigit() for v in left)
+    left = [re.sub(r"<[^>]+>", "", v) for v in re.findall(r'data-testid="left">(.*?)</td>', page)]
+    assert left and all(v == "—" or v.isdigit() or re.fullmatch(r"已超期 \d+ 个工作日", v) for v in left)
+    assert any(v.startswith("已超期") for v in left)  # the demo's overdue traffic opinion
+
+
+def test_the_demo_has_an_overdue_step_on_its_agency_leads_list(demo_app):
+    app, _ = demo_app
+    lead = sign_in_client(app, "transport_lead")
+    page = lead.get("/tasks").get_data(as_text=True)
+    overdue = page.split('data-testid="section-3"', 1)[1]
+    assert 'data-bpmn-id="traffic_opinion"' in overdue and "已超期" in overdue
