@@ -45,6 +45,22 @@ class Message(str):
         self.template, self.values = template, values
         return self
 
+    def as_json(self) -> dict[str, object]:
+        """To keep beside the English where it is stored (an event's payload)."""
+        return {"template": self.template, "values": {k: str(v) for k, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, stored: object) -> Message | None:
+        if not isinstance(stored, dict) or not isinstance(stored.get("template"), str):
+            return None
+        values = stored.get("values")
+        if not isinstance(values, dict):
+            values = {}
+        try:
+            return cls(stored["template"], **values)
+        except (KeyError, IndexError, ValueError):
+            return None
+
 
 def N_(text: str) -> str:  # noqa: N802 - the gettext convention
     """Marks a word or template for the catalogue where it is written (``make catalog``), for text

@@ -121,7 +121,17 @@ def demo(demo_template, tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_app(demo_template, tmp_path_factory):
-    root = tmp_path_factory.mktemp("language")
+    """The demo behind a test client, shared by a module's tests that only read it."""
+    yield from _demo_app(demo_template, tmp_path_factory.mktemp("demo-app"))
+
+
+@pytest.fixture
+def fresh_demo_app(demo_template, tmp_path):
+    """The demo behind a test client, a fresh copy for a test that changes it."""
+    yield from _demo_app(demo_template, tmp_path)
+
+
+def _demo_app(demo_template, root):
     shutil.copyfile(demo_template / "demo.sqlite3", root / "demo.sqlite3")
     shutil.copytree(demo_template / "data", root / "data")
     url = f"sqlite:///{root / 'demo.sqlite3'}"

@@ -96,6 +96,22 @@ class AssignRequest(StrictSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+class CancelledStep(Schema):
+    id = fields.Integer()
+    bpmn_id = fields.String()
+    name = fields.String()
+    agency = fields.String(attribute="agency_code")
+
+
+class SendBackTarget(Schema):
+    bpmn_id = fields.String()
+    name = fields.String()
+    agency = fields.String(attribute="agency_code")
+    cancels = fields.List(
+        fields.Nested(CancelledStep), metadata={"description": "other open steps sending back here cancels"}
+    )
+
+
 class SendBackRequest(StrictSchema):
     to_bpmn_id = fields.String(
         required=True,

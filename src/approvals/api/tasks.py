@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..services import materials, send_back, tasks
+from ..services.authz import can_work_on
 from ..services.errors import InvalidInput
 from ..services.limits import limits_of
 from .auth import SECURITY, authenticated, current_user
@@ -17,6 +18,7 @@ from .schemas import (
     InboxArgs,
     MaterialSchema,
     SendBackRequest,
+    SendBackTarget,
     TaskDetailSchema,
     TaskPage,
     TaskSchema,
@@ -119,11 +121,25 @@ def complete(body, task_id: int):
 def send_back_task(body, task_id: int):
     """Send the instance back (退回) to an earlier step on the path already taken, with a reason.
 
-    The steps in between are cancelled; this step's agency clock stops until the file returns."""
+    The steps in between are cancelled (``GET …/send-back-targets`` lists the targets and what
+    each would cancel); this step's agency clock stops until the file returns."""
     instance, open_rows = send_back.send_back(
         get_session(), task_id, body["to_bpmn_id"], body["reason"], current_user()
     )
     return Along(instance, open_tasks=open_rows)
+
+
+@blp.get("/<int:task_id>/send-back-targets")
+@blp.doc(security=SECURITY)
+@blp.response(200, SendBackTarget(many=True))
+@authenticated
+def send_back_targets(task_id: int):
+    """Where this open step may be sent back to, nearest first, each with the other open steps
+    (parallel branches, at other agencies) that sending back there would cancel. Empty when the
+    caller may not work on the step or it is not open."""
+    session, user = get_session(), current_user()
+    task = tasks.get_task(session, task_id, user)
+    return send_back.targets(session, task) if can_work_on(user, task) else []
 
 
 @blp.post("/<int:task_id>/delegate")

@@ -7,7 +7,7 @@ cached for the life of the process (see ``runtime_for``). Workflows themselves a
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -197,6 +197,23 @@ class ModelRuntime:
         self.advance(workflow)
         return workflow
 
+    @staticmethod
+    def send_back_targets(
+        workflow: BpmnWorkflow, from_task_id: str, open_task_ids: list[str]
+    ) -> list[tuple[str, list[str]]]:
+        """Where a READY human task may be sent back to: each completed human step on its path,
+        nearest first, with those of ``open_task_ids`` (other open steps, parallel branches) that
+        sending back there would cancel, because they descend from it."""
+        current = _find(workflow, from_task_id)
+        if current is None or current.state != TaskState.READY or not current.task_spec.manual:
+            return []
+        others = [task for task in (_find(workflow, i) for i in open_task_ids if i != from_task_id) if task is not None]
+        targets = []
+        for earlier in _path_to(current):
+            if earlier.state == TaskState.COMPLETED and earlier.task_spec.manual:
+                targets.append((str(earlier.id), [str(task.id) for task in others if _leads_to(earlier, task)]))
+        return targets
+
     def routes(self, lane: str | None) -> bool:
         """Whether the lane picks its agency by a routing expression."""
         return (lane or "") in self.lane_routes
@@ -351,18 +368,21 @@ def _find(workflow: BpmnWorkflow, task_id: str) -> Any:
         return None
 
 
-def _leads_to(earlier: Any, later: Any) -> bool:
-    """Whether ``earlier`` is an ancestor of ``later``, following called processes up to the
-    call activity that started them (an earlier step in another branch does not count)."""
+def _path_to(later: Any) -> Iterator[Any]:
+    """The ancestors of ``later``, nearest first, following called processes up to the call
+    activity that started them (a step in another branch is not on the path)."""
     task = later.parent
     while task is not None:
-        if task is earlier:
-            return True
+        yield task
         if task.parent is None and task.workflow.parent_task_id is not None:
             task = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
         else:
             task = task.parent
-    return False
+
+
+def _leads_to(earlier: Any, later: Any) -> bool:
+    """Whether ``earlier`` is on the path to ``later``."""
+    return any(task is earlier for task in _path_to(later))
 
 
 def _element_of(exc: Exception) -> str | None:

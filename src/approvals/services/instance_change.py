@@ -39,7 +39,7 @@ from ..models import (
     User,
     utcnow,
 )
-from ..text import msg
+from ..text import Message, msg
 from . import events, incidents, reference
 from .agencies import lane_agencies
 from .authz import can_read_task, require
@@ -156,7 +156,7 @@ class InstanceChange:
         self._workflow: Any = None
         self.failure: EngineFailure | None = None
         self.failure_kind, self.failure_attempts = "engine", 1  # what the incident says of a failure
-        self.cancel_reason = "no longer reachable"  # said of the steps the engine dropped
+        self.cancel_reason: str = msg("no longer reachable")  # said of the steps the engine dropped
         self._open_after: list[Task] | None = None
         self._unchanged = False
 
@@ -391,7 +391,11 @@ def cancel(session: Session, instance: ProcessInstance, row: Task, actor: User |
         actor,
         instance=instance,
         task=row,
-        payload={"bpmn_id": row.bpmn_id, "reason": reason},
+        payload={
+            "bpmn_id": row.bpmn_id,
+            "reason": reason,
+            **({"reason_message": reason.as_json()} if isinstance(reason, Message) else {}),
+        },
     )
 
 

@@ -102,7 +102,7 @@ def modify_instance(
             raise InvalidInput(
                 msg("the data does not fit the model's forms"), {f"data.{k}": v for k, v in errors.items()}
             )
-        change.cancel_reason = f"modified: {reason}"
+        change.cancel_reason = msg("modified: {reason}", reason=reason)
         workflow = change.workflow
         try:
             done = modify(workflow, cancel, start_before, data)

@@ -10,14 +10,17 @@ for 补正).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..engine.runtime import NotOnPath, TaskNotReady
-from ..models import Outcome, ProcessInstance, Task, TaskKind, TaskState, User
+from ..models import Event, InstanceStatus, Outcome, ProcessInstance, Task, TaskKind, TaskState, User
 from ..text import msg
+from .definitions import runtime_of
 from .errors import Conflict, InvalidInput
 from .instance_change import changing_task
 from .tasks import MAX_OPINION, acting_for, require_workable
@@ -81,5 +84,93 @@ def send_back(
         )
         if task.limit_workdays is not None:  # the share of the limit used; the rest resumes later
             task.limit_workdays = min(task.counted_workdays or 0, task.limit_workdays)
-        change.cancel_reason = f"sent back to “{target.name}”"
+        change.cancel_reason = msg("sent back to “{name}”", name=target.name)
     return change.instance, change.open_after
+
+
+@dataclass(frozen=True)
+class Target:
+    """A step an open step may be sent back to, and the other open steps that would be cancelled
+    (parallel branches started after it, at their agencies)."""
+
+    bpmn_id: str
+    name: str
+    agency_code: str
+    cancels: list[Task]
+
+
+def targets(session: Session, task: Task) -> list[Target]:
+    """Where ``task`` may be sent back to, nearest first: the completed steps on the path that led
+    to it, as the engine will accept them (one per step, its latest run)."""
+    instance = task.instance
+    if not task.is_step or not task.is_open or instance.status != InstanceStatus.RUNNING:
+        return []
+    rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id, Task.kind == TaskKind.STEP)))
+    open_rows = {t.spiff_task_id: t for t in rows if t.is_open and t.id != task.id}
+    completed = {
+        t.spiff_task_id: t
+        for t in sorted(rows, key=lambda t: t.id)
+        if t.state == TaskState.COMPLETED and t.outcome != Outcome.SENT_BACK
+    }
+    runtime = runtime_of(session, instance.definition)
+    found: list[Target] = []
+    for spiff_id, cancelled in runtime.send_back_targets(
+        runtime.load(instance.state), task.spiff_task_id, list(open_rows)
+    ):
+        row = completed.get(spiff_id)
+        if row is not None and all(t.bpmn_id != row.bpmn_id for t in found):
+            found.append(Target(row.bpmn_id, row.name, row.agency_code, [open_rows[i] for i in cancelled]))
+    return found
+
+
+@dataclass(frozen=True)
+class Returned:
+    """Why a step is open again: who sent the file back to it, when and why, and what the step
+    answered the time before (to start from)."""
+
+    by: str
+    at: datetime
+    reason: str
+    from_name: str
+    earlier: dict[str, Any]
+
+
+def returned(session: Session, task: Task) -> Returned | None:
+    """For an open step that a send back reopened: who sent it back and why, with the answers of
+    its previous run."""
+    if not task.is_open or not task.is_step:
+        return None
+    before = session.scalar(
+        select(Task)
+        .where(
+            Task.instance_id == task.instance_id,
+            Task.bpmn_id == task.bpmn_id,
+            Task.state == TaskState.COMPLETED,
+            Task.id < task.id,
+        )
+        .order_by(Task.id.desc())
+        .limit(1)
+    )
+    if before is None or before.completed_at is None:
+        return None
+    sent = session.scalars(
+        select(Event)
+        .where(
+            Event.instance_id == task.instance_id,
+            Event.type == "task.sent_back",
+            Event.created_at >= before.completed_at,
+        )
+        .order_by(Event.id.desc())
+    )
+    event = next((e for e in sent if (e.payload or {}).get("to_bpmn_id") == task.bpmn_id), None)
+    if event is None:
+        return None
+    sender = session.get(Task, event.task_id) if event.task_id else None
+    actor = session.get(User, event.actor_id) if event.actor_id else None
+    return Returned(
+        by=f"{actor.display_name or actor.username} ({actor.agency_code})" if actor else event.actor_name,
+        at=event.created_at,
+        reason=str(event.payload.get("reason") or ""),
+        from_name=sender.name if sender else "",
+        earlier=dict(before.submitted_data or {}),
+    )

@@ -11,7 +11,7 @@ from ..services.authz import TEMPLATE_PREDICATES
 from ..workdays import LOCAL
 from . import i18n
 from .auth import signed_in_user
-from .i18n import language, translate
+from .i18n import language
 
 csrf = CSRFProtect()
 
@@ -37,7 +37,6 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time
-    app.jinja_env.globals["_"] = translate
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)  # the services' own rules decide what a page offers
 
     @app.context_processor

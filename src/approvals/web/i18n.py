@@ -8,7 +8,9 @@ filled in, so an error names its field in either language while the API keeps th
 
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from enum import StrEnum
+from typing import Any
 
 from flask import Flask, current_app, request, session
 from flask_babel import Babel, gettext
@@ -144,6 +146,28 @@ def translate(text: str | None, **values: object) -> str:
     return _lookup(text)
 
 
+def translated(data: Any) -> Any:
+    """JSON for a page's script with each service message in it translated (other text as is)."""
+    if isinstance(data, Message):
+        return translate(data)
+    if isinstance(data, dict):
+        return {key: translated(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [translated(value) for value in data]
+    if is_dataclass(data) and not isinstance(data, type):
+        return translated(asdict(data))
+    return data
+
+
+def said(payload: dict[str, Any]) -> str:
+    """What an event of the history says in words: its opinion, reason or comment (a reason the
+    service gave, such as why a step was cancelled, in the page's language)."""
+    stored = Message.from_json(payload.get("reason_message"))
+    if stored is not None:
+        return translate(stored)
+    return str(payload.get("opinion") or payload.get("reason") or payload.get("text") or "")
+
+
 def _lookup(text: str) -> str:
     found = gettext(text)
     missed = current_app.extensions.get("approvals_untranslated")
@@ -158,3 +182,4 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = os.path.join(os.path.dirname(__file__), TRANSLATIONS)
     babel.init_app(app, locale_selector=lambda: "zh" if language() == "zh" else "en")
     app.extensions.setdefault("approvals_untranslated", None)
+    app.jinja_env.globals.update(_=translate, said=said)

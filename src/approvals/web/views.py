@@ -17,7 +17,7 @@ from flask import session as cookie_session
 
 from ..db import get_session
 from ..http_edge import page_error, send_material, send_model_file, status_of
-from ..models import Outcome, TaskState, utcnow
+from ..models import utcnow
 from ..services import (
     agencies,
     calendar_years,
@@ -38,7 +38,7 @@ from ..workdays import local_date, today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
 from .forms import answer_titles, data_from, fields_of, readable
-from .i18n import LANGUAGES, N_, language, translate
+from .i18n import LANGUAGES, N_, language, translate, translated
 from .redirects import local_path
 
 bp = Blueprint("web", __name__, template_folder="templates")
@@ -162,17 +162,16 @@ def _workdays_left(session):
     return lambda task: calendar.workdays_left(on, local_date(task.due_at)) if task.due_at else None
 
 
-def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: int = 200):
+def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: int = 200, sending_back=None):
+    """The step's page; ``sending_back``: what the send back form held (its errors, or the
+    confirmation it needs) when it is shown again."""
     session, user = get_session(), me()
     task = tasks.get_task(session, task_id, user)
     schema = tasks.form_of(task)
-    earlier = sorted(
-        {
-            (t.bpmn_id, t.name)
-            for t in task.instance.tasks
-            if t.state == TaskState.COMPLETED and t.is_step and t.outcome != Outcome.SENT_BACK
-        }
-    )
+    can_work = can_work_on(user, task) and task.is_open
+    returned = send_back.returned(session, task)
+    if values is None:  # a step reopened by a send back starts from its answers of last time
+        values = task.submitted_data or (returned.earlier if returned else {})
     shown = materials.shown_with_task(session, task, user)
     forms = task.instance.definition.forms
     return render_template(
@@ -181,15 +180,18 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
         data_so_far=readable(forms, task.input_data or {}, (translate("yes"), translate("no"))),
         materials_by_id={m.id: m for m in shown},
         answers=answer_titles(forms),
-        fields=fields_of(schema, values or task.submitted_data or {}, errors),
+        fields=fields_of(schema, values, errors),
         form_errors=errors,
         opinion=opinion,
         materials=shown,
         history=history.history(session, task.instance_id, user),
         figure=step_diagram(session, task),
-        earlier=earlier,
+        targets=send_back.targets(session, task) if can_work else [],
+        agency_names={a.code: a.name_zh if language() == "zh" else a.name_en for a in agencies.list_agencies(session)},
+        returned=returned,
+        sending_back=sending_back or {},
         now=utcnow(),
-        can_work=can_work_on(user, task) and task.is_open,
+        can_work=can_work,
         colleagues=users.colleagues(session, user) if task.assignee_id == user.id else [],
     ), code
 
@@ -274,12 +276,21 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
 @bp.post("/tasks/<int:task_id>/send-back")
 @auth.signed_in
 def send_back_page(task_id: int):
+    """Send the file back; when that cancels steps under way at other agencies, the page first
+    names them and asks to confirm (``_confirmed``)."""
+    session, user = get_session(), me()
+    to, reason = request.form.get("_to_bpmn_id", ""), request.form.get("_reason", "")
+    form = {"to": to, "reason": reason}
+    if not request.form.get("_confirmed"):
+        task = tasks.get_task(session, task_id, user)
+        target = next((t for t in send_back.targets(session, task) if t.bpmn_id == to), None)
+        if target is not None and target.cancels and reason.strip():
+            return _task_page(task_id, sending_back={**form, "confirm": target})
     try:
-        send_back.send_back(
-            get_session(), task_id, request.form.get("_to_bpmn_id", ""), request.form.get("_reason"), me()
-        )
+        send_back.send_back(session, task_id, to, reason, user)
     except InvalidInput as exc:
-        return _task_page(task_id, errors=_field_errors(exc), code=422)
+        errors = [m for key in ("reason", "to_bpmn_id") for m in exc.errors.get(key, [])] or [exc.message]
+        return _task_page(task_id, sending_back={**form, "errors": errors}, code=422)
     flash(translate("Sent back."))
     return redirect(url_for("web.inbox"), 303)
 
@@ -506,7 +517,7 @@ def model_page_response(key: str, code: int = 200, **extra):
 @bp.post("/models/check")
 @auth.signed_in
 def model_check():
-    return jsonify(problems=definitions.check_model(get_session(), request.get_data(), me()))
+    return jsonify(problems=translated(definitions.check_model(get_session(), request.get_data(), me())))
 
 
 def _modeler_answer(work: Callable[[bytes, str | None, dict[str, Any]], Any], bad_body: int = 422) -> Any:
@@ -521,9 +532,9 @@ def _modeler_answer(work: Callable[[bytes, str | None, dict[str, Any]], Any], ba
     try:
         return work(body["xml"].encode(), tests if isinstance(tests, str) else None, body)
     except ModelInvalid as exc:
-        return jsonify(message=exc.message, problems=exc.errors["bpmn"]), 422
+        return jsonify(message=translate(exc.message), problems=translated(exc.errors["bpmn"])), 422
     except InvalidInput as exc:
-        return jsonify(message=exc.message, problems=[]), 422
+        return jsonify(message=translate(exc.message), problems=[]), 422
 
 
 @bp.post("/models/preview")
@@ -531,7 +542,7 @@ def _modeler_answer(work: Callable[[bytes, str | None, dict[str, Any]], Any], ba
 def model_preview():
     """What publishing the modeler's draft would change (nothing is stored), with its tests run."""
     return _modeler_answer(
-        lambda xml, tests, _: jsonify(definitions.preview(get_session(), xml, {}, me(), tests=tests))
+        lambda xml, tests, _: jsonify(translated(definitions.preview(get_session(), xml, {}, me(), tests=tests)))
     )
 
 
@@ -540,7 +551,7 @@ def model_preview():
 def model_tests():
     """Run the draft's test cases in a throw-away engine (nothing is stored)."""
     return _modeler_answer(
-        lambda xml, tests, _: jsonify(results=definitions.run_tests(get_session(), xml, {}, me(), tests))
+        lambda xml, tests, _: jsonify(results=translated(definitions.run_tests(get_session(), xml, {}, me(), tests)))
     )
 
 
@@ -615,7 +626,7 @@ def model_form_preview(key: str, name: str):
     text = request.get_data(as_text=True)
     problems = definitions.form_problems(name, text)
     if problems:
-        return jsonify(problems=problems), 422
+        return jsonify(problems=translated(problems)), 422
     return jsonify(html=render_template("_form_preview.html", fields=fields_of(json.loads(text))))
 
 
