@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from approvals.demo import sample_pdf
-from approvals.models import Event, ProcessInstance, Task
+from approvals.models import Event, Material, ProcessInstance, Task
 from approvals.services import instances, projects
 from approvals.services.definitions import latest
 from tests.web.conftest import screenshot, sign_in
@@ -61,8 +61,12 @@ def test_drc_staff_claims_and_completes_the_feasibility_decision(page, demo, tmp
     page.goto("/tasks")
     screenshot(page, "inbox")
     page.click(f"tr[data-bpmn-id=decide] a:has-text('{decide.name}')")
+    # Nothing can be filled in before the step is claimed.
+    expect(page.locator("[data-testid=claim-first]")).to_be_visible()
+    expect(page.locator("input[name=decision][value=approve]")).to_be_disabled()
     page.click("[data-testid=claim]")
     page.wait_for_selector("[data-testid=release]")
+    expect(page.locator("input[name=decision][value=approve]")).to_be_enabled()
 
     # Approve without the approval number (批复文号): the error shows by that field; nothing changes.
     before = history_size(database, decide.instance_id)
@@ -74,29 +78,38 @@ def test_drc_staff_claims_and_completes_the_feasibility_decision(page, demo, tmp
     page.check("input[name=decision][value=approve]")
     expect(page.locator("[data-field=reason]")).to_be_hidden()
     page.fill("input[name=approved_investment]", "348000")
+    # The signed 批复 is chosen first: it is uploaded at once and listed under its field.
+    pdf = tmp_path / "批复.pdf"
+    pdf.write_bytes(sample_pdf("approval"))
+    page.set_input_files("input[name=approval_document]", str(pdf))
+    expect(page.locator("[data-testid=attached-approval_document] li")).to_have_text(["批复.pdf"])
     page.click("[data-testid=complete]")
     page.wait_for_selector("[data-testid=form-error]")
     error = page.locator("[data-field=approval_number] .field-error")
     assert error.is_visible() and error.inner_text() == "此项为必填项"
-    assert history_size(database, decide.instance_id) == before
+    assert history_size(database, decide.instance_id) == before + 1  # the upload, nothing of the form
     with database.session() as session:
         assert session.get(Task, decide.id).state == "claimed"
+    # The file survived the refused submit: still attached, still listed under its field.
+    expect(page.locator("[data-testid=attached-approval_document] li")).to_have_text(["批复.pdf"])
     screenshot(page, "task")
 
-    # Then completely, with the signed 批复 attached as a PDF.
-    pdf = tmp_path / "批复.pdf"
-    pdf.write_bytes(sample_pdf("approval"))
+    # Then completely; the file already attached is the one the decision carries.
     page.fill("input[name=approval_number]", "深发改〔2026〕512号")
     page.fill("textarea[name=tender_scope]", "施工、监理")
     page.check("input[name=tender_method][value=open]")
     page.check("input[name=tender_organisation][value=agent]")
-    page.set_input_files("input[name=approval_document]", str(pdf))
     page.fill("textarea[name=_opinion]", "同意批复。")
     page.click("[data-testid=complete]")
     page.wait_for_url("**/tasks")
     with database.session() as session:
         done = session.get(Task, decide.id)
         assert (done.state, done.outcome, done.completed_by.username) == ("completed", "approve", "drc_staff")
+        attached = session.scalars(
+            select(Material).where(Material.task_id == decide.id, Material.field == "approval_document")
+        ).all()
+        assert [m.name for m in attached] == ["批复.pdf"]
+        assert done.submitted_data["approval_document"] == [attached[0].id]
 
     # The next steps land in the inbox of the agency that does them: PWB prepares the tenders.
     sign_in(page, "pwb_staff")

@@ -34,6 +34,7 @@ from ..services import (
 from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
 from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from ..text import msg
+from ..text import msg
 from ..workdays import local_date, today
 from . import auth, csrf
 from .diagrams import instance_diagrams, step_diagram
@@ -174,11 +175,16 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
         values = task.submitted_data or (returned.earlier if returned else {})
     shown = materials.shown_with_task(session, task, user)
     forms = task.instance.definition.forms
+    attached: dict[str, list] = {}
+    for material in shown:
+        if material.task_id == task.id and material.field:
+            attached.setdefault(material.field, []).append(material)
     return render_template(
         "task.html",
         task=task,
         data_so_far=readable(forms, task.input_data or {}, (translate("yes"), translate("no"))),
         materials_by_id={m.id: m for m in shown},
+        attached=attached,
         answers=answer_titles(forms),
         fields=fields_of(schema, values, errors),
         form_errors=errors,
@@ -293,6 +299,24 @@ def send_back_page(task_id: int):
         return _task_page(task_id, sending_back={**form, "errors": errors}, code=422)
     flash(translate("Sent back."))
     return redirect(url_for("web.inbox"), 303)
+
+
+@bp.post("/tasks/<int:task_id>/materials")
+@auth.signed_in
+def upload_material(task_id: int):
+    """Attach a file to a field of the step as soon as it is chosen (the page's script sends it):
+    it is kept whatever happens to the form, and completing the step takes it. Answers JSON for
+    the script; without a script the form sends its files with the completion instead."""
+    session, user = get_session(), me()
+    upload, field = request.files.get("file"), request.form.get("field") or None
+    if upload is None or not upload.filename:
+        return jsonify(message=translate(msg("choose a file"))), 422
+    try:
+        material = tasks.attach_material(session, task_id, user, name=upload.filename, stream=upload.stream, field=field)
+    except DomainError as exc:
+        return jsonify(message=translate(exc.message)), status_of(exc)
+    url = url_for("web.material", material_id=material.id)
+    return jsonify(id=material.id, name=material.name, field=material.field, url=url), 201
 
 
 @bp.get("/materials/<int:material_id>")

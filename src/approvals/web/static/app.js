@@ -42,3 +42,38 @@
     update();
   });
 })();
+
+// A chosen file is uploaded at once and listed under its field: it stays attached to the step
+// whatever happens to the form (an error elsewhere keeps it), and completing the step takes it.
+(function () {
+  const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
+  document.querySelectorAll("input[type=file][data-upload-url]").forEach((input) => {
+    const field = input.closest("[data-field]");
+    const list = field.querySelector("ul.attached");
+    const status = field.querySelector(".upload-status");
+    input.addEventListener("change", async () => {
+      for (const file of Array.from(input.files)) {
+        const body = new FormData();
+        body.append("field", input.name);
+        body.append("file", file);
+        status.textContent = file.name + " …";
+        const reply = await fetch(input.dataset.uploadUrl, { method: "POST", body, headers: { "X-CSRFToken": token } });
+        const answer = await reply.json().catch(() => ({}));
+        status.classList.toggle("field-error", !reply.ok);
+        if (!reply.ok) {
+          status.textContent = file.name + ": " + (answer.message || reply.statusText);
+          continue;
+        }
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = answer.url;
+        link.textContent = answer.name;
+        item.append(link);
+        list.append(item);
+        status.textContent = "";
+      }
+      input.value = ""; // uploaded: the form does not send it again
+      field.dataset.uploaded = String(list.children.length);
+    });
+  });
+})();
