@@ -53,10 +53,14 @@ def test_counted_days_per_agency_and_for_the_project(client, people):
         status = client.get("/api/projects/P-1/status", headers=people.auth("observer")).json
 
     (instance,) = status["instances"]
-    assert instance["agencies"] == [
-        {"agency": "DRC", "counted_workdays": 4, "limit_workdays": 20, "overdue": False},
-        {"agency": "PNR", "counted_workdays": 6, "limit_workdays": 20, "overdue": False},
+    statutory = [c for c in instance["agencies"] if c["statutory"]]
+    assert statutory == [
+        {"agency": "DRC", "counted_workdays": 4, "limit_workdays": 20, "overdue": False, "statutory": True},
+        {"agency": "PNR", "counted_workdays": 6, "limit_workdays": 20, "overdue": False, "statutory": True},
     ]
+    # Every agency involved has a clock: the applicant's and the experts' (clock stopped) days held.
+    held = {c["agency"]: c["counted_workdays"] for c in instance["agencies"] if not c["statutory"]}
+    assert held == {"HQ": 0, "WATER": 8}
     steps = {t["bpmn_id"]: t for t in instance["completed_tasks"]}
     assert steps["review_water"]["statutory"] is False and steps["review_water"]["counted_workdays"] == 8
     assert steps["review_planning"]["elapsed_days"] == 9 and steps["review_planning"]["completed_by"] == "pnr"

@@ -165,7 +165,7 @@ def test_owner_edits_a_diagram_and_publishes_a_new_version(page, demo):
     page.click("[data-testid=publish]")
     note = page.locator(".problem-note[data-element=extra_check]", has_text="NO_SUCH_AGENCY")
     note.wait_for()
-    expect(page.locator(".problem-note[data-element=extra_check]", has_text="not connected")).to_be_visible()
+    expect(page.locator(".problem-note[data-element=extra_check]", has_text="未连接")).to_be_visible()
     assert page.locator(".djs-element.problem[data-element-id=extra_check]").count() == 1
     screenshot(page, "modeler")
     with database.session() as session:
@@ -362,14 +362,14 @@ def test_owner_runs_the_model_tests_sees_a_failure_on_the_diagram_fixes_it_and_p
     page.click("[data-testid=run-tests]")
     expect(page.locator("[data-testid=tests-outcome]")).to_have_text(f"{len(cases) - 1} ✓ 1 ✗")
     failed = page.locator("[data-testid=test-results] li.failed")
-    expect(failed).to_contain_text("decide is due 2026-10-26, not 2026-10-23")
+    expect(failed).to_contain_text("decide 的期限为 2026-10-26，而不是 2026-10-23")
     failed.click()
     assert page.locator(".djs-element.test-path[data-element-id=assess_need]").count() == 1  # its path, drawn
     expect(page.locator(".problem-note[data-element=decide]")).to_be_visible()
     screenshot(page, "model-tests")
     # Publishing refuses while a case fails; fixed, it publishes with the tests.
     page.click("[data-testid=publish]")
-    expect(page.locator("[data-testid=outcome]")).to_contain_text("test case")
+    expect(page.locator("[data-testid=outcome]")).to_contain_text("测试用例")
     page.fill("[data-testid=tests]", text.replace('"decide": 20', '"decide": 20, "assess_need": 0'))
     page.click("[data-testid=publish]")
     page.fill("[data-testid=change-note]", "用例补充：受理当日确定评估方式")
@@ -447,7 +447,7 @@ def test_owner_changes_a_time_limit_and_a_lane_agency_in_the_properties_panel(pa
     assert "DRC · " in agency.inner_text()
     page.click("[data-testid=run-tests]")
     expect(page.locator("[data-testid=test-results] li.failed")).to_contain_text(
-        "decide is due 2026-10-19, not 2026-10-26"
+        "decide 的期限为 2026-10-19，而不是 2026-10-26"
     )
     text = page.locator("[data-testid=tests]").input_value()
     page.fill("[data-testid=tests]", text.replace('"decide": "2026-10-26"', '"decide": "2026-10-19"'))
@@ -552,7 +552,7 @@ def test_owner_changes_a_limit_adds_a_step_in_a_new_lane_with_a_new_form_and_pub
         const stray = modeling.createShape({ type: 'bpmn:Task' }, at, pool);
         modeling.updateProperties(stray, { id: 'stray' });
     }""")
-    expect(page.locator(".problem-note[data-element=stray]", has_text="not connected")).to_be_visible()
+    expect(page.locator(".problem-note[data-element=stray]", has_text="未连接")).to_be_visible()
     page.evaluate("""() => {
         const modeler = window.approvalsModeler;
         modeler.get('modeling').removeElements([modeler.get('elementRegistry').get('stray')]);
@@ -566,7 +566,7 @@ def test_owner_changes_a_limit_adds_a_step_in_a_new_lane_with_a_new_form_and_pub
     expect(page.locator(".problem-note")).to_have_count(0)
     # The model tests: every case that passes the submission now meets the new step.
     page.click("[data-testid=run-tests]")
-    expect(page.locator("[data-testid=test-results] li.failed").first).to_contain_text("open: planning_opinion")
+    expect(page.locator("[data-testid=test-results] li.failed").first).to_contain_text("在办：planning_opinion")
     cases = json.loads(page.locator("[data-testid=tests]").input_value())
     for case in cases:
         at = next((i for i, s in enumerate(case["steps"]) if s.get("step") == "submit_report"), None)

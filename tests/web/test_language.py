@@ -76,7 +76,8 @@ def tour(app, database) -> list[tuple[str, str, int]]:
     pages += [("owner", "/models", 200)] + [("owner", f"/models/{key}", 200) for key in sorted({d.key for d in models})]
     pages += [("drc_staff", f"/models/{key}", 200) for key in {d.key for d in models}]
     pages += [("owner", f"/models/{key}/forms/{name}", 200) for key, name in sorted(forms)]
-    pages += [("admin", "/admin", 200), ("admin", "/incidents", 200), ("drc_staff", "/away", 200)]
+    pages += [("admin", "/admin", 200), ("admin", "/admin/users/drc_staff", 200), ("admin", "/incidents", 200)]
+    pages += [("drc_staff", "/away", 200)]
     pages += [("admin", f"/incidents/{i}", 200) for i in incidents]
     pages += [(f"{code.lower()}_staff", "/tasks", 200) for code in agencies if code != "HQ"]
     # error pages

@@ -198,7 +198,7 @@ def test_an_owner_skips_a_step_on_the_modify_page_and_a_bad_change_keeps_the_for
     )
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
-    assert "not JSON" in text and "线下已出具" in text and 'value="review_water" checked' in text
+    assert "不是 JSON" in text and "线下已出具" in text and 'value="review_water" checked' in text
     done = owner.post(
         f"/instances/{instance_id}/modify",
         data={"csrf_token": token, "cancel": "review_water", "start_before": "gw_join", "reason": "线下已出具"},
@@ -266,7 +266,7 @@ def test_form_preview_and_new_form_check_what_they_are_given(app, client, people
     )
     assert shown.status_code == 200 and 'type="date"' in shown.json["html"]
     bad = owner.post(url, data='{"type": "array"}', headers=token)
-    assert bad.status_code == 422 and "type 'object'" in bad.json["problems"][0]
+    assert bad.status_code == 422 and "须为 type 为 'object' 的 JSON Schema" in bad.json["problems"][0]
     refused = owner.post("/models/sample_review/forms", data={"name": "../x", **{"csrf_token": token["X-CSRFToken"]}})
     assert refused.status_code == 422
     made = owner.post("/models/sample_review/forms", data={"name": "extra", "csrf_token": token["X-CSRFToken"]})

@@ -541,9 +541,17 @@ class ProjectSchema(Schema):
     funding_level = fields.String()
     investment = fields.Decimal(as_string=True, allow_none=True, metadata={**DECIMAL, "description": "万元"})
     created_at = fields.DateTime()
-    stage = fields.List(fields.String(), metadata={"description": "names of the running processes"})
-    open_tasks = fields.Integer()
+    stage = fields.List(
+        fields.String(),
+        metadata={
+            "description": "where it stands: the processes (called ones included) its open steps are in, "
+            "or the running processes when no step is open"
+        },
+    )
+    agencies = fields.List(fields.String(), metadata={"description": "the agencies holding its open steps"})
+    open_tasks = fields.Integer(metadata={"description": "open steps (reminders to leads not counted)"})
     overdue_tasks = fields.Integer()
+    next_due_at = fields.DateTime(allow_none=True, metadata={"description": "the soonest due date of its open steps"})
 
 
 class ProjectPage(Schema):
@@ -558,6 +566,9 @@ class AgencyClockSchema(Schema):
     counted_workdays = fields.Integer(metadata={"description": "working days the agency's statutory steps ran"})
     limit_workdays = fields.Integer(allow_none=True, metadata={"description": "sum of those steps' limits"})
     overdue = fields.Boolean()
+    statutory = fields.Boolean(
+        metadata={"description": "false: none of the agency's steps has a statutory limit; the days it held them"}
+    )
 
 
 class LegSchema(Schema):

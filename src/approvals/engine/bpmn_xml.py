@@ -214,3 +214,19 @@ def business_rule_tasks(tree: etree._ElementTree) -> list[tuple[str, str]]:
         if called and called.strip():
             found.append((task.get("id") or "", called.strip()))
     return found
+
+
+def call_activities(tree: etree._ElementTree) -> list[tuple[str, str, str]]:
+    """(id, name, called process key) of each call activity, left to right as the diagram draws
+    them (document order where it draws none): a lifecycle's stages in the order people read."""
+    left = {
+        shape.get("bpmnElement"): float(bounds.get("x") or 0)
+        for shape in tree.getroot().iter(f"{{{_DI}}}BPMNShape")
+        for bounds in shape.iter(f"{{{_DC}}}Bounds")
+    }
+    found = [
+        (el.get("id") or "", el.get("name") or "", el.get("calledElement") or "")
+        for el in tree.getroot().iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}callActivity")
+    ]
+    order = {item: index for index, item in enumerate(found)}
+    return sorted(found, key=lambda item: (left.get(item[0], float(order[item])), order[item]))

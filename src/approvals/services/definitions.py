@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..engine.bpmn_xml import business_rule_tasks, canonical_content, decision_table, diagram_layout, parse_xml
+from ..engine.bpmn_xml import (
+    business_rule_tasks,
+    call_activities,
+    canonical_content,
+    decision_table,
+    diagram_layout,
+    parse_xml,
+)
 from ..engine.errors import ModelRejected, Problem
 from ..engine.lint import LintResult, parse_forms
 from ..engine.parser import ModelOutline, ParsedModel, model_outline, parse_model
@@ -190,6 +197,17 @@ class _Draft:
             and spec_content(previous.spec_json) == spec_content(model.spec_json)
             and same_layout
         )
+
+
+def stages_of(session: Session, definition: ProcessDefinition) -> list[tuple[str, str]]:
+    """The stages a model runs through, as (label, the stage name its steps carry): the processes
+    its call activities call, left to right, or the model itself when it calls none."""
+    stages = []
+    for _id, label, key in call_activities(_stored(definition.bpmn_xml)):
+        called = latest(session, key, "bpmn")
+        name = called.name if called is not None else key
+        stages.append((label or name, name))
+    return stages or [(definition.name, definition.name)]
 
 
 def _stored(xml: str | bytes) -> Any:

@@ -2,43 +2,65 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from ..models import LIVE_STATUSES, ProcessDefinition, ProcessInstance, Project, Task, TaskState, User, utcnow
+from ..models import (
+    LIVE_STATUSES,
+    ProcessDefinition,
+    ProcessInstance,
+    Project,
+    Task,
+    TaskKind,
+    TaskState,
+    User,
+    utcnow,
+)
 from ..text import N_
 from ..workdays import WorkCalendar, local_date
 from .authz import COORDINATOR, can_read_task
 from .calendar_years import calendar_of
+from .definitions import stages_of
 from .projects import get_project
 
 
 def project_summaries(session: Session, projects: list[Project]) -> list[dict[str, Any]]:
-    """Each project with the names of its live processes and its open and overdue step counts."""
+    """Each project where it stands: the stages (processes, called ones included) its open steps
+    are in, the agencies holding them, its open and overdue step counts (steps, not reminders)
+    and the next due date. A live instance with no open step (waiting on a timer) names its
+    process as the stage."""
     ids = [p.id for p in projects]
     stages: dict[int, list[str]] = {pid: [] for pid in ids}
-    counts: dict[int, tuple[int, int]] = {}
+    live: dict[int, list[str]] = {pid: [] for pid in ids}
+    agencies: dict[int, set[str]] = {pid: set() for pid in ids}
+    counts: dict[int, list[Any]] = {pid: [0, 0, None] for pid in ids}  # open, overdue, next due
     if ids:
-        live = session.execute(
+        for project_id, name in session.execute(
             select(ProcessInstance.project_id, ProcessDefinition.name)
             .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
             .where(ProcessInstance.project_id.in_(ids), ProcessInstance.status.in_(LIVE_STATUSES))
             .order_by(ProcessInstance.id)
-        )
-        for project_id, name in live:
-            stages[project_id].append(name)
-        now = utcnow()
-        for project_id, open_count, late in session.execute(
-            select(ProcessInstance.project_id, func.count(Task.id), func.count(Task.id).filter(Task.overdue_at(now)))
-            .join(Task, Task.instance_id == ProcessInstance.id)
-            .where(ProcessInstance.project_id.in_(ids), Task.is_open)
-            .group_by(ProcessInstance.project_id)
         ):
-            counts[project_id] = (open_count, late)
+            live[project_id].append(name)
+        now = utcnow()
+        for project_id, stage, agency, due_at, late in session.execute(
+            select(ProcessInstance.project_id, Task.stage, Task.agency_code, Task.due_at, Task.overdue_at(now))
+            .join(Task, Task.instance_id == ProcessInstance.id)
+            .where(ProcessInstance.project_id.in_(ids), Task.is_open, Task.kind == TaskKind.STEP)
+            .order_by(Task.id)
+        ):
+            if stage and stage not in stages[project_id]:
+                stages[project_id].append(stage)
+            agencies[project_id].add(agency)
+            row = counts[project_id]
+            row[0] += 1
+            row[1] += 1 if late else 0
+            if due_at is not None and (row[2] is None or due_at < row[2]):
+                row[2] = due_at
     return [
         {
             "code": p.code,
@@ -47,9 +69,11 @@ def project_summaries(session: Session, projects: list[Project]) -> list[dict[st
             "funding_level": p.funding_level,
             "investment": p.investment,
             "created_at": p.created_at,
-            "stage": stages[p.id],
-            "open_tasks": counts.get(p.id, (0, 0))[0],
-            "overdue_tasks": counts.get(p.id, (0, 0))[1],
+            "stage": stages[p.id] or live[p.id],
+            "agencies": sorted(agencies[p.id]),
+            "open_tasks": counts[p.id][0],
+            "overdue_tasks": counts[p.id][1],
+            "next_due_at": counts[p.id][2],
         }
         for p in projects
     ]
@@ -96,16 +120,28 @@ class AgencyClock:
     counted_workdays: int
     limit_workdays: int | None
     overdue: bool
+    statutory: bool = True  # False: the agency's steps have no statutory limit; the days it held them
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of an instance's lifecycle and how far it is: done, current or to come."""
+
+    label: str
+    name: str  # the stage name its steps carry
+    state: str  # done, current, pending
 
 
 @dataclass(frozen=True)
 class InstanceProgress:
-    """One instance of a project: its open and finished steps and its agencies' clocks."""
+    """One instance of a project: its open and finished steps, its agencies' clocks and its
+    lifecycle's stages."""
 
     instance: ProcessInstance
     open_tasks: list[Task]
     completed_tasks: list[Task]
     agencies: list[AgencyClock]
+    lifecycle: list[Stage] = field(default_factory=list)
 
     @property
     def stages(self) -> list[str]:
@@ -159,12 +195,19 @@ def _statutory_days(calendar: WorkCalendar, steps: list[Task], now: datetime) ->
 
 
 def _agency_clocks(calendar: WorkCalendar, tasks: list[Task], now: datetime) -> list[AgencyClock]:
+    """Every agency with a step in the instance: its statutory clock, or (where none of its steps
+    has a statutory limit, as the trading centre's) the working days it held them."""
     by_agency: dict[str, list[Task]] = {}
     for task in tasks:
-        if task.statutory:
+        if task.is_step:
             by_agency.setdefault(task.agency_code, []).append(task)
     clocks = []
-    for agency, steps in sorted(by_agency.items()):
+    for agency, held in sorted(by_agency.items()):
+        steps = [s for s in held if s.statutory]
+        if not steps:
+            late = any(s.due_at is not None and (s.completed_at or now) > s.due_at for s in held)
+            clocks.append(AgencyClock(agency, len(_statutory_days(calendar, held, now)), None, late, statutory=False))
+            continue
         counted = len(_statutory_days(calendar, steps, now))
         limits = [s.limit_workdays for s in steps if s.limit_workdays is not None]
         limit = sum(limits) if len(limits) == len(steps) else None
@@ -194,6 +237,15 @@ def _commitment(
         legs=legs,
         waiting_on_applicant_workdays=len(_statutory_days(calendar, applicant, now)),
     )
+
+
+def _lifecycle(stages: list[tuple[str, str]], tasks: list[Task]) -> list[Stage]:
+    current = {t.stage for t in tasks if t.is_open and t.is_step}
+    seen = {t.stage for t in tasks}
+    return [
+        Stage(label, name, "current" if name in current else "done" if name in seen else "pending")
+        for label, name in stages
+    ]
 
 
 def _not_approvals(session: Session) -> set[str]:
@@ -231,6 +283,7 @@ def project_status(session: Session, code: str, actor: User | None = None) -> Pr
                 (t for t in tasks[i.id] if t.state == TaskState.COMPLETED), key=lambda t: (t.completed_at, t.id)
             ),
             agencies=_agency_clocks(calendar, tasks[i.id], now),
+            lifecycle=_lifecycle(stages_of(session, i.definition), tasks[i.id]),
         )
         for i in instances
     ]

@@ -28,13 +28,13 @@ def create_user(
 ) -> User:
     errors: dict[str, list[str]] = {}
     if not USERNAME.match(username or ""):
-        errors["username"] = ["2-64 letters, digits, '.', '_' or '-'"]
+        errors["username"] = [msg("2-64 letters, digits, '.', '_' or '-'")]
     if len(password or "") < MIN_PASSWORD:
-        errors["password"] = [f"at least {MIN_PASSWORD} characters"]
+        errors["password"] = [msg("at least {n} characters", n=MIN_PASSWORD)]
     if role not in tuple(Role):
-        errors["role"] = [f"one of {', '.join(Role)}"]
+        errors["role"] = [msg("one of: {value}", value=", ".join(Role))]
     if session.get(Agency, agency_code) is None:
-        errors["agency"] = [f"unknown agency {agency_code!r}"]
+        errors["agency"] = [msg("unknown agency {agency!r}", agency=agency_code)]
     if errors:
         raise InvalidInput(msg("invalid user"), errors)
     if session.scalar(select(User).where(User.username == username)) is not None:

@@ -22,7 +22,7 @@ def local_time(moment: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from . import operations  # noqa: F401 - its pages join the blueprint
+    from . import admin, operations  # noqa: F401 - their pages join the blueprint
     from .views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, not an hour

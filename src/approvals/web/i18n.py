@@ -115,6 +115,18 @@ DATA_WORDS = (
     N_("Internal Server Error"),
     N_("yes"),
     N_("no"),
+    # what an admin changed of a user
+    N_("field:agency"),
+    N_("field:role"),
+    N_("field:display_name"),
+    N_("field:active"),
+    N_("user.created"),
+    N_("user.changed"),
+    N_("user.password_reset"),
+    # a lifecycle's stages
+    N_("stage:done"),
+    N_("stage:current"),
+    N_("stage:pending"),
     # the inbox's orders
     N_("sort:due"),
     N_("sort:arrival"),

@@ -34,9 +34,8 @@ from ..services import (
 from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
 from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from ..text import msg
-from ..text import msg
 from ..workdays import local_date, today
-from . import auth, csrf
+from . import auth, csrf, exports
 from .diagrams import instance_diagrams, step_diagram
 from .forms import answer_titles, data_from, fields_of, readable
 from .i18n import LANGUAGES, N_, language, translate, translated
@@ -45,6 +44,7 @@ from .redirects import local_path
 bp = Blueprint("web", __name__, template_folder="templates")
 PAGE_SIZE = 20
 MAX_PAGE = 1_000_000  # as the API's; a larger number would overflow the database's OFFSET
+MAX_EXPORT = 10_000  # projects in one export
 
 
 def me():
@@ -312,7 +312,9 @@ def upload_material(task_id: int):
     if upload is None or not upload.filename:
         return jsonify(message=translate(msg("choose a file"))), 422
     try:
-        material = tasks.attach_material(session, task_id, user, name=upload.filename, stream=upload.stream, field=field)
+        material = tasks.attach_material(
+            session, task_id, user, name=upload.filename, stream=upload.stream, field=field
+        )
     except DomainError as exc:
         return jsonify(message=translate(exc.message)), status_of(exc)
     url = url_for("web.material", material_id=material.id)
@@ -401,7 +403,60 @@ def project_page(code: str):
         now=now,
         diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances},
         answers={s.instance.id: answer_titles(s.instance.definition.forms) for s in found.instances},
+        agency_names=_agency_names(session),
     )
+
+
+def _agency_names(session) -> dict[str, str]:
+    return {a.code: a.name_zh if language() == "zh" else a.name_en for a in agencies.list_agencies(session)}
+
+
+@bp.get("/projects/export.<any(csv, xlsx):fmt>")
+@auth.signed_in
+def project_list_export(fmt: str):
+    """Every project where it stands, as CSV or Excel."""
+    session = get_session()
+    rows, _ = projects.list_projects(session, page=1, page_size=MAX_EXPORT)
+    header = [translate(w) for w in (N_("Project"), N_("Name"), N_("Stage"), N_("Held by"), N_("Open steps"))]
+    header += [translate(w) for w in (N_("Overdue steps"), N_("Next deadline"), N_("Owner unit"), N_("Created"))]
+    return exports.table(
+        "projects",
+        fmt,
+        header,
+        (
+            [p["code"], p["name"], "、".join(p["stage"]), "、".join(p["agencies"]), p["open_tasks"]]
+            + [p["overdue_tasks"], p["next_due_at"], p["owner_unit"], p["created_at"]]
+            for p in status.project_summaries(session, rows)
+        ),
+    )
+
+
+@bp.get("/projects/<code>/export.<any(csv, xlsx):fmt>")
+@auth.signed_in
+def project_export(code: str, fmt: str):
+    """A project's steps, open and finished, with their agencies, dates, outcomes and counted
+    working days, as CSV or Excel."""
+    session = get_session()
+    found = status.project_status(session, code, me())
+    names = _agency_names(session)
+    header = [translate(w) for w in (N_("Stage"), N_("Step"), N_("Package"), N_("Agency"), N_("State"))]
+    header += [translate(w) for w in (N_("Created"), N_("Due"), N_("Completed"), N_("Result"), N_("Working days"))]
+    rows: list[list[Any]] = []
+    for s in found.instances:
+        titles = answer_titles(s.instance.definition.forms)
+        for t in [*s.open_tasks, *s.completed_tasks]:
+            package = (t.input_data or {}).get("package")
+            rows.append(
+                [
+                    t.stage,
+                    t.name,
+                    package.get("name", "") if isinstance(package, dict) else "",
+                    names.get(t.agency_code),
+                ]
+                + [translate(t.state), t.created_at, t.due_at, t.completed_at]
+                + [titles.get(t.outcome or "") or translate(t.outcome), t.counted_workdays]
+            )
+    return exports.table(found.project.code, fmt, header, rows)
 
 
 # -- process models --------------------------------------------------------------------------------
@@ -679,31 +734,3 @@ def model_form_new(key: str):
 @auth.signed_in
 def model_xml(key: str, version: int):
     return send_model_file(definitions.get_version(get_session(), key, version))
-
-
-# -- admin -----------------------------------------------------------------------------------------
-
-
-@bp.route("/admin", methods=["GET", "POST"])
-@auth.signed_in
-def admin():
-    session, user = get_session(), me()
-    people = users.list_users(session, user)
-    year = request.args.get("year", today().year, type=int)  # the year in Shenzhen
-    if not 2000 <= year <= 2100:
-        raise InvalidInput(msg("{year} is not a year between 2000 and 2100", year=year), {"year": ["2000-2100"]})
-    problems, text = None, ""
-    if request.method == "POST":
-        text = request.form.get("arrangement", "")
-        try:
-            loaded = calendar_years.load_year(session, text, user)
-        except InvalidInput as exc:
-            problems = _field_errors(exc)
-        else:
-            flash(
-                translate("Saved.") + f" {loaded.row.year} · " + translate("due dates moved") + f": {len(loaded.moved)}"
-            )
-            return redirect(url_for("web.admin", year=loaded.row.year), 303)
-    return render_template(
-        "admin.html", users=people, year=calendar_years.year_view(session, year), text=text, problems=problems
-    ), (422 if problems else 200)

@@ -16,7 +16,22 @@
     mark(figure.dataset.finished, "done");
     mark(figure.dataset.active, "active");
     mark(figure.dataset.overdue, "late");
-    canvas.zoom("fit-viewport");
+    // The whole diagram when its labels stay readable; else readable, around the open steps
+    // (drag to move, the buttons or the mouse wheel to zoom: it is a navigated viewer).
+    const focus = () => {
+      canvas.zoom("fit-viewport");
+      const active = JSON.parse(figure.dataset.active).map((id) => registry.get(id)).filter(Boolean);
+      if (canvas.zoom() < 0.6 && active.length) {
+        canvas.zoom(0.8);
+        canvas.scrollToElement(active[0], 40);
+      }
+    };
+    focus();
+    figure.querySelectorAll("[data-zoom]").forEach((button) => button.addEventListener("click", () => {
+      const how = button.dataset.zoom;
+      if (how === "fit") canvas.zoom("fit-viewport");
+      else canvas.zoom(canvas.zoom() * (how === "in" ? 1.25 : 0.8));
+    }));
     figure.dataset.ready = "true";
   });
 })();

@@ -48,7 +48,7 @@ window.approvalsPublish = function ({ host, draftBody, post, show, outcome }) {
       return;
     }
     const failures = (answer.tests || []).flatMap((r) =>
-      r.failures.map((f) => ({ element: f.step, message: "test case " + r.name + ": " + f.message })));
+      r.failures.map((f) => ({ element: f.step, message: host.dataset.testCase + " " + r.name + ": " + f.message })));
     show(failures);
     if (failures.length) {  // publishing would refuse: say so here, with the failures on the diagram
       outcome.textContent = failures.length + " ✗ " + failures[0].message;
