@@ -50,8 +50,12 @@ ARGS = [
 ]
 
 
+# axe-core (npm, frontend/): the accessibility checker the browser tests run on every page.
+AXE = PROJECT_ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+
+
 def missing_assets(static: Path = STATIC) -> list[str]:
-    return [name for name in ASSETS if not (static / name).is_file()]
+    return [name for name in ASSETS if not (static / name).is_file()] + ([] if AXE.is_file() else [str(AXE)])
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +74,18 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+def accessibility_violations(page) -> list[str]:
+    """What axe-core finds wrong on the page (WCAG 2.1 A and AA), one line per rule and element.
+    The page's context must bypass the security policy: axe runs as an injected script."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
+                                                 resultTypes: ['violations']})).violations
+             .flatMap(v => v.nodes.map(n => v.id + ': ' + n.target.join(' ') + ' — ' + n.failureSummary.split('\\n')[1]))"""
+    )
+    return list(found)
 
 
 def sign_in(page, username: str, password: str = "demo") -> None:
