@@ -709,4 +709,38 @@ def test_every_page_fits_the_screen_from_a_phone_to_a_desktop(chromium, demo, wi
     page.wait_for_url("**/tasks")
     context.close()
     assert errors == []
-    assert inaccessible == {}
+    assert inaccessible == {}, json.dumps(inaccessible, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, width, height):
+    """Sign-in, out of office, models, a model with its modeler, a form's designer, incidents."""
+    server, _ = demo
+    context = chromium.new_context(
+        base_url=server.url, viewport={"width": width, "height": height}, locale="zh-CN", bypass_csp=True
+    )
+    page = context.new_page()
+    inaccessible: dict[str, list[str]] = {}
+    page.goto("/login")
+    tour = [
+        (None, "/login", "[name=username]"),
+        ("drc_staff", "/away", "form"),
+        ("owner", "/models", "table"),
+        ("owner", "/models/feasibility_review", "#modeler[data-ready=true]"),
+        ("drc_staff", "/models/feasibility_review", "figure.diagram[data-ready=true], #modeler[data-ready=true]"),
+        ("owner", "/models/feasibility_review/forms/fr_decision.schema.json", "form"),
+        ("admin", "/incidents", "main"),
+    ]
+    for user, path, ready in tour:
+        if user:
+            sign_in(page, user)
+        page.goto(path)
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, width, overflow)
+        found = accessibility_violations(page)
+        if found:
+            inaccessible[path] = found
+    context.close()
+    assert inaccessible == {}, json.dumps(inaccessible, ensure_ascii=False, indent=1)
