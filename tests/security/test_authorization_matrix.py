@@ -80,6 +80,7 @@ MATRIX = {
     ("post", "/api/tasks/{task_id}/assign"):                 (401, 403, 403, R,   403, R,   403, 403),
     ("post", "/api/tasks/{task_id}/complete"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/send-back"):              (401, R,   403, 409, 403, 403, 403, 403),
+    ("get", "/api/tasks/{task_id}/send-back-targets"):       (401, R,   403, R,   R,   R,   R,   403),
     ("post", "/api/tasks/{task_id}/delegate"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/recall"):                 (401, 409, 403, 403, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/materials"):              (401, W,   403, 409, 403, 403, 403, 403),

@@ -81,9 +81,12 @@ def accessibility_violations(page) -> list[str]:
     The page's context must bypass the security policy: axe runs as an injected script."""
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
-        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
-                                                 resultTypes: ['violations']})).violations
-             .flatMap(v => v.nodes.map(n => v.id + ': ' + n.target.join(' ') + ' — ' + n.failureSummary.split('\\n')[1]))"""
+        """async () => {
+            const rules = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'];
+            const found = await axe.run(document, {runOnly: rules, resultTypes: ['violations']});
+            return found.violations.flatMap(v => v.nodes.map(
+                n => v.id + ': ' + n.target.join(' ') + ' — ' + n.failureSummary.split('\\n')[1]));
+        }"""
     )
     return list(found)
 

@@ -95,7 +95,11 @@ def tour(app, database) -> list[tuple[str, str, int]]:
 
 def test_every_page_and_error_reads_in_chinese_and_in_english(demo_app):
     app, database = demo_app
-    phrases = sorted((m.id for m in catalogue() if m.id and " " in m.id and "{" not in m.id), key=len, reverse=True)
+    phrases = sorted(
+        (m.id for m in catalogue() if m.id and " " in m.id and "{" not in m.id and m.id not in m.string),
+        key=len,
+        reverse=True,
+    )  # English phrases of the catalogue (those a translation keeps, as "JSON Schema", aside)
     clients = {}
     left: dict[str, list[str]] = {}
     for user, path, status in tour(app, database):

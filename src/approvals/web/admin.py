@@ -11,10 +11,10 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ..db import get_session
+from ..http_edge import status_of
 from ..models import Event, Role
 from ..services import accounts, agencies, calendar_years, users
 from ..services.authz import can_manage_users, require
-from ..http_edge import status_of
 from ..services.errors import Conflict, InvalidInput, NotFound
 from ..text import msg
 from ..workdays import today
@@ -117,7 +117,7 @@ def admin_user(username: str):
     """One user: details, agency and role; active or not; a new password; what changed, by whom."""
     session, actor = get_session(), me()
     require(can_manage_users(actor), msg("only admins manage users"))
-    errors, values, code = None, {}, 200
+    errors, values, code = None, {}, 200  # type: ignore[var-annotated]
     if request.method == "POST":
         values = request.form
         action = values.get("action")
