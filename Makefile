@@ -58,7 +58,7 @@ $(CATALOG).mo: $(CATALOG).po | $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -d src/approvals/web/translations -D messages
 
 catalog: install  ## extract the pages' words into the catalogue (then translate the new ones in messages.po)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k msg --no-location --sort-output -o build/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k msg -k translate --no-location --sort-output -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d src/approvals/web/translations -D messages --no-fuzzy-matching --ignore-obsolete
 	$(MAKE) $(CATALOG).mo
 

@@ -400,6 +400,19 @@ class Incident(Base):
     instance: Mapped[ProcessInstance] = relationship()
 
 
+class SavedFilter(Base):
+    """An inbox view a user named and keeps (its query: filters, search and order)."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    query: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class WorkerHeartbeat(Base):
     """When a timer worker last finished a pass (``/healthz`` shows its age)."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from approvals.models import ProcessDefinition, Task
-from tests.web.conftest import sign_in_client
+from tests.web.conftest import csrf_of, sign_in_client
 
 
 def listed(client, query: str) -> list[str]:
@@ -80,3 +80,47 @@ def test_the_demo_has_an_overdue_step_on_its_agency_leads_list(demo_app):
     page = lead.get("/tasks").get_data(as_text=True)
     overdue = page.split('data-testid="section-3"', 1)[1]
     assert 'data-bpmn-id="traffic_opinion"' in overdue and "已超期" in overdue
+
+
+def test_a_user_saves_an_inbox_view_and_finds_it_again(fresh_demo_app):
+    app, _ = fresh_demo_app
+    client = sign_in_client(app, "observer")
+    page = client.get("/tasks?q=金融&sort=arrival").get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page), "name": "金融中心", "q": "金融", "sort": "arrival", "state": "active"}
+    saved = client.post("/tasks/filters", data=form)
+    assert (
+        saved.status_code == 303 and "q=" in saved.headers["Location"] and "sort=arrival" in saved.headers["Location"]
+    )
+    page = client.get("/tasks").get_data(as_text=True)
+    bar = page.split('data-testid="saved-filters"', 1)[1].split("</div>", 1)[0]
+    link = re.search(r'<a href="(/tasks\?[^"]+)">金融中心</a>', bar).group(1)
+    assert listed(client, link.split("?", 1)[1].replace("&amp;", "&")) == ["decide"]
+    # Someone else does not see it; an empty name saves nothing.
+    other = sign_in_client(app, "drc_staff").get("/tasks").get_data(as_text=True)
+    assert "金融中心" not in other.split('data-testid="saved-filters"', 1)[1].split("</div>", 1)[0]
+    client.post("/tasks/filters", data={**form, "name": "  "})
+    page = client.get("/tasks").get_data(as_text=True)
+    assert page.count("/tasks/filters/") == 1  # one delete button: one saved view
+    filter_id = re.search(r"/tasks/filters/(\d+)/delete", page).group(1)
+    client.post(f"/tasks/filters/{filter_id}/delete", data={"csrf_token": csrf_of(page)})
+    assert "/tasks/filters/" not in client.get("/tasks").get_data(as_text=True)
+
+
+def test_a_lead_assigns_several_steps_to_a_colleague_at_once(fresh_demo_app):
+    app, database = fresh_demo_app
+    lead = sign_in_client(app, "trading_lead")
+    page = lead.get("/tasks").get_data(as_text=True)
+    section = page.split('data-testid="bulk-assign-2"', 1)[1].split("</form>", 1)[0]
+    ids = re.findall(r'name="task_id" value="(\d+)"', section)
+    assert len(ids) >= 2  # the bid openings of several packages
+    answer = lead.post(
+        "/tasks/assign", data={"csrf_token": csrf_of(page), "task_id": [*ids, "99999999"], "username": "trading_staff"}
+    )
+    assert answer.status_code == 303
+    flashed = lead.get("/tasks").get_data(as_text=True)
+    assert f"已分派 {len(ids)} 个环节" in flashed and "#99999999" in flashed
+    with database.session() as session:
+        assigned = session.query(Task).filter(Task.id.in_([int(i) for i in ids])).all()
+        assert {(t.state, t.assignee.username) for t in assigned} == {("claimed", "trading_staff")}
+    staff = sign_in_client(app, "trading_staff").get("/tasks").get_data(as_text=True)
+    assert "bulk-assign" not in staff  # only leads assign

@@ -25,6 +25,7 @@ from ..services import (
     history,
     materials,
     projects,
+    saved_filters,
     send_back,
     status,
     substitutes,
@@ -32,7 +33,7 @@ from ..services import (
     users,
 )
 from ..services.authz import can_publish, can_work_on, is_lead, require, works_on_steps
-from ..services.errors import DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
+from ..services.errors import Conflict, DomainError, Forbidden, InvalidInput, ModelInvalid, NotFound
 from ..text import msg
 from ..workdays import local_date, today
 from . import auth, csrf, exports
@@ -154,7 +155,56 @@ def inbox():
         processes=[(d.key, d.name) for d, _ in definitions.list_latest(session) if d.kind == "bpmn"],
         now=utcnow(),
         left=_workdays_left(session),
+        saved=saved_filters.list_filters(session, user),
+        staff=users.colleagues(session, user) + [user] if is_lead(user) else [],
     )
+
+
+@bp.post("/tasks/filters")
+@auth.signed_in
+def save_inbox_filter():
+    """Keep the inbox's current query under a name; then show it."""
+    session, user = get_session(), me()
+    try:
+        saved = saved_filters.save_filter(session, user, request.form.get("name", ""), request.form)
+    except InvalidInput as exc:
+        flash(translate(exc.message) + ": " + "; ".join(translate(m) for ms in exc.errors.values() for m in ms))
+        return redirect(url_for("web.inbox", **_inbox_query(request.form)), 303)
+    flash(translate("Saved.") + f" {saved.name}")
+    return redirect(url_for("web.inbox", **_inbox_query(saved.query)), 303)
+
+
+@bp.post("/tasks/filters/<int:filter_id>/delete")
+@auth.signed_in
+def delete_inbox_filter(filter_id: int):
+    saved_filters.delete_filter(get_session(), me(), filter_id)
+    return redirect(url_for("web.inbox"), 303)
+
+
+def _inbox_query(form) -> dict[str, Any]:
+    return {key: form[key] for key in saved_filters.KEYS if form.get(key)}
+
+
+@bp.post("/tasks/assign")
+@auth.signed_in
+def bulk_assign():
+    """A lead hands several open steps to one colleague at once; each is assigned on its own, and
+    the page says which could not be (four eyes, taken meanwhile) and why."""
+    session, user = get_session(), me()
+    username = request.form.get("username", "")
+    done, refused = 0, []
+    for raw in request.form.getlist("task_id")[: PAGE_SIZE * 3]:
+        try:
+            task_id = int(raw)
+            with session.begin_nested():
+                tasks.assign_task(session, task_id, username, user)
+            done += 1
+        except ValueError:
+            continue
+        except (InvalidInput, Conflict, Forbidden, NotFound) as exc:
+            refused.append(f"#{raw}: {translate(exc.message)}")
+    flash(translate("Assigned: {n}", n=done) + ("; " + "; ".join(refused) if refused else ""))
+    return redirect(url_for("web.inbox", **_inbox_query(request.form)), 303)
 
 
 def _workdays_left(session):
