@@ -47,7 +47,8 @@ class Message(str):
 
     def as_json(self) -> dict[str, object]:
         """To keep beside the English where it is stored (an event's payload)."""
-        return {"template": self.template, "values": {k: str(v) for k, v in self.values.items()}}
+        values = {k: v.as_json() if isinstance(v, Message) else str(v) for k, v in self.values.items()}
+        return {"template": self.template, "values": values}
 
     @classmethod
     def from_json(cls, stored: object) -> Message | None:
@@ -56,6 +57,7 @@ class Message(str):
         values = stored.get("values")
         if not isinstance(values, dict):
             values = {}
+        values = {k: (cls.from_json(v) or "") if isinstance(v, dict) else v for k, v in values.items()}
         try:
             return cls(stored["template"], **values)
         except (KeyError, IndexError, ValueError):

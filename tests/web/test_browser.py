@@ -98,6 +98,7 @@ def test_drc_staff_claims_and_completes_the_feasibility_decision(page, demo, tmp
     error = page.locator("[data-field=approval_number] .field-error")
     assert error.is_visible() and error.inner_text() == "此项为必填项"
     assert history_size(database, decide.instance_id) == before + 1  # the upload, nothing of the form
+    assert page.url.endswith(f"/tasks/{decide.id}")  # the step's own address: reloading shows the step
     with database.session() as session:
         assert session.get(Task, decide.id).state == "claimed"
     # The file survived the refused submit: still attached, still listed under its field.

@@ -378,7 +378,9 @@ def close_reminders(session: Session, instance: ProcessInstance, step: Task, act
     if step.escalated_at is None:
         return
     for reminder in session.scalars(select(Task).where(Task.reminder_for_id == step.id, Task.is_open)):
-        cancel(session, instance, reminder, actor, f"step {step.id} is {step.state}")
+        cancel(
+            session, instance, reminder, actor, msg("“{name}” is {state}", name=step.name, state=msg(str(step.state)))
+        )
 
 
 def cancel(session: Session, instance: ProcessInstance, row: Task, actor: User | None, reason: str) -> None:

@@ -154,7 +154,7 @@ def terminate_instance(session: Session, instance_id: int, actor: User, reason: 
         if instance.status in ENDED_STATUSES:
             raise Conflict(msg("the instance is already {status}", status=instance.status))
         for row in change.open_items:
-            cancel(session, instance, row, actor, "instance terminated")
+            cancel(session, instance, row, actor, msg("the instance was terminated"))
         instance.status = InstanceStatus.TERMINATED
         instance.next_timer_at = None
         instance.ended_at = utcnow()

@@ -78,6 +78,13 @@ def admin():
     ), (422 if problems else 200)
 
 
+@bp.get("/admin/users")
+@auth.signed_in
+def admin_users():
+    """Where a refused new user's form was shown: reloading it shows the admin page."""
+    return redirect(url_for("web.admin", _anchor="users"))
+
+
 @bp.post("/admin/users")
 @auth.signed_in
 def admin_create_user():

@@ -258,6 +258,19 @@ def task_page(task_id: int):
     return _task_page(task_id)
 
 
+@bp.post("/tasks/<int:task_id>")
+@auth.signed_in
+def task_action(task_id: int):
+    """The step's forms post to the step's own address (``_action`` says which), so a refused form
+    is shown again where the address bar already is, and reloading shows the step; a change that
+    went through redirects (post, redirect, get)."""
+    actions = {"complete": complete, "send-back": send_back_page, "delegate": delegate}
+    action = actions.get(request.form.get("_action", ""))
+    if action is None:
+        raise InvalidInput(msg("unknown action"), {"_action": [msg("one of: {value}", value=", ".join(actions))]})
+    return action(task_id)
+
+
 @bp.post("/tasks/<int:task_id>/claim")
 @auth.signed_in
 def claim(task_id: int):
