@@ -145,3 +145,33 @@ def test_the_language_chosen_before_signing_in_stays_after_it(demo_app):
     assert '<html lang="en"' in page and "My steps" in page
     chinese = sign_in(app, "drc_staff", "zh")
     assert "我的待办" in chinese.get("/tasks").get_data(as_text=True)
+
+
+def test_a_server_error_and_a_conflict_are_pages_in_both_languages_with_a_way_back(demo_app, monkeypatch):
+    app, database = demo_app
+    # A conflict: claiming a step someone else holds.
+    with database.session() as session:
+        held = session.query(Task).filter_by(state=TaskState.OPEN, agency_code="TRADING").first().id
+    trading = sign_in(app, "trading_staff", "zh")
+    page = trading.get(f"/tasks/{held}").get_data(as_text=True)
+    assert trading.post(f"/tasks/{held}/claim", data={"csrf_token": csrf_of(page)}).status_code == 303
+    lead = sign_in(app, "trading_lead", "zh")
+    page = lead.get(f"/tasks/{held}").get_data(as_text=True)
+    taken = lead.post(
+        f"/tasks/{held}/claim",
+        data={"csrf_token": csrf_of(page)},
+        headers={"Accept": "text/html", "Referer": f"http://localhost/tasks/{held}"},
+    )
+    assert taken.status_code == 409
+    text = shown_text(taken.get_data(as_text=True))
+    assert "已被他人或系统先行更改" in text and "已被 trading_staff 认领" in text and "返回" in text
+    # A fault of ours: the page says so, in the reader's language, and offers the way back.
+    app.testing, app.config["PROPAGATE_EXCEPTIONS"] = False, False
+    try:
+        monkeypatch.setattr("approvals.services.status.project_summaries", lambda *a: 1 / 0)
+        for lang, said in (("zh", "系统出现错误"), ("en", "Something went wrong on our side")):
+            answer = sign_in(app, "observer", lang).get("/projects", headers={"Accept": "text/html"})
+            assert answer.status_code == 500 and said in answer.get_data(as_text=True)
+            assert 'href="/"' in answer.get_data(as_text=True)
+    finally:
+        app.testing, app.config["PROPAGATE_EXCEPTIONS"] = True, None
