@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from .text import msg
+
 LOCAL = ZoneInfo("Asia/Shanghai")
 MAX_PERIOD_DAYS = 3660
 
@@ -44,15 +46,18 @@ class Deadline:
 
 
 class ArrangementError(ValueError):
+    """What is wrong with a year's arrangement: the field at fault and why (a message people read)."""
+
     def __init__(self, field_name: str, message: str):
         self.field = field_name
+        self.message = message
         super().__init__(f"{field_name}: {message}")
 
 
 def _dates(values, year: int, field_name: str) -> set[date]:
     """ISO dates or 'start..end' ranges, all inside ``year``."""
     if not isinstance(values, list):
-        raise ArrangementError(field_name, "must be a list of dates or 'YYYY-MM-DD..YYYY-MM-DD' ranges")
+        raise ArrangementError(field_name, msg("must be a list of dates or 'YYYY-MM-DD..YYYY-MM-DD' ranges"))
     days: set[date] = set()
     for value in values:
         try:
@@ -60,9 +65,11 @@ def _dates(values, year: int, field_name: str) -> set[date]:
             start = date.fromisoformat(first.strip())
             end = date.fromisoformat(last.strip()) if last else start
         except ValueError:
-            raise ArrangementError(field_name, f"{value!r} is not a date or a date range") from None
+            raise ArrangementError(field_name, msg("{value!r} is not a date or a date range", value=value)) from None
         if end < start or start.year != year or end.year != year:
-            raise ArrangementError(field_name, f"{value!r} must be a forward range inside {year}")
+            raise ArrangementError(
+                field_name, msg("{value!r} must be a forward range inside {year}", value=value, year=year)
+            )
         days.update(start + timedelta(days=i) for i in range((end - start).days + 1))
     return days
 
@@ -75,7 +82,7 @@ def parse_arrangement(text: str) -> Arrangement:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ArrangementError("file", f"not valid TOML: {exc}") from None
+        raise ArrangementError("file", msg("not valid TOML: {exc}", exc=exc)) from None
     return arrangement_from_dict(data)
 
 
@@ -92,7 +99,7 @@ def parse_notice(text: str) -> Arrangement:
     days to list), and the weekend days named before 上班 are worked."""
     found = _NOTICE_YEAR.search(text)
     if found is None:
-        raise ArrangementError("file", "the notice names no year (\u201c关于YYYY年部分节假日安排\u201d)")
+        raise ArrangementError("file", msg("the notice names no year (\u201c关于YYYY年部分节假日安排\u201d)"))
     year = int(found.group(1))
     rest: set[date] = set()
     work: set[date] = set()
@@ -101,7 +108,7 @@ def parse_notice(text: str) -> Arrangement:
             start = _notice_day(year, m.group(1), m.group(2), None)
             end = _notice_day(year, m.group(3), m.group(4), start.month) if m.group(4) else start
             if end < start:
-                raise ArrangementError("rest_days", f"{m.group(0)!r} ends before it starts")
+                raise ArrangementError("rest_days", msg("{value!r} ends before it starts", value=m.group(0)))
             rest.update(d for i in range((end - start).days + 1) if (d := start + timedelta(days=i)).weekday() < 5)
         for m in _WORK.finditer(line):
             month = None
@@ -111,7 +118,7 @@ def parse_notice(text: str) -> Arrangement:
                 if worked.weekday() >= 5:
                     work.add(worked)
     if not rest:
-        raise ArrangementError("rest_days", "the notice lists no holiday (\u201c…日至…日放假\u201d)")
+        raise ArrangementError("rest_days", msg("the notice lists no holiday (\u201c…日至…日放假\u201d)"))
     return arrangement_from_dict(
         {
             "year": year,
@@ -126,22 +133,24 @@ def _notice_day(year: int, month: str | None, day: str, month_before: int | None
     try:
         return date(year, int(month) if month else (month_before or 1), int(day))
     except ValueError:
-        raise ArrangementError("file", f"{month or month_before}月{day}日 is not a date of {year}") from None
+        raise ArrangementError(
+            "file", msg("{value}月{day}日 is not a date of {year}", value=month or month_before, day=day, year=year)
+        ) from None
 
 
 def arrangement_from_dict(data: Mapping) -> Arrangement:
     """Check a year's arrangement given as {year, source, rest_days, work_days}."""
     year = data.get("year")
     if not isinstance(year, int) or not 2000 <= year <= 2100:
-        raise ArrangementError("year", "a year between 2000 and 2100 is required")
+        raise ArrangementError("year", msg("a year between 2000 and 2100 is required"))
     rest = _dates(data.get("rest_days", []), year, "rest_days")
     work = _dates(data.get("work_days", []), year, "work_days")
     if rest & work:
-        raise ArrangementError("work_days", f"{min(rest & work)} is also listed as a rest day")
+        raise ArrangementError("work_days", msg("{min} is also listed as a rest day", min=min(rest & work)))
     if any(d.weekday() >= 5 for d in rest):
-        raise ArrangementError("rest_days", "list only weekdays; weekends are rest days unless in work_days")
+        raise ArrangementError("rest_days", msg("list only weekdays; weekends are rest days unless in work_days"))
     if any(d.weekday() < 5 for d in work):
-        raise ArrangementError("work_days", "list only weekend days worked in lieu (调休)")
+        raise ArrangementError("work_days", msg("list only weekend days worked in lieu (调休)"))
     return Arrangement(year, frozenset(rest), frozenset(work), str(data.get("source", "")))
 
 

@@ -41,7 +41,7 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(fresh_demo_app):
     html = bad.get_data(as_text=True)
     assert "2 至 64 个字母" in html and "至少 4 个字符" in html
     taken = admin.post("/admin/users", data={**form, "password": "s3cret!"})
-    assert taken.status_code == 409 and "已存在" in taken.get_data(as_text=True)
+    assert taken.status_code == 409 and "已被占用" in taken.get_data(as_text=True)
     with database.session() as session:
         assert session.query(User).filter(User.username.in_(["x", "drc_new"])).count() == 1
 
@@ -117,3 +117,16 @@ def test_the_calendar_year_is_saved_from_the_grids_arrangement(fresh_demo_app):
     assert saved.status_code == 303
     page = admin.get("/admin?year=2027").get_data(as_text=True)
     assert "2027-02-08" in page and "2027-02-06" in page and "测试" in page
+
+
+def test_a_bad_arrangement_is_said_once_in_words_and_kept_to_correct(fresh_demo_app):
+    app, _ = fresh_demo_app
+    admin = sign_in_client(app, "admin")
+    page = admin.get("/admin?year=2027").get_data(as_text=True)
+    bad = 'year = 2027\nrest_days = ["2027-02-06"]\nwork_days = []\n'  # a Saturday listed as a rest day
+    refused = admin.post("/admin?year=2027", data={"csrf_token": csrf_of(page), "arrangement": bad})
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    problems = html.split('class="problems"', 1)[1].split("</ul>", 1)[0]
+    assert problems.count("<li>") == 1 and "只列工作日" in problems and "rest_days" not in problems.replace("work_days", "")
+    assert "2027-02-06" in html.split('id="arrangement"', 1)[1]  # what was typed, kept to correct

@@ -65,7 +65,7 @@ def load_year(session: Session, source: str | Mapping[str, Any], actor: User | N
         arrangement = parse_arrangement(source) if isinstance(source, str) else arrangement_from_dict(source)
     except ArrangementError as exc:
         raise InvalidInput(
-            msg("the calendar file is invalid: {exc}", exc=exc), {exc.field: [str(exc).split(": ", 1)[1]]}
+            msg("the calendar file is invalid: {reason}", reason=exc.message), {exc.field: [exc.message]}
         ) from None
     row = session.get(CalendarYear, arrangement.year) or CalendarYear(year=arrangement.year)
     row.source = arrangement.source

@@ -337,7 +337,7 @@ def _field_errors(exc: DomainError) -> dict[str, list[str]]:
             found.update(value)
         elif isinstance(value, list):
             found[f"_{key}"] = value
-    if not any(not key.startswith("_") for key in found) and "_opinion" not in found:
+    if not found:
         found["_form"] = [exc.message]  # nothing to show by a field: say it at the top
     return found
 
