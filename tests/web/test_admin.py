@@ -128,5 +128,9 @@ def test_a_bad_arrangement_is_said_once_in_words_and_kept_to_correct(fresh_demo_
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
     problems = html.split('class="problems"', 1)[1].split("</ul>", 1)[0]
-    assert problems.count("<li>") == 1 and "只列工作日" in problems and "rest_days" not in problems.replace("work_days", "")
+    assert (
+        problems.count("<li>") == 1
+        and "只列工作日" in problems
+        and "rest_days" not in problems.replace("work_days", "")
+    )
     assert "2027-02-06" in html.split('id="arrangement"', 1)[1]  # what was typed, kept to correct

@@ -657,6 +657,7 @@ def test_every_page_fits_the_screen_from_a_phone_to_a_desktop(chromium, demo, wi
     errors: list[str] = []
     inaccessible: dict[str, list[str]] = {}
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     decide = decide_task(database)
     tour = [
         ("drc_staff", "/tasks", "inbox"),
@@ -722,6 +723,10 @@ def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, wi
     )
     page = context.new_page()
     inaccessible: dict[str, list[str]] = {}
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    fcc = decide_task(demo[1]).instance_id
     page.goto("/login")
     tour = [
         (None, "/login", "[name=username]"),
@@ -731,6 +736,7 @@ def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, wi
         ("drc_staff", "/models/feasibility_review", "figure.diagram[data-ready=true], #modeler[data-ready=true]"),
         ("owner", "/models/feasibility_review/forms/fr_decision.schema.json", "form"),
         ("admin", "/incidents", "main"),
+        ("owner", f"/instances/{fcc}/modify", "form"),
     ]
     for user, path, ready in tour:
         if user:
@@ -744,4 +750,5 @@ def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, wi
         if found:
             inaccessible[path] = found
     context.close()
+    assert errors == []
     assert inaccessible == {}, json.dumps(inaccessible, ensure_ascii=False, indent=1)

@@ -175,3 +175,16 @@ def test_a_server_error_and_a_conflict_are_pages_in_both_languages_with_a_way_ba
             assert 'href="/"' in answer.get_data(as_text=True)
     finally:
         app.testing, app.config["PROPAGATE_EXCEPTIONS"] = True, None
+
+
+def test_a_request_too_large_is_a_page_in_the_readers_language(demo_app):
+    app, _ = demo_app
+    for lang, said in (("zh", "内容过大"), ("en", "Too large")):
+        client = sign_in(app, "drc_staff", lang)
+        page = client.get("/away").get_data(as_text=True)
+        big = client.post(
+            "/away",
+            data={"csrf_token": csrf_of(page), "substitute": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)},
+            headers={"Accept": "text/html"},
+        )
+        assert big.status_code == 413 and said in big.get_data(as_text=True)

@@ -35,6 +35,7 @@ def incident_page(incident_id: int, data_text: str = "", problems: dict | None =
     ), code
 
 
+@bp.post("/incidents/<int:incident_id>")  # the page's own address: a refusal shows where it already is
 @bp.post("/incidents/<int:incident_id>/retry")
 @auth.signed_in
 def incident_retry(incident_id: int):
@@ -73,6 +74,7 @@ def modify_page(instance_id: int):
     return render_template("modify.html", **options, form=form, problems=problems), (422 if problems else 200)
 
 
+@bp.post("/models/<key>")  # the model page's own address: its report shows where the page is
 @bp.post("/models/<key>/migrations")
 @auth.signed_in
 def model_migrate(key: str):
