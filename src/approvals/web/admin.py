@@ -40,25 +40,9 @@ def _choices(session):
     }
 
 
-@bp.route("/admin", methods=["GET", "POST"])
-@auth.signed_in
-def admin():
-    """The users and the calendar; a POST loads a year's arrangement (TOML, or the grid's)."""
-    session, user = get_session(), me()
-    people = users.list_users(session, user)
-    year = _year()
-    problems, text = None, ""
-    if request.method == "POST":
-        text = request.form.get("arrangement", "")
-        try:
-            loaded = calendar_years.load_year(session, text, user)
-        except InvalidInput as exc:
-            problems = _field_errors(exc)
-        else:
-            flash(
-                translate("Saved.") + f" {loaded.row.year} · " + translate("due dates moved") + f": {len(loaded.moved)}"
-            )
-            return redirect(url_for("web.admin", year=loaded.row.year), 303)
+def _admin_page(session, actor, year: int, code: int = 200, **shown):
+    """The admin page: the users, the new-user form and the year's calendar (``shown``: what a
+    refused form held and why)."""
     view = calendar_years.year_view(session, year)
     grid = {
         "year": year,
@@ -68,14 +52,30 @@ def admin():
     }
     return render_template(
         "admin.html",
-        users=people,
+        users=users.list_users(session, actor),
         year=view,
         grid=json.dumps(grid),
-        text=text,
-        problems=problems,
-        new_user=request.args.get("new") == "1",
+        **{"text": "", "problems": None, "new_user": request.args.get("new") == "1", **shown},
         **_choices(session),
-    ), (422 if problems else 200)
+    ), code
+
+
+@bp.route("/admin", methods=["GET", "POST"])
+@auth.signed_in
+def admin():
+    """The users and the calendar; a POST loads a year's arrangement (TOML, or the grid's)."""
+    session, user = get_session(), me()
+    require(can_manage_users(user), msg("only admins manage users"))
+    year = _year()
+    if request.method == "POST":
+        text = request.form.get("arrangement", "")
+        try:
+            loaded = calendar_years.load_year(session, text, user)
+        except InvalidInput as exc:
+            return _admin_page(session, user, year, 422, text=text, problems=_field_errors(exc))
+        flash(translate("Saved.") + f" {loaded.row.year} · " + translate("due dates moved") + f": {len(loaded.moved)}")
+        return redirect(url_for("web.admin", year=loaded.row.year), 303)
+    return _admin_page(session, user, year)
 
 
 @bp.get("/admin/users")
@@ -101,19 +101,8 @@ def admin_create_user():
             display_name=form.get("display_name", "").strip(),
         )
     except (InvalidInput, Conflict) as exc:
-        view = calendar_years.year_view(session, today().year)
-        return render_template(
-            "admin.html",
-            users=users.list_users(session, actor),
-            year=view,
-            grid=json.dumps({"year": view["year"], "source": view["source"], "rest_days": [], "work_days": []}),
-            text="",
-            problems=None,
-            new_user=True,
-            new_errors=_field_errors(exc),
-            new_values=form,
-            **_choices(session),
-        ), status_of(exc)
+        shown = {"new_user": True, "new_errors": _field_errors(exc), "new_values": form}
+        return _admin_page(session, actor, today().year, status_of(exc), **shown)
     flash(translate("Saved.") + f" {created.username}")
     return redirect(url_for("web.admin_user", username=created.username), 303)
 
