@@ -313,13 +313,14 @@ def seed_demo(settings: dict) -> None:
 @click.option("--once", is_flag=True, help="fire what is due now, then exit")
 @click.pass_obj
 def worker(settings: dict, interval: float, once: bool) -> None:
-    """Fire due BPMN timers, escalate overdue steps and remove stored files nothing refers to.
-    Several workers may run at once."""
+    """Fire due BPMN timers, escalate overdue steps, deliver events to webhooks and remove stored
+    files nothing refers to. Several workers may run at once."""
     import time
 
-    from .services import escalation, health, materials, timers
+    from .services import dispatch, escalation, health, materials, timers
 
     name = health.worker_name()
+    webhooks = dispatch.Settings.of(settings)
     with open_database(settings) as database:
         while True:
             handled = timers.run_due(database)
@@ -328,6 +329,9 @@ def worker(settings: dict, interval: float, once: bool) -> None:
             escalated = escalation.escalate_overdue(database)
             if escalated:
                 _say(f"escalated {escalated} overdue step(s) to their agencies' leads")
+            sent = dispatch.run_pass(database, webhooks)
+            if sent:
+                _say(f"sent {sent} webhook deliveries")
             with database.session(read_only=True) as session:
                 collected = materials.collect_garbage(session)
             if collected:

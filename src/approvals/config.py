@@ -35,6 +35,13 @@ DEFAULTS: dict[str, object] = {
     "TIMER_RETRIES": 3,
     "TIMER_RETRY_SECONDS": 60,
     "TOKEN_DAYS": 30,
+    # Webhooks: the only hosts (host or host:port, comma-separated) a webhook may point at, and how
+    # deliveries are retried: attempts before a delivery is dead, the first wait (then doubled,
+    # capped at an hour), and how long a receiver may take to answer.
+    "WEBHOOK_HOSTS": "",
+    "WEBHOOK_ATTEMPTS": 8,
+    "WEBHOOK_RETRY_SECONDS": 30.0,
+    "WEBHOOK_TIMEOUT_SECONDS": 10.0,
     # Set to 1 behind TLS: the session cookie is then only sent over HTTPS.
     "SESSION_COOKIE_SECURE": False,
 }

@@ -119,6 +119,12 @@ class TokenScope(StrEnum):
     WEB = "web"  # the token a page session keeps; the API refuses it, so a leaked cookie is no API key
 
 
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # to be sent (again) at next_attempt_at
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    DEAD = "dead"  # given up after the last attempt; an admin may replay it
+
+
 WORK_ROLES = (Role.STAFF, Role.LEAD)
 READ_ALL_ROLES = (Role.ADMIN, Role.OBSERVER, Role.OWNER)
 
@@ -449,6 +455,64 @@ class Event(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """An audit event waiting to be handed to the webhooks that want it: written in the same
+    transaction as the event, so none is lost and none is sent for a change that rolled back; the
+    dispatcher turns it into deliveries and deletes it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship()
+
+
+class Webhook(Base):
+    """A receiver of events: an http(s) URL on an allowed host, the event types it wants (``*``:
+    all), the secret its deliveries are signed with, and the agency whose view of a payload it
+    gets (None: everything)."""
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(200))
+    agency_code: Mapped[str | None] = mapped_column(ForeignKey("agency.code"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook: sent at least once, in order per instance, with back-off."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        one_of("status", DeliveryStatus),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        Index("ix_webhook_delivery_order", "webhook_id", "instance_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    instance_id: Mapped[int | None] = mapped_column()  # the event's, for the order per instance
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)  # X-Approvals-Delivery
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_status: Mapped[int | None] = mapped_column()  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    webhook: Mapped[Webhook] = relationship()
+    event: Mapped[Event] = relationship()
 
 
 class IdempotencyKey(Base):

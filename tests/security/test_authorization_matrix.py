@@ -81,6 +81,14 @@ MATRIX = {
     ("post", "/api/tasks/{task_id}/complete"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/send-back"):              (401, R,   403, 409, 403, 403, 403, 403),
     ("get", "/api/tasks/{task_id}/send-back-targets"):       (401, R,   403, R,   R,   R,   R,   403),
+    # Webhooks are the admins'; the state has none, so an admin's request is refused after the
+    # rights check: a host the settings do not allow (422), a webhook or delivery not found (404).
+    ("post", "/api/webhooks"):                               (401, 403, 403, 403, 403, 422, 403, 403),
+    ("get", "/api/webhooks"):                                (401, 403, 403, 403, 403, R,   403, 403),
+    ("delete", "/api/webhooks/{webhook_id}"):                (401, 403, 403, 403, 403, 404, 403, 403),
+    ("get", "/api/webhooks/{webhook_id}/deliveries"):        (401, 403, 403, 403, 403, 404, 403, 403),
+    ("post", "/api/webhooks/deliveries/{delivery_id}/replay"):
+                                                             (401, 403, 403, 403, 403, 404, 403, 403),
     ("post", "/api/tasks/{task_id}/delegate"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/recall"):                 (401, 409, 403, 403, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/materials"):              (401, W,   403, 409, 403, 403, 403, 403),
@@ -178,7 +186,9 @@ def client(app, state):
 
 def request_for(method: str, path: str, state: State):
     """The URL and a valid request for one endpoint (the body a caller with the right would send)."""
-    url = path.format(key="sample_review", version=1, code="P-001", year=2026, **state.ids)
+    url = path.format(
+        key="sample_review", version=1, code="P-001", year=2026, webhook_id=1, delivery_id="none", **state.ids
+    )
     if path.endswith("/diff"):
         url += "?against=1"  # the state has one version: compared with itself
     json = {
@@ -200,6 +210,7 @@ def request_for(method: str, path: str, state: State):
             "ends_on": "2026-12-05",
         },
         ("put", "/api/calendar/years/{year}"): {"rest_days": ["2026-10-01"], "work_days": []},
+        ("post", "/api/webhooks"): {"url": "http://127.0.0.1/hook", "events": ["*"]},
     }.get((method, path))
     files = None
     if (method, path) in (

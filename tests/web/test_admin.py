@@ -134,3 +134,28 @@ def test_a_bad_arrangement_is_said_once_in_words_and_kept_to_correct(fresh_demo_
         and "rest_days" not in problems.replace("work_days", "")
     )
     assert "2027-02-06" in html.split('id="arrangement"', 1)[1]  # what was typed, kept to correct
+
+
+def test_an_admin_adds_a_webhook_sees_its_deliveries_and_sends_a_dead_one_again(fresh_demo_app):
+    from approvals.services import dispatch
+
+    app, database = fresh_demo_app
+    app.config["WEBHOOK_HOSTS"] = "127.0.0.1"
+    admin = sign_in_client(app, "admin")
+    page = admin.get("/admin/webhooks").get_data(as_text=True)
+    token = csrf_of(page)
+    refused = admin.post("/admin/webhooks", data={"csrf_token": token, "url": "http://evil.example/x", "events": "*"})
+    assert refused.status_code == 422 and "须为配置允许的主机上的 http(s) 地址" in refused.get_data(as_text=True)
+    added = admin.post(
+        "/admin/webhooks", data={"csrf_token": token, "url": "http://127.0.0.1:9/closed", "events": "user.changed"}
+    )
+    assert added.status_code == 303
+    page = admin.get("/admin/users/pnr_staff").get_data(as_text=True)
+    admin.post("/admin/users/pnr_staff", data={"csrf_token": csrf_of(page), "action": "deactivate"})
+    settings = dispatch.Settings(hosts=frozenset({"127.0.0.1"}), attempts=1, retry_seconds=0, timeout_seconds=2)
+    assert dispatch.run_pass(database, settings) == 1  # nothing listens on port 9: dead at once
+    page = admin.get("/admin/webhooks").get_data(as_text=True)
+    assert "已放弃" in page and "修改用户" in page
+    delivery = re.search(r'<tr data-delivery="([^"]+)">', page).group(1)
+    again = admin.post("/admin/webhooks", data={"csrf_token": token, "action": "replay", "delivery_id": delivery})
+    assert again.status_code == 303 and "待发送" in admin.get("/admin/webhooks").get_data(as_text=True)

@@ -737,6 +737,7 @@ def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, wi
         ("owner", "/models/feasibility_review/forms/fr_decision.schema.json", "form"),
         ("admin", "/incidents", "main"),
         ("owner", f"/instances/{fcc}/modify", "form"),
+        ("admin", "/admin/webhooks", "form"),
     ]
     for user, path, ready in tour:
         if user:

@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         substitutions,
         tasks,
         tokens,
+        webhooks,
     )
 
     for module in (
@@ -59,6 +60,7 @@ def init_app(app: Flask) -> None:
         substitutions,
         calendar,
         incidents,
+        webhooks,
     ):
         api.register_blueprint(module.blp)
 

@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, pre_d
 from sqlalchemy.orm import object_session
 
 from ..engine.data import unstorable_text
-from ..models import IncidentStatus, InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
+from ..models import DeliveryStatus, IncidentStatus, InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
 from ..services import substitutes
 from ..services.calendar_years import calendar_of
 from ..services.deadlines import workdays_so_far
@@ -743,3 +743,56 @@ class DiffSchema(Schema):
     added = fields.List(fields.Nested(ElementChange))
     removed = fields.List(fields.Nested(ElementChange))
     changed = fields.List(fields.Nested(ElementChange))
+
+
+class WebhookRequest(StrictSchema):
+    url = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "http(s) URL on a host APPROVALS_WEBHOOK_HOSTS allows"},
+    )
+    events = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "event types, e.g. task.completed; * for all"},
+    )
+    secret = fields.String(
+        validate=validate.Length(min=16, max=200),
+        load_only=True,
+        metadata={"description": "signs each delivery (HMAC-SHA256); generated when not given"},
+    )
+    agency = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "receive payloads as this agency may see them (default: everything)"},
+    )
+
+
+class WebhookSchema(Schema):
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    agency = fields.String(attribute="agency_code", allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CreatedWebhookSchema(WebhookSchema):
+    secret = fields.String(metadata={"description": "shown once, when the webhook is created"})
+
+
+class DeliveryQuery(StrictSchema):
+    status = fields.String(validate=validate.OneOf(tuple(DeliveryStatus)))
+
+
+class DeliverySchema(Schema):
+    delivery_id = fields.String(metadata={"description": "X-Approvals-Delivery: the same on every retry"})
+    event_id = fields.Integer()
+    event = fields.String(attribute="event.type")
+    instance_id = fields.Integer(allow_none=True)
+    status = fields.String(validate=validate.OneOf(tuple(DeliveryStatus)))
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime()
+    last_status = fields.Integer(allow_none=True, metadata={"description": "the receiver's last HTTP status"})
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)

@@ -1,4 +1,5 @@
-"""The audit trail: every change appends an event in the same transaction as the change."""
+"""The audit trail: every change appends an event in the same transaction as the change, and the
+same event to the outbox, from which the dispatcher delivers it to webhooks (services/dispatch.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..models import Event, ProcessInstance, Task, User
+from ..models import Event, OutboxMessage, ProcessInstance, Task, User
 
 
 def record(
@@ -31,4 +32,5 @@ def record(
         payload=payload or {},
     )
     session.add(event)
+    session.add(OutboxMessage(event=event))
     return event

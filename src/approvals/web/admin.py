@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from ..db import get_session
 from ..http_edge import status_of
 from ..models import Event, Role
-from ..services import accounts, agencies, calendar_years, users
+from ..services import accounts, agencies, calendar_years, users, webhooks
 from ..services.authz import can_manage_users, require
 from ..services.errors import Conflict, InvalidInput, NotFound
 from ..text import msg
@@ -145,4 +145,46 @@ def admin_user(username: str):
     ][:AUDIT_SHOWN]
     return render_template(
         "admin_user.html", account=account, changes=changes, errors=errors, values=values, **_choices(session)
+    ), code
+
+
+@bp.route("/admin/webhooks", methods=["GET", "POST"])
+@auth.signed_in
+def admin_webhooks():
+    """The webhooks, a form to add one, and each one's latest deliveries with a replay button."""
+    session, actor = get_session(), me()
+    errors, values, code = None, {}, 200  # type: ignore[var-annotated]
+    if request.method == "POST":
+        values = request.form
+        try:
+            if values.get("action") == "delete":
+                webhooks.delete_webhook(session, actor, int(values.get("webhook_id") or 0))
+            elif values.get("action") == "replay":
+                webhooks.replay(session, actor, values.get("delivery_id", ""))
+            else:
+                webhooks.create_webhook(
+                    session,
+                    actor,
+                    url=values.get("url", "").strip(),
+                    event_types=[
+                        t.strip() for t in values.get("events", "").replace("，", ",").split(",") if t.strip()
+                    ],
+                    secret=values.get("secret") or None,
+                    agency_code=values.get("agency") or None,
+                    hosts=webhooks.allowed_hosts(current_app.config.get("WEBHOOK_HOSTS")),
+                )
+        except (InvalidInput, NotFound) as exc:
+            errors, code = _field_errors(exc), status_of(exc)
+        else:
+            flash(translate("Saved."))
+            return redirect(url_for("web.admin_webhooks"), 303)
+    hooks = webhooks.list_webhooks(session, actor)
+    return render_template(
+        "admin_webhooks.html",
+        hooks=hooks,
+        deliveries={h.id: webhooks.deliveries(session, actor, h.id)[:20] for h in hooks},
+        hosts=sorted(webhooks.allowed_hosts(current_app.config.get("WEBHOOK_HOSTS"))),
+        errors=errors,
+        values=values,
+        **_choices(session),
     ), code

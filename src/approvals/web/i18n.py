@@ -123,6 +123,13 @@ DATA_WORDS = (
     N_("user.created"),
     N_("user.changed"),
     N_("user.password_reset"),
+    # webhooks
+    N_("delivery:pending"),
+    N_("delivery:delivered"),
+    N_("delivery:dead"),
+    N_("webhook.created"),
+    N_("webhook.deleted"),
+    N_("webhook.replayed"),
     # a lifecycle's stages
     N_("stage:done"),
     N_("stage:current"),
