@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -27,10 +28,17 @@ class Process:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Process:
+        # Its log (JSON lines, one per request) goes to a file: a pipe nobody reads would fill up
+        # and stop the server.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            self.command, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True
         )
         return self
+
+    def log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL to the whole group: no handler runs, as when the machine loses power."""
@@ -44,7 +52,7 @@ class Process:
 
     def _reap(self) -> None:
         self.process.wait(timeout=30)
-        self.process.stderr.close()
+        self.log.close()
 
 
 class Server(Process):
@@ -64,7 +72,7 @@ class Server(Process):
             except requests.ConnectionError:
                 time.sleep(0.2)
         self.process.kill()
-        raise AssertionError("the server did not start: " + self.process.stderr.read().decode()[-2000:])
+        raise AssertionError("the server did not start: " + self.log_text()[-2000:])
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import api, db, headers, web
+from . import api, db, headers, observability, web
 from .config import load_settings
 from .services import health
 from .services.limits import Limits
@@ -18,6 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder=str(Path(__file__).parent / "web" / "static"), static_url_path="/static")
     app.config.from_mapping(load_settings(config))
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # the default provider has it
+    observability.init_app(app)  # first: the request id is set before anything else runs
     db.init_app(app, {"limits": Limits.from_settings(app.config)})
     api.init_app(app)
     web.init_app(app)

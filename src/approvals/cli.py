@@ -317,8 +317,10 @@ def worker(settings: dict, interval: float, once: bool) -> None:
     files nothing refers to. Several workers may run at once."""
     import time
 
+    from .observability import configure_logging
     from .services import dispatch, escalation, health, materials, timers
 
+    configure_logging()
     name = health.worker_name()
     webhooks = dispatch.Settings.of(settings)
     with open_database(settings) as database:
@@ -351,17 +353,30 @@ def worker(settings: dict, interval: float, once: bool) -> None:
 @click.pass_obj
 def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bool) -> None:
     """Serve the application with gunicorn."""
+    import os
+    import tempfile
+
+    # Before prometheus_client is first imported: every worker then counts into this folder, and
+    # a scrape of any of them adds all of them up.
+    metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="approvals-metrics-"))
+    for stale in Path(metrics_dir).glob("*.db"):
+        stale.unlink()
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from .app import create_app
+    from .observability import configure_logging
     from .supervise import Supervisor
+
+    configure_logging()
 
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("accesslog", None)  # each request is a JSON log line of the app's, with its id
+            self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
 
         def load(self):
             return create_app({"DATABASE_URL": settings["DATABASE_URL"]})

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, object] = {
     # deliveries are retried: attempts before a delivery is dead, the first wait (then doubled,
     # capped at an hour), and how long a receiver may take to answer.
     "WEBHOOK_HOSTS": "",
+    # GET /metrics asks for this bearer token when it is set (empty: anyone who reaches it may scrape).
+    "METRICS_TOKEN": "",
     "WEBHOOK_ATTEMPTS": 8,
     "WEBHOOK_RETRY_SECONDS": 30.0,
     "WEBHOOK_TIMEOUT_SECONDS": 10.0,

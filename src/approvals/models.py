@@ -455,6 +455,7 @@ class Event(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the request that caused it (logs carry it too)
 
 
 class OutboxMessage(Base):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..models import Event, OutboxMessage, ProcessInstance, Task, User
+from ..request_context import REQUEST_ID
 
 
 def record(
@@ -30,6 +31,7 @@ def record(
         instance_id=instance.id if instance is not None else None,
         task_id=task.id if task is not None else None,
         payload=payload or {},
+        request_id=REQUEST_ID.get(),
     )
     session.add(event)
     session.add(OutboxMessage(event=event))
