@@ -39,6 +39,16 @@ DEFAULTS: dict[str, object] = {
     # deliveries are retried: attempts before a delivery is dead, the first wait (then doubled,
     # capped at an hour), and how long a receiver may take to answer.
     "WEBHOOK_HOSTS": "",
+    # Notifications by e-mail: none without an SMTP host. Links in mails start with BASE_URL; a step
+    # is "due soon" this many working days before its due date.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "approvals@localhost",
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "BASE_URL": "http://127.0.0.1:5000",
+    "NOTIFY_DUE_WORKDAYS": 2,
     # GET /metrics asks for this bearer token when it is set (empty: anyone who reaches it may scrape).
     "METRICS_TOKEN": "",
     "WEBHOOK_ATTEMPTS": 8,

@@ -119,6 +119,16 @@ class TokenScope(StrEnum):
     WEB = "web"  # the token a page session keeps; the API refuses it, so a leaked cookie is no API key
 
 
+class NotificationKind(StrEnum):
+    ARRIVED = "arrived"  # steps arrived in my agency's queue (one digest)
+    DUE_SOON = "due_soon"  # a step I hold is due within a few working days
+    OVERDUE = "overdue"  # a step I hold is past its due date
+    SENT_BACK = "sent_back"  # a step I did came back to my agency
+    ASSIGNED = "assigned"  # a step was assigned or delegated to me
+    SUBSTITUTE = "substitute"  # I was named someone's substitute
+    DECIDED = "decided"  # a process I worked on came to its decision
+
+
 class DeliveryStatus(StrEnum):
     PENDING = "pending"  # to be sent (again) at next_attempt_at
     DELIVERED = "delivered"  # the receiver answered 2xx
@@ -156,6 +166,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    email: Mapped[str | None] = mapped_column(String(254))
+    # The notifications the user wants (NotificationKind values); None: all of them.
+    notify: Mapped[list[str] | None] = mapped_column(JSON)
 
     agency: Mapped[Agency] = relationship()
 
@@ -514,6 +527,30 @@ class WebhookDelivery(Base):
 
     webhook: Mapped[Webhook] = relationship()
     event: Mapped[Event] = relationship()
+
+
+class Notification(Base):
+    """Something to tell a person, waiting for the next mail to them (one mail holds all of a
+    user's waiting notifications: a digest). A step's due-soon and overdue notices are made once."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        one_of("kind", NotificationKind),
+        Index("ix_notification_unsent", "sent_at", "user_id"),
+        Index("ix_notification_once", "user_id", "kind", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    text: Mapped[str] = mapped_column(Text, default="")  # a line of the mail, in Chinese
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    task: Mapped[Task | None] = relationship()
 
 
 class IdempotencyKey(Base):

@@ -81,6 +81,9 @@ MATRIX = {
     ("post", "/api/tasks/{task_id}/complete"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/send-back"):              (401, R,   403, 409, 403, 403, 403, 403),
     ("get", "/api/tasks/{task_id}/send-back-targets"):       (401, R,   403, R,   R,   R,   R,   403),
+    # Everyone signed in reads and sets their own notifications.
+    ("get", "/api/me/notifications"):                        (401, R,   R,   R,   R,   R,   R,   R),
+    ("put", "/api/me/notifications"):                        (401, R,   R,   R,   R,   R,   R,   R),
     # Webhooks are the admins'; the state has none, so an admin's request is refused after the
     # rights check: a host the settings do not allow (422), a webhook or delivery not found (404).
     ("post", "/api/webhooks"):                               (401, 403, 403, 403, 403, 422, 403, 403),
@@ -211,6 +214,7 @@ def request_for(method: str, path: str, state: State):
         },
         ("put", "/api/calendar/years/{year}"): {"rest_days": ["2026-10-01"], "work_days": []},
         ("post", "/api/webhooks"): {"url": "http://127.0.0.1/hook", "events": ["*"]},
+        ("put", "/api/me/notifications"): {"email": "me@example.org", "kinds": ["arrived"]},
     }.get((method, path))
     files = None
     if (method, path) in (

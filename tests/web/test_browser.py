@@ -744,6 +744,7 @@ def test_the_other_pages_fit_and_pass_the_accessibility_check(chromium, demo, wi
         ("admin", "/incidents", "main"),
         ("owner", f"/instances/{fcc}/modify", "form"),
         ("admin", "/admin/webhooks", "form"),
+        ("drc_staff", "/me", "form"),
     ]
     for user, path, ready in tour:
         if user:

@@ -78,7 +78,7 @@ def tour(app, database) -> list[tuple[str, str, int]]:
     pages += [("drc_staff", f"/models/{key}", 200) for key in {d.key for d in models}]
     pages += [("owner", f"/models/{key}/forms/{name}", 200) for key, name in sorted(forms)]
     pages += [("admin", "/admin", 200), ("admin", "/admin/users/drc_staff", 200), ("admin", "/incidents", 200)]
-    pages += [("admin", "/admin/webhooks", 200)]
+    pages += [("admin", "/admin/webhooks", 200), ("drc_staff", "/me", 200)]
     pages += [("drc_staff", "/away", 200)]
     pages += [("admin", f"/incidents/{i}", 200) for i in incidents]
     pages += [(f"{code.lower()}_staff", "/tasks", 200) for code in agencies if code != "HQ"]

@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         incidents,
         instances,
         materials,
+        me,
         projects,
         substitutions,
         tasks,
@@ -61,6 +62,7 @@ def init_app(app: Flask) -> None:
         calendar,
         incidents,
         webhooks,
+        me,
     ):
         api.register_blueprint(module.blp)
 

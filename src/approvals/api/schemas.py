@@ -8,7 +8,17 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, pre_d
 from sqlalchemy.orm import object_session
 
 from ..engine.data import unstorable_text
-from ..models import DeliveryStatus, IncidentStatus, InstanceStatus, Role, Task, TaskKind, TaskState, utcnow
+from ..models import (
+    DeliveryStatus,
+    IncidentStatus,
+    InstanceStatus,
+    NotificationKind,
+    Role,
+    Task,
+    TaskKind,
+    TaskState,
+    utcnow,
+)
 from ..services import substitutes
 from ..services.calendar_years import calendar_of
 from ..services.deadlines import workdays_so_far
@@ -796,3 +806,17 @@ class DeliverySchema(Schema):
     last_error = fields.String(allow_none=True)
     created_at = fields.DateTime()
     delivered_at = fields.DateTime(allow_none=True)
+
+
+class NotificationSettings(StrictSchema):
+    email = fields.String(
+        allow_none=True, validate=validate.Length(max=254), metadata={"description": "where the mails go; null: none"}
+    )
+    kinds = fields.List(
+        fields.String(validate=validate.OneOf(tuple(NotificationKind))),
+        required=True,
+        metadata={
+            "description": "the notices wanted: arrived (a digest), due_soon, overdue, sent_back, assigned, "
+            "substitute, decided"
+        },
+    )

@@ -39,6 +39,7 @@ from ..models import (
     WebhookDelivery,
     utcnow,
 )
+from . import notifications
 from .webhooks import allowed_hosts, host_allowed
 
 BATCH = 50
@@ -54,6 +55,7 @@ class Settings:
     attempts: int
     retry_seconds: float
     timeout_seconds: float
+    mail: notifications.MailSettings | None = None  # None: nobody is notified by e-mail
 
     @classmethod
     def of(cls, settings: dict[str, Any]) -> Settings:
@@ -62,16 +64,21 @@ class Settings:
             attempts=int(settings.get("WEBHOOK_ATTEMPTS") or 8),
             retry_seconds=float(settings.get("WEBHOOK_RETRY_SECONDS") or 30),
             timeout_seconds=float(settings.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
+            mail=notifications.MailSettings.of(settings),
         )
 
 
 def run_pass(database: Database, settings: Settings) -> int:
-    """One pass: fan out what the outbox holds, then send what is due; returns deliveries sent."""
-    while fan_out(database):
+    """One pass: fan out what the outbox holds (webhook deliveries, people's notices), send the
+    deliveries that are due, then the mails; returns the webhook deliveries tried."""
+    while fan_out(database, notify=settings.mail is not None):
         pass
     sent = 0
     while done := send_due(database, settings):  # a delivered head lets its instance's next one go
         sent += done
+    if settings.mail is not None:
+        notifications.scan_deadlines(database, settings.mail)
+        notifications.send_mails(database, settings.mail)
     return sent
 
 
@@ -79,9 +86,9 @@ def _locked(session: Session, stmt: Any) -> Any:
     return stmt.with_for_update(skip_locked=True) if is_postgres(session) else stmt
 
 
-def fan_out(database: Database) -> int:
+def fan_out(database: Database, notify: bool = False) -> int:
     """Turn up to a batch of outbox rows into deliveries (one per active webhook that wants the
-    event's type) and delete them; returns the rows handled."""
+    event's type) and, with ``notify``, into people's notices; delete them; returns the rows handled."""
     with database.session() as session:
         if is_postgres(session):
             # One fan-out at a time: deliveries then follow the events' order, which per instance is
@@ -93,8 +100,10 @@ def fan_out(database: Database) -> int:
         webhooks = list(session.scalars(select(Webhook).where(Webhook.active.is_(True))))
         for row in rows:
             event = row.event
+            if notify:
+                notifications.from_event(session, event)
             for webhook in webhooks:
-                if "*" in webhook.events or event.type in webhook.events:
+                if _wants(webhook, event.type):
                     session.add(
                         WebhookDelivery(
                             webhook_id=webhook.id,
@@ -105,6 +114,14 @@ def fan_out(database: Database) -> int:
                     )
             session.delete(row)
         return len(rows)
+
+
+def _wants(webhook: Webhook, event_type: str) -> bool:
+    """``*``: every event; ``task.*``: every event of that family; else the exact type."""
+    return any(
+        wanted == "*" or wanted == event_type or (wanted.endswith(".*") and event_type.startswith(wanted[:-1]))
+        for wanted in webhook.events
+    )
 
 
 def _delivery_id(webhook_id: int, event_id: int) -> str:

@@ -123,6 +123,15 @@ DATA_WORDS = (
     N_("user.created"),
     N_("user.changed"),
     N_("user.password_reset"),
+    # notices people get by e-mail
+    N_("notify:arrived"),
+    N_("notify:due_soon"),
+    N_("notify:overdue"),
+    N_("notify:sent_back"),
+    N_("notify:assigned"),
+    N_("notify:substitute"),
+    N_("notify:decided"),
+    N_("notification.sent"),
     # webhooks
     N_("delivery:pending"),
     N_("delivery:delivered"),

@@ -17,13 +17,14 @@ from flask import session as cookie_session
 
 from ..db import get_session
 from ..http_edge import page_error, send_material, send_model_file, status_of
-from ..models import utcnow
+from ..models import NotificationKind, utcnow
 from ..services import (
     agencies,
     calendar_years,
     definitions,
     history,
     materials,
+    notifications,
     projects,
     saved_filters,
     send_back,
@@ -797,3 +798,32 @@ def model_form_new(key: str):
 @auth.signed_in
 def model_xml(key: str, version: int):
     return send_model_file(definitions.get_version(get_session(), key, version))
+
+
+# -- my settings -----------------------------------------------------------------------------------
+
+
+@bp.route("/me", methods=["GET", "POST"])
+@auth.signed_in
+def my_settings():
+    """My e-mail address and the notices I want."""
+    session, user = get_session(), me()
+    errors = None
+    if request.method == "POST":
+        try:
+            notifications.set_preferences(
+                session, user, request.form.get("email", "").strip(), request.form.getlist("kinds")
+            )
+        except InvalidInput as exc:
+            errors = _field_errors(exc)
+        else:
+            flash(translate("Saved."))
+            return redirect(url_for("web.my_settings"), 303)
+    chosen = set(user.notify) if user.notify is not None else set(NotificationKind)
+    return render_template(
+        "me.html",
+        kinds=list(NotificationKind),
+        chosen=chosen,
+        errors=errors,
+        email=request.form.get("email", user.email),
+    ), (422 if errors else 200)
