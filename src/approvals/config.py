@@ -49,6 +49,17 @@ DEFAULTS: dict[str, object] = {
     "SMTP_STARTTLS": False,
     "BASE_URL": "http://127.0.0.1:5000",
     "NOTIFY_DUE_WORKDAYS": 2,
+    # Single sign-on (OpenID Connect) beside local passwords, when an issuer is set. The agency comes
+    # from one claim, matched to the directory (a code, an alias or a name) or through the map
+    # ("claim value=CODE;..."); the role from another claim through its map, else the default.
+    "OIDC_ISSUER": "",
+    "OIDC_CLIENT_ID": "",
+    "OIDC_CLIENT_SECRET": "",
+    "OIDC_AGENCY_CLAIM": "department",
+    "OIDC_AGENCY_MAP": "",
+    "OIDC_ROLE_CLAIM": "title",
+    "OIDC_ROLE_MAP": "",
+    "OIDC_DEFAULT_ROLE": "staff",
     # GET /metrics asks for this bearer token when it is set (empty: anyone who reaches it may scrape).
     "METRICS_TOKEN": "",
     "WEBHOOK_ATTEMPTS": 8,

@@ -22,7 +22,7 @@ def local_time(moment: datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, operations, static_files  # noqa: F401 - their pages join the blueprint
+    from . import admin, operations, sso, static_files  # noqa: F401 - their pages join the blueprint
     from .views import bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, not an hour
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     csrf.init_app(app)
     static_files.init_app(app)
+    sso.init_app(app)
     i18n.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time

@@ -32,6 +32,12 @@ def sign_in(username: str, password: str) -> str | None:
         return exc.message
     except NotAuthenticated:
         return N_("Wrong user name or password")
+    start_session(user)
+    return None
+
+
+def start_session(user: User) -> None:
+    """The browser's session for ``user`` (signed in by password or by the identity provider)."""
     token, _ = users.issue_token(get_session(), user, SESSION_DAYS, TokenScope.WEB)
     lang = session.get("lang")
     session.clear()  # nothing from before signing in carries over (session fixation)...
@@ -39,7 +45,6 @@ def sign_in(username: str, password: str) -> str | None:
         session["lang"] = lang  # ...but the language chosen on the sign-in page
     session["token"] = token
     session.permanent = False
-    return None
 
 
 def sign_out() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask import session as cookie_session
 
 from ..db import get_session
@@ -80,7 +80,8 @@ def login():
         error = auth.sign_in(request.form.get("username", ""), request.form.get("password", ""))
         if error is None:
             return redirect(local_path(request.args.get("next")) or url_for("web.inbox"))
-    return render_template("login.html", error=error), (401 if error else 200)
+    sso = "approvals_oauth" in current_app.extensions
+    return render_template("login.html", error=error, sso=sso), (401 if error else 200)
 
 
 @bp.post("/logout")
