@@ -19,7 +19,7 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from ..text import msg
+from ..text import N_, msg
 from .errors import ExpressionError, Problem, ScriptError
 from .lint_flow import check_flow
 from .sandbox import FUNCTIONS, check_cardinality, check_expression, check_script
@@ -30,20 +30,20 @@ NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 
 # Elements SpiffWorkflow cannot run correctly, refused with the reason.
 UNSUPPORTED = {
-    "complexGateway": "complex gateways are not supported; use exclusive, inclusive or parallel gateways",
-    "adHocSubProcess": "ad-hoc subprocesses are not supported",
-    "compensateEventDefinition": "compensation is not supported",
+    "complexGateway": N_("complex gateways are not supported; use exclusive, inclusive or parallel gateways"),
+    "adHocSubProcess": N_("ad-hoc subprocesses are not supported"),
+    "compensateEventDefinition": N_("compensation is not supported"),
     # Nothing here can call an outside system or deliver a message or condition yet: a model that
     # waited on one would publish and then never move.
-    "serviceTask": "service tasks are not supported: nothing here can call an outside system yet",
-    "sendTask": "send tasks are not supported: nothing here can deliver a message yet",
-    "receiveTask": "receive tasks are not supported: nothing here can deliver a message yet",
-    "conditionalEventDefinition": "conditional events are not supported: nothing here re-evaluates a condition",
+    "serviceTask": N_("service tasks are not supported: nothing here can call an outside system yet"),
+    "sendTask": N_("send tasks are not supported: nothing here can deliver a message yet"),
+    "receiveTask": N_("receive tasks are not supported: nothing here can deliver a message yet"),
+    "conditionalEventDefinition": N_("conditional events are not supported: nothing here re-evaluates a condition"),
 }
 # Catch events that would wait for something no one can send here.
 UNDELIVERABLE = {
-    "messageEventDefinition": "a message",
-    "signalEventDefinition": "a signal",
+    "messageEventDefinition": N_("a message"),
+    "signalEventDefinition": N_("a signal"),
 }
 CATCH_EVENTS = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
 # A plain task is run by SpiffWorkflow as a manual step: someone must do it, so it needs a lane too.
@@ -141,7 +141,7 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
         local = _local(el)
         if local in UNSUPPORTED:
             owner = el if el.get("id") else el.getparent()
-            result.add(owner.get("id"), UNSUPPORTED[local])
+            result.add(owner.get("id"), msg(UNSUPPORTED[local]))
         elif el.get("isForCompensation") == "true":
             result.add(el.get("id"), msg("compensation handlers are not supported"))
         elif local in UNDELIVERABLE and _local(el.getparent()) in CATCH_EVENTS:
@@ -151,7 +151,7 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
                 msg(
                     "{label} waits for {value}, which nothing here can deliver yet",
                     label=_label(event),
-                    value=UNDELIVERABLE[local],
+                    value=msg(UNDELIVERABLE[local]),
                 ),
             )
 

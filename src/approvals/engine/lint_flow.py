@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..text import msg
+from ..text import N_, msg
 from .errors import Problem
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -46,8 +46,8 @@ FLOW_NODES = {
 }
 HUMAN_TASKS = {"userTask", "manualTask", "task"}
 DECIDING_GATEWAYS = {"exclusiveGateway", "inclusiveGateway"}
-END_IT = "end the path with an end event"
-NO_WAY_OUT = "a loop with no way out?"
+END_IT = N_("end the path with an end event")
+NO_WAY_OUT = N_("a loop with no way out?")
 
 
 def check_flow(root: etree._Element, forms: Mapping[str, dict[str, Any]]) -> list[Problem]:
@@ -107,7 +107,8 @@ def _check_scope(scope: etree._Element, forms: Mapping[str, dict[str, Any]], ass
         elif not outgoing[node] and _local(el) != "endEvent" and not _ends_by_itself(el):
             problems.append(
                 Problem(
-                    node, msg("{label} leads nowhere: no flow leaves it ({END_IT})", label=_label(el), END_IT=END_IT)
+                    node,
+                    msg("{label} leads nowhere: no flow leaves it ({END_IT})", label=_label(el), END_IT=msg(END_IT)),
                 )
             )
         elif node not in finishing:
@@ -117,7 +118,7 @@ def _check_scope(scope: etree._Element, forms: Mapping[str, dict[str, Any]], ass
                     msg(
                         "{label}: no path from here reaches an end event ({NO_WAY_OUT})",
                         label=_label(el),
-                        NO_WAY_OUT=NO_WAY_OUT,
+                        NO_WAY_OUT=msg(NO_WAY_OUT),
                     ),
                 )
             )

@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from ..text import msg
 from .serializer import REGISTRY, workflow_from_json, workflow_to_json
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
@@ -54,7 +55,7 @@ def migrate(
         if diff is None:
             if subprocess.get_tasks(state=_LIVE):
                 result.blocked.append(
-                    f"called process {subprocess.spec.name!r} is running and is not in the new version"
+                    msg("called process {name!r} is running and is not in the new version", name=subprocess.spec.name)
                 )
             continue
         trees.append((subprocess, diff, subprocess_specs[subprocess.spec.name]))
@@ -86,25 +87,41 @@ def migrate(
     try:
         workflow_from_json(workflow_to_json(workflow), spec, subprocess_specs, workflow.script_engine)
     except Exception as exc:  # noqa: BLE001 - any failure to reload means the instance cannot move
-        result.blocked.append(f"the moved instance does not load on the new version: {type(exc).__name__}: {exc}")
+        result.blocked.append(
+            msg("the moved instance does not load on the new version: {name}: {exc}", name=type(exc).__name__, exc=exc)
+        )
     return result
 
 
 def _blocking(diff: Any, same_agency: Callable[[str | None, str | None], bool]) -> list[str]:
-    reasons = []
+    reasons: list[str] = []
     for task in diff.removed:
         if task.has_state(_LIVE):
-            reasons.append(f"{_label(task)} is {_state(task)} and the new version removes it")
+            reasons.append(
+                msg("{label} is {state} and the new version removes it", label=_label(task), state=_state(task))
+            )
     for task in diff.changed:
         if not task.has_state(_LIVE):
             continue
         new = diff.alignment[task]
         if type(new) is not type(task.task_spec):
-            reasons.append(f"{_label(task)} is {_state(task)} and the new version makes it a {_kind(new)}")
+            reasons.append(
+                msg(
+                    "{label} is {state} and the new version makes it a {kind}",
+                    label=_label(task),
+                    state=_state(task),
+                    kind=_kind(new),
+                )
+            )
         elif task.task_spec.manual and not same_agency(task.task_spec.lane, getattr(new, "lane", None)):
             reasons.append(
-                f"{_label(task)} is open in lane {task.task_spec.lane!r} and the new version moves it to lane "
-                f"{getattr(new, 'lane', None)!r}: complete it first"
+                msg(
+                    "{label} is open in lane {lane!r} and the new version moves it to lane {new_lane!r}: "
+                    "complete it first",
+                    label=_label(task),
+                    lane=task.task_spec.lane,
+                    new_lane=getattr(new, "lane", None),
+                )
             )
     return reasons
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import filetype
 
+from ..text import msg
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -87,21 +89,30 @@ def accepts(wanted: list[str] | None, kind: Kind) -> bool:
 def field_problems(schema: dict[str, Any]) -> list[str]:
     """What is wrong with a form's material fields (``"x-material": {"types": [...]}`` on an array
     property), for the publish check."""
-    problems = []
+    problems: list[str] = []
     for name, prop in ((schema.get("properties") or {}) if isinstance(schema, dict) else {}).items():
         if not isinstance(prop, dict) or "x-material" not in prop:
             continue
         spec = prop["x-material"]
         if not isinstance(spec, dict) or set(spec) - {"types"}:
-            problems.append(f"field {name!r}: x-material must be an object with an optional 'types' list")
+            problems.append(
+                msg("field {name!r}: x-material must be an object with an optional 'types' list", name=name)
+            )
             continue
         if prop.get("type") != "array" or (prop.get("items") or {}).get("type") != "integer":
-            problems.append(f"field {name!r}: a material field is an array of integers (the material ids)")
+            problems.append(
+                msg("field {name!r}: a material field is an array of integers (the material ids)", name=name)
+            )
         types = spec.get("types", [])
         unknown = [t for t in types if t not in ALLOWED and t not in GROUPS] if isinstance(types, list) else [types]
         if unknown:
             problems.append(
-                f"field {name!r}: unknown material types {unknown}; use {', '.join(sorted(GROUPS | set(ALLOWED)))}"
+                msg(
+                    "field {name!r}: unknown material types {unknown}; use {value}",
+                    name=name,
+                    unknown=unknown,
+                    value=", ".join(sorted(GROUPS | set(ALLOWED))),
+                )
             )
     return problems
 
