@@ -117,6 +117,7 @@ class IncidentStatus(StrEnum):
 class TokenScope(StrEnum):
     API = "api"  # a bearer token for the API
     WEB = "web"  # the token a page session keeps; the API refuses it, so a leaked cookie is no API key
+    MESSAGES = "messages"  # a service account's: it may only deliver messages (POST /api/messages)
 
 
 class NotificationKind(StrEnum):

@@ -20,7 +20,13 @@ def _with(element: str) -> str:
     [
         (_with('<bpmn:serviceTask id="call_out" name="外部接口" />'), "call_out", "service tasks are not supported"),
         (_with('<bpmn:sendTask id="notify" name="通知" />'), "notify", "send tasks are not supported"),
-        (_with('<bpmn:receiveTask id="await" name="等待" />'), "await", "receive tasks are not supported"),
+        (
+            _with(
+                '<bpmn:intermediateCatchEvent id="await"><bpmn:signalEventDefinition /></bpmn:intermediateCatchEvent>'
+            ),
+            "await",
+            "waits for a signal",
+        ),
         (
             _with('<bpmn:startEvent id="by_mail"><bpmn:messageEventDefinition /></bpmn:startEvent>'),
             "by_mail",

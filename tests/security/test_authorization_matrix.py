@@ -81,6 +81,10 @@ MATRIX = {
     ("post", "/api/tasks/{task_id}/complete"):               (401, R,   403, 409, 403, 403, 403, 403),
     ("post", "/api/tasks/{task_id}/send-back"):              (401, R,   403, 409, 403, 403, 403, 403),
     ("get", "/api/tasks/{task_id}/send-back-targets"):       (401, R,   403, R,   R,   R,   R,   403),
+    # Admins make service accounts' tokens; anyone may send a message, delivered only where their
+    # agency's element waits (the state's instance waits for none: 404).
+    ("post", "/api/tokens/service"):                         (401, 403, 403, 403, 403, W,   403, 403),
+    ("post", "/api/messages"):                               (401, 404, 404, 404, 404, 404, 404, 404),
     # Everyone signed in reads and sets their own notifications.
     ("get", "/api/me/notifications"):                        (401, R,   R,   R,   R,   R,   R,   R),
     ("put", "/api/me/notifications"):                        (401, R,   R,   R,   R,   R,   R,   R),
@@ -215,6 +219,8 @@ def request_for(method: str, path: str, state: State):
         ("put", "/api/calendar/years/{year}"): {"rest_days": ["2026-10-01"], "work_days": []},
         ("post", "/api/webhooks"): {"url": "http://127.0.0.1/hook", "events": ["*"]},
         ("put", "/api/me/notifications"): {"email": "me@example.org", "kinds": ["arrived"]},
+        ("post", "/api/tokens/service"): {"username": "pnr"},
+        ("post", "/api/messages"): {"name": "nothing", "project_code": "P-001"},
     }.get((method, path))
     files = None
     if (method, path) in (

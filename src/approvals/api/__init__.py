@@ -43,6 +43,7 @@ def init_app(app: Flask) -> None:
         instances,
         materials,
         me,
+        messages,
         projects,
         substitutions,
         tasks,
@@ -63,13 +64,15 @@ def init_app(app: Flask) -> None:
         incidents,
         webhooks,
         me,
+        messages,
     ):
         api.register_blueprint(module.blp)
 
     @app.before_request
     def _require_token():
         # Signing in and reading the API documentation are the only things done without a token.
-        if request.blueprint not in (None, tokens.blp.name, "api-docs") and request.path.startswith("/api/"):
+        signing_in = request.endpoint == f"{tokens.blp.name}.create_token"
+        if request.blueprint not in (None, "api-docs") and not signing_in and request.path.startswith("/api/"):
             auth.authenticate()
         if request.path.startswith("/api/"):
             check_json_body()  # after the token: an anonymous caller learns nothing from it

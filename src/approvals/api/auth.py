@@ -7,7 +7,7 @@ from functools import wraps
 from flask import g, request
 
 from ..db import get_session
-from ..models import User
+from ..models import TokenScope, User
 from ..services import users
 from ..services.errors import NotAuthenticated
 
@@ -31,7 +31,9 @@ def authenticate() -> User:
         token = bearer_token()
         if token is None:
             raise NotAuthenticated("send 'Authorization: Bearer <token>'; get a token from POST /api/tokens")
-        user = users.user_for_token(get_session(), token)
+        # A service account's token (scope messages) is good for delivering messages only.
+        scopes = (TokenScope.API, TokenScope.MESSAGES) if request.blueprint == "messages" else (TokenScope.API,)
+        user = users.user_for_token(get_session(), token, scopes)
         if user is None:
             raise NotAuthenticated("the token is unknown, expired or revoked")
         g.user = user

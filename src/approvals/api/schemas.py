@@ -820,3 +820,29 @@ class NotificationSettings(StrictSchema):
             "substitute, decided"
         },
     )
+
+
+class MessageRequest(StrictSchema):
+    name = fields.String(
+        required=True, validate=validate.Length(min=1, max=128), metadata={"description": "the BPMN message's name"}
+    )
+    project_code = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "deliver to the live instance of this project that waits for the message"},
+    )
+    instance_id = fields.Integer(
+        validate=validate.Range(min=1, max=2**63 - 1), metadata={"description": "or to this instance"}
+    )
+    correlation = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "correlation keys, as the model defines them"}
+    )
+    data = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "the message's data (the catch event's messageVariable)"},
+    )
+
+
+class ServiceTokenRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    days = fields.Integer(load_default=365, validate=validate.Range(min=1, max=3650))

@@ -5,9 +5,9 @@ from flask_smorest import Blueprint
 
 from ..db import get_session
 from ..http_edge import check_password
-from ..services import users
-from .auth import SECURITY, authenticated, bearer_token
-from .schemas import TokenRequest, TokenResponse
+from ..services import accounts, users
+from .auth import SECURITY, authenticated, bearer_token, current_user
+from .schemas import ServiceTokenRequest, TokenRequest, TokenResponse
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/tokens", description="API tokens")
 
@@ -37,3 +37,23 @@ def create_token(body):
 def revoke_current_token():
     """Sign out: revoke the token this request carries."""
     users.revoke_token(get_session(), bearer_token() or "")  # authenticated: there is one
+
+
+@blp.post("/service")
+@blp.doc(security=SECURITY)
+@blp.arguments(ServiceTokenRequest)
+@blp.response(201, TokenResponse)
+@authenticated
+def create_service_token(body):
+    """A service account's token (admins): scope `messages`, good only for `POST /api/messages`, for
+    the user given (an account of the agency whose system sends the messages)."""
+    user, token, expires_at = accounts.issue_service_token(
+        get_session(), current_user(), body["username"], body["days"]
+    )
+    return {
+        "token": token,
+        "expires_at": expires_at,
+        "username": user.username,
+        "agency": user.agency_code,
+        "role": user.role,
+    }

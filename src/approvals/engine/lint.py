@@ -37,10 +37,12 @@ UNSUPPORTED = {
     # waited on one would publish and then never move.
     "serviceTask": N_("service tasks are not supported: nothing here can call an outside system yet"),
     "sendTask": N_("send tasks are not supported: nothing here can deliver a message yet"),
-    "receiveTask": N_("receive tasks are not supported: nothing here can deliver a message yet"),
     "conditionalEventDefinition": N_("conditional events are not supported: nothing here re-evaluates a condition"),
 }
-# Catch events that would wait for something no one can send here.
+# Catch events that would wait for something no one can send here. A message arrives through
+# POST /api/messages at an intermediate or boundary event, or a receive task; nothing starts an
+# instance by a message yet.
+MESSAGE_CATCHERS = ("intermediateCatchEvent", "boundaryEvent")
 UNDELIVERABLE = {
     "messageEventDefinition": N_("a message"),
     "signalEventDefinition": N_("a signal"),
@@ -144,7 +146,11 @@ def _check_unsupported(root: etree._Element, result: LintResult) -> None:
             result.add(owner.get("id"), msg(UNSUPPORTED[local]))
         elif el.get("isForCompensation") == "true":
             result.add(el.get("id"), msg("compensation handlers are not supported"))
-        elif local in UNDELIVERABLE and _local(el.getparent()) in CATCH_EVENTS:
+        elif (
+            local in UNDELIVERABLE
+            and _local(el.getparent()) in CATCH_EVENTS
+            and not (local == "messageEventDefinition" and _local(el.getparent()) in MESSAGE_CATCHERS)
+        ):
             event = el.getparent()
             result.add(
                 event.get("id"),

@@ -15,7 +15,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
@@ -57,6 +59,13 @@ class TaskNotReady(Exception):
 
 class NothingToRetry(Exception):
     """No engine task of the workflow is in error (the failure happened outside any one task)."""
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    name: str
+    element: str
+    lane: str | None
 
 
 class NotOnPath(Exception):
@@ -241,6 +250,43 @@ class ModelRuntime:
             if task.state == TaskState.COMPLETED and isinstance(spec, EndEvent):
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         return None
+
+    @staticmethod
+    def waiting_messages(workflow: BpmnWorkflow) -> list[WaitingMessage]:
+        """The messages the instance waits for: a message catch event or a receive task, each with
+        its element and lane (the agency whose system may send it)."""
+        found = []
+        for task in list(workflow.event_manager.tasks.values()):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
+                found.append(
+                    WaitingMessage(definition.name, task.task_spec.bpmn_id, getattr(task.task_spec, "lane", None))
+                )
+        return found
+
+    def deliver_message(
+        self, workflow: BpmnWorkflow, name: str, data: dict[str, Any], correlation: dict[str, Any]
+    ) -> int:
+        """Deliver message ``name`` with ``data`` to whatever waits for it (then run what follows);
+        returns how many catchers took it (0: nothing waited, the workflow is as it was)."""
+        check_safe_data(data, "message")
+        waiting = [
+            task.task_spec.event_definition
+            for task in workflow.event_manager.tasks.values()
+            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+            and task.task_spec.event_definition.name == name
+        ]
+        if not waiting:
+            return 0
+        # SpiffWorkflow matches an event by its definition's class and name: the catcher's own.
+        event = BpmnEvent(waiting[0], payload=data, correlations=correlation)
+        try:
+            caught = workflow.event_manager.catch(event, internal=False)
+        except SpiffWorkflowException as exc:
+            raise EngineFailure(_describe(exc), _element_of(exc)) from None
+        if caught:
+            self.advance(workflow)
+        return int(caught)
 
     @staticmethod
     def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:

@@ -10,18 +10,19 @@ user or resetting their password also ends their sessions and API tokens."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from ..models import WORK_ROLES, Agency, ApiToken, Role, Task, TaskState, User, utcnow
+from ..models import WORK_ROLES, Agency, ApiToken, Role, Task, TaskState, TokenScope, User, utcnow
 from ..text import msg
 from . import events
 from .authz import can_manage_users, require
 from .errors import Conflict, InvalidInput, NotFound
 from .instance_change import changing_task
-from .users import MIN_PASSWORD, create_user, get_user
+from .users import MIN_PASSWORD, create_user, get_user, issue_token
 
 MAX_DISPLAY_NAME = 200
 
@@ -143,3 +144,14 @@ def _hand_back_steps(session: Session, user: User, actor: User) -> None:
                 task=task,
                 payload={"from": user.username, "reason": reason, "reason_message": reason.as_json()},
             )
+
+
+def issue_service_token(session: Session, actor: User, username: str, days: int) -> tuple[User, str, datetime]:
+    """A token of scope ``messages`` for ``username``: its system may deliver messages, nothing else."""
+    _require_admin(actor)
+    user = _user(session, username)
+    if not user.active:
+        raise Conflict(msg("{username} is deactivated", username=username))
+    token, expires_at = issue_token(session, user, days, TokenScope.MESSAGES)
+    events.record(session, "token.issued", actor, payload={"username": username, "scope": "messages", "days": days})
+    return user, token, expires_at

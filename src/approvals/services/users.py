@@ -145,10 +145,14 @@ _TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("hash")).option
 _USER = select(User).where(User.username == bindparam("username"))
 
 
-def user_for_token(session: Session, token: str, scope: TokenScope = TokenScope.API) -> User | None:
-    """The user of a live token of that scope (a page session's token is no API token, and back)."""
+def user_for_token(
+    session: Session, token: str, scope: TokenScope | tuple[TokenScope, ...] = TokenScope.API
+) -> User | None:
+    """The user of a live token of that scope, or one of those scopes (a page session's token is no
+    API token, and back)."""
+    scopes = scope if isinstance(scope, tuple) else (scope,)
     row = session.scalar(_TOKEN, {"hash": _hash(token)})  # the user comes with it: one query per request
-    if row is None or row.scope != scope or row.revoked_at is not None or row.expires_at <= utcnow():
+    if row is None or row.scope not in scopes or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     if not row.user.active:
         return None

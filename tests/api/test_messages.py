@@ -1,0 +1,103 @@
+"""Messages from outside, on both databases: the applicant's system resubmits the 补正 materials of a
+feasibility review as a message by project code, with a service account's token; DRC's acceptance
+check opens again. A repeat with the same Idempotency-Key changes nothing; a message nothing waits
+for is 404, to a suspended instance 409, from another agency's system 403; the service token is good
+for messages only."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from approvals.models import Event, ProcessInstance, Task, TaskState
+from tests.conftest import publish_file
+from tests.scenarios.driver import Scenario
+from tests.scenarios.test_feasibility_review import PREPARED, SUBMITTED
+
+RESUBMISSION = {"corrected_on": "2026-09-24", "note": "补齐了节能评估报告"}
+
+
+@pytest.fixture
+def waiting_for_correction(database, people):
+    """A feasibility review of project S-1 whose acceptance check asked for a 补正."""
+    publish_file(database, "feasibility_review.bpmn")
+    s = Scenario(database, "feasibility_review")
+    s.do("prepare_report", PREPARED)
+    s.do("check_prerequisites", {"site_book_status": "in_progress"})
+    s.do("submit_report", SUBMITTED, on=date(2026, 9, 21))
+    s.do("acceptance_check", {"acceptance_decision": "correct", "correction_items": "补充节能评估"})
+    assert s.open_steps() == [("correct_materials", "HQ")]
+    return s
+
+
+def service_token(client, people, username: str) -> dict[str, str]:
+    made = client.post("/api/tokens/service", json={"username": username, "days": 30}, headers=people.auth("admin"))
+    assert made.status_code == 201, made.json
+    return {"Authorization": f"Bearer {made.json['token']}"}
+
+
+def counts(database) -> tuple[int, int]:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(Event)), session.scalar(
+            select(func.count()).select_from(Task)
+        )
+
+
+def test_the_applicants_system_resubmits_by_message_and_the_check_opens_again(
+    client, people, database, waiting_for_correction
+):
+    s = waiting_for_correction
+    hq_system = {**service_token(client, people, "hq"), "Idempotency-Key": "resubmit-S-1-0001"}
+    body = {"name": "resubmission", "project_code": "S-1", "data": RESUBMISSION}
+    answer = client.post("/api/messages", json=body, headers=hq_system)
+    assert answer.status_code == 200, answer.json
+    assert [(t["bpmn_id"], t["agency"]) for t in answer.json["open_tasks"]] == [("acceptance_check", "DRC")]
+    with database.session() as session:
+        instance = session.get(ProcessInstance, s.instance_id)
+        correction = next(t for t in instance.tasks if t.bpmn_id == "correct_materials")
+        assert correction.state == TaskState.CANCELLED
+        received = session.scalars(select(Event).where(Event.type == "message.received")).one()
+        assert received.payload["name"] == "resubmission" and received.payload["elements"] == ["resubmitted"]
+        assert received.actor_name == "hq"
+    assert s.step("acceptance_check").agency_code == "DRC"
+    # The same message again, with the same key: the same answer, nothing changed.
+    before = counts(database)
+    again = client.post("/api/messages", json=body, headers=hq_system)
+    assert again.status_code == 200 and again.json == answer.json and counts(database) == before
+    # Without the key it is a new message, and nothing waits for it any more.
+    fresh = client.post("/api/messages", json=body, headers={"Authorization": hq_system["Authorization"]})
+    assert fresh.status_code == 404 and "resubmission" in fresh.json["message"]
+
+
+def test_messages_are_refused_when_nothing_waits_the_instance_is_stopped_or_the_sender_is_another_agency(
+    client, people, database, waiting_for_correction
+):
+    s = waiting_for_correction
+    hq_system = service_token(client, people, "hq")
+    nothing = client.post("/api/messages", json={"name": "bids", "project_code": "S-1"}, headers=hq_system)
+    assert nothing.status_code == 404
+    drc_system = service_token(client, people, "drc")
+    body = {"name": "resubmission", "instance_id": s.instance_id, "data": RESUBMISSION}
+    assert client.post("/api/messages", json=body, headers=drc_system).status_code == 403
+    assert (
+        client.post(
+            f"/api/instances/{s.instance_id}/suspend", json={"reason": "暂停"}, headers=people.auth("admin")
+        ).status_code
+        == 200
+    )
+    before = counts(database)
+    assert client.post("/api/messages", json=body, headers=hq_system).status_code == 409
+    assert counts(database) == before
+    neither = client.post("/api/messages", json={"name": "resubmission"}, headers=hq_system)
+    assert neither.status_code == 422
+
+
+def test_a_service_token_is_good_for_messages_only_and_only_admins_make_one(client, people, waiting_for_correction):
+    hq_system = service_token(client, people, "hq")
+    assert client.get("/api/tasks", headers=hq_system).status_code == 401
+    refused = client.post("/api/tokens/service", json={"username": "hq"}, headers=people.auth("hq_lead"))
+    assert refused.status_code == 403
+    unknown = client.post("/api/tokens/service", json={"username": "nobody"}, headers=people.auth("admin"))
+    assert unknown.status_code == 404
