@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from approvals.models import Event, ProcessInstance, Task, TaskState
+from approvals.services.errors import NotFound
 from tests.conftest import publish_file
 from tests.scenarios.driver import Scenario
 from tests.scenarios.test_feasibility_review import PREPARED, SUBMITTED
@@ -101,3 +102,28 @@ def test_a_service_token_is_good_for_messages_only_and_only_admins_make_one(clie
     assert refused.status_code == 403
     unknown = client.post("/api/tokens/service", json={"username": "nobody"}, headers=people.auth("admin"))
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("decision", "correction", "message"),
+    [
+        ("site_book_decision", "site_book_correction", "site_book_resubmission"),
+    ],
+)
+def test_each_permits_correction_takes_its_own_message(database, people, decision, correction, message):
+    """Two corrections may wait at once in a project (the feasibility study's and a permit's): each
+    has its own message name, so a resubmission reaches only the step it is for."""
+    from approvals.services import messages
+    from tests.factories import user
+
+    publish_file(database, "one_book_two_certificates.bpmn")
+    s = Scenario(database, "one_book_two_certificates")
+    s.do("apply_site_book", {"site": "福田区", "land_area": 20000})
+    s.do(decision, {"permit_decision": "correct", "correction_items": "补充红线图"})
+    assert s.open_steps() == [(correction, "HQ")]
+    with database.session() as session:
+        hq = user(session, "hq")
+        with pytest.raises(NotFound):  # the feasibility study's resubmission: nothing waits for it here
+            messages.deliver(session, hq, name="resubmission", project_code="S-1")
+        _instance, open_rows = messages.deliver(session, hq, name=message, project_code="S-1", data={"note": "已补充"})
+        assert [t.bpmn_id for t in open_rows] == [decision]
