@@ -12,6 +12,16 @@ from .schemas import ServiceTokenRequest, TokenRequest, TokenResponse
 blp = Blueprint("tokens", __name__, url_prefix="/api/tokens", description="API tokens")
 
 
+def _issued(user, token: str, expires_at) -> dict:
+    return {
+        "token": token,
+        "expires_at": expires_at,
+        "username": user.username,
+        "agency": user.agency_code,
+        "role": user.role,
+    }
+
+
 @blp.post("")
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
@@ -21,13 +31,7 @@ def create_token(body):
     """Sign in: exchange username and password for a bearer token (repeated failures: growing delays, 429)."""
     user = check_password(body["username"], body["password"])
     token, expires_at = users.issue_token(get_session(), user, int(current_app.config["TOKEN_DAYS"]))
-    return {
-        "token": token,
-        "expires_at": expires_at,
-        "username": user.username,
-        "agency": user.agency_code,
-        "role": user.role,
-    }
+    return _issued(user, token, expires_at)
 
 
 @blp.delete("/current")
@@ -50,10 +54,4 @@ def create_service_token(body):
     user, token, expires_at = accounts.issue_service_token(
         get_session(), current_user(), body["username"], body["days"]
     )
-    return {
-        "token": token,
-        "expires_at": expires_at,
-        "username": user.username,
-        "agency": user.agency_code,
-        "role": user.role,
-    }
+    return _issued(user, token, expires_at)
