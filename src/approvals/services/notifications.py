@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..db import Database, is_postgres
 from ..models import (
@@ -158,17 +158,29 @@ def from_event(session: Session, event: Event) -> None:
 
 
 def scan_deadlines(database: Database, settings: MailSettings) -> int:
-    """Due-soon and overdue notices for the holders of open steps, each made once per step."""
+    """Due-soon and overdue notices for the holders of open steps, each made once per holder and
+    step (what was told already is read in one query, not once a step)."""
     made = 0
     with database.session() as session:
         now, calendar, today = utcnow(), calendar_of(session), local_date(utcnow())
         held = session.scalars(
-            select(Task).where(Task.state == TaskState.CLAIMED, Task.kind == TaskKind.STEP, Task.due_at.is_not(None))
-        )
+            select(Task)
+            .where(Task.state == TaskState.CLAIMED, Task.kind == TaskKind.STEP, Task.due_at.is_not(None))
+            .options(joinedload(Task.assignee), joinedload(Task.instance).joinedload(ProcessInstance.project))
+        ).all()
+        told = {
+            (user_id, kind, task_id)
+            for user_id, kind, task_id in session.execute(
+                select(Notification.user_id, Notification.kind, Notification.task_id).where(
+                    Notification.kind.in_((NotificationKind.DUE_SOON, NotificationKind.OVERDUE)),
+                    Notification.task_id.in_([t.id for t in held]),
+                )
+            )
+        }
         for task in held:
             assert task.due_at is not None  # noqa: S101 - selected so
             left = calendar.workdays_left(today, local_date(task.due_at))
-            if task.due_at < now:
+            if task.overdue_at(now):
                 kind, text = NotificationKind.OVERDUE, f"{_where(task)}（期限 {_local(task.due_at)}）"
             elif left <= settings.due_soon_workdays:
                 kind, text = (
@@ -177,12 +189,7 @@ def scan_deadlines(database: Database, settings: MailSettings) -> int:
                 )
             else:
                 continue
-            done = session.scalar(
-                select(Notification.id).where(
-                    Notification.user_id == task.assignee_id, Notification.kind == kind, Notification.task_id == task.id
-                )
-            )
-            if done is None and wants(task.assignee, kind):
+            if (task.assignee_id, kind, task.id) not in told and wants(task.assignee, kind):
                 _add(session, task.assignee, kind, text, task, task.instance_id)
                 made += 1
     return made

@@ -245,7 +245,7 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
         history=history.history(session, task.instance_id, user),
         figure=step_diagram(session, task),
         targets=send_back.targets(session, task) if can_work else [],
-        agency_names={a.code: a.name_zh if language() == "zh" else a.name_en for a in agencies.list_agencies(session)},
+        agency_names=_agency_names(session),
         returned=returned,
         sending_back=sending_back or {},
         now=utcnow(),
