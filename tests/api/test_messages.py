@@ -6,14 +6,17 @@ for messages only."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from approvals.models import Event, ProcessInstance, Task, TaskState
+from approvals.models import Event, ProcessInstance, Project, Task, TaskState, User
 from approvals.services.errors import NotFound
 from tests.conftest import publish_file
+from tests.helpers import publish_variant
 from tests.scenarios.driver import Scenario
 from tests.scenarios.test_feasibility_review import PREPARED, SUBMITTED
 
@@ -127,3 +130,73 @@ def test_each_permits_correction_takes_its_own_message(database, people, decisio
             messages.deliver(session, hq, name="resubmission", project_code="S-1")
         _instance, open_rows = messages.deliver(session, hq, name=message, project_code="S-1", data={"note": "已补充"})
         assert [t.bpmn_id for t in open_rows] == [decision]
+
+
+CATCHERS = (Path(__file__).parent.parent / "data" / "message_catchers.bpmn").read_bytes()
+REQUEST_FORM = json.dumps(
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["package", "estimate"],
+        "properties": {
+            "package": {"type": "string", "title": "标段", "minLength": 1},
+            "estimate": {"type": "integer", "title": "估算", "minimum": 0},
+        },
+    }
+).encode()
+
+
+def instances_of(database, project_code: str) -> list[ProcessInstance]:
+    with database.session() as session:
+        return list(
+            session.scalars(select(ProcessInstance).join(ProcessInstance.project).where(Project.code == project_code))
+        )
+
+
+def test_a_message_starts_an_instance_and_an_event_subprocess_and_a_receive_task_take_theirs(client, people, database):
+    """Issue 16, 4: a message start event starts a new instance of its process for the project, its
+    data checked against the form the start event names (refused: nothing is created); a message to
+    an event subprocess runs it beside the main path; a receive task takes its message only once
+    the path reached it."""
+    published = publish_variant(client, people, CATCHERS, {"mc_request.schema.json": REQUEST_FORM})
+    assert published.status_code == 201, published.json
+    assert (
+        client.post("/api/projects", json={"code": "P-1", "name": "项目"}, headers=people.auth("hq")).status_code == 201
+    )
+    hq_system = service_token(client, people, "hq")
+    request = {"name": "tender_request", "project_code": "P-1", "data": {"package": "施工总承包"}}
+    before = counts(database)
+    refused = client.post("/api/messages", json=request, headers=hq_system)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["errors"]["json"]["data"] == {"estimate": ["this field is required"]}, refused.json
+    assert "mc_request.schema.json" in refused.json["message"]
+    assert counts(database) == before and instances_of(database, "P-1") == []
+    request["data"]["estimate"] = 4_000_000
+    assert client.post("/api/messages", json=request, headers=service_token(client, people, "drc")).status_code == 403
+    started = client.post("/api/messages", json=request, headers=hq_system)
+    assert started.status_code == 200, started.json
+    assert [(t["bpmn_id"], t["agency"]) for t in started.json["open_tasks"]] == [("review", "DRC")]
+    [instance] = instances_of(database, "P-1")
+    with database.session() as session:
+        assert session.get(User, instance.started_by_id).username == "hq"
+    # A note, by the event subprocess, while the review is open: the review stays open.
+    noted = client.post("/api/messages", json={"name": "note", "instance_id": instance.id}, headers=hq_system)
+    assert noted.status_code == 200 and [t["bpmn_id"] for t in noted.json["open_tasks"]] == ["review"]
+    # The fee before the path reaches its receive task: nothing waits for it.
+    fee = {"name": "fee_paid", "project_code": "P-1", "data": {"paid_on": "2026-10-01"}}
+    assert client.post("/api/messages", json=fee, headers=hq_system).status_code == 404
+    review = started.json["open_tasks"][0]["id"]
+    assert client.post(f"/api/tasks/{review}/claim", headers=people.auth("drc")).status_code == 200
+    assert (
+        client.post(f"/api/tasks/{review}/complete", json={"data": {}}, headers=people.auth("drc")).status_code == 200
+    )
+    paid = client.post("/api/messages", json=fee, headers=hq_system)
+    assert paid.status_code == 200 and paid.json["open_tasks"] == []
+    with database.session() as session:
+        done = session.get(ProcessInstance, instance.id)
+        assert done.status == "completed"
+        types = session.scalars(select(Event.type).where(Event.instance_id == instance.id).order_by(Event.id)).all()
+    assert types.count("message.received") == 3 and types[0] == "instance.started"
+    # Another request starts another instance: a message start event always makes a new one.
+    again = client.post("/api/messages", json=request, headers=hq_system)
+    assert again.status_code == 200 and len(instances_of(database, "P-1")) == 2

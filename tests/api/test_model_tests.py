@@ -127,3 +127,63 @@ def test_malformed_cases_are_refused_naming_the_field(client, people, sample):
     assert (
         post_files(client, people, "pnr", _files([APPROVE]), path="/api/process-definitions/tests").status_code == 403
     )
+
+
+def test_a_case_delivers_messages_as_an_agencys_system_would(client, people):
+    """A step ``{"message": …}`` delivers as POST /api/messages does: something must wait for it,
+    in the sending agency's lane, and the data must fill the catcher's form."""
+    from tests.api.test_messages import CATCHERS, REQUEST_FORM
+
+    request = {"package": "施工总承包", "estimate": 4000000}
+    cases = [
+        {
+            "name": "消息走完",
+            "steps": [
+                {"message": "tender_request", "agency": "HQ", "data": request},
+                {"step": "review", "agency": "DRC"},
+                {"message": "note", "data": {"text": "补充说明"}},
+                {"message": "fee_paid", "agency": "HQ", "data": {"paid_on": "2026-10-01"}},
+            ],
+            "expect": {"end": "end", "open": []},
+        },
+        {"name": "没人等", "steps": [{"message": "fee_paid"}]},
+        {"name": "系统不对", "steps": [{"message": "tender_request", "agency": "DRC", "data": request}]},
+        {"name": "数据不全", "steps": [{"message": "tender_request", "data": {"package": "施工"}}]},
+    ]
+    files = [
+        ("bpmn", "m.bpmn", CATCHERS),
+        ("forms", "mc_request.schema.json", REQUEST_FORM),
+        ("tests", "tests.json", json.dumps(cases, ensure_ascii=False).encode()),
+    ]
+    ran = post_files(client, people, "owner", files, path="/api/process-definitions/tests")
+    assert ran.status_code == 200, ran.json
+    said = {case["name"]: case for case in ran.json}
+    assert said["消息走完"]["passed"], said["消息走完"]
+    assert said["消息走完"]["path"] == ["tender_request", "review", "note", "fee_paid"]
+    assert said["没人等"]["failures"] == [
+        {"step": "fee_paid", "message": "nothing waits for message fee_paid; waiting: note, tender_request"}
+    ]
+    assert said["系统不对"]["failures"] == [
+        {"step": "tender_request", "message": "message tender_request is for HQ, not DRC"}
+    ]
+    assert said["数据不全"]["failures"] == [
+        {
+            "step": "tender_request",
+            "message": "message tender_request's data does not fill form mc_request.schema.json: "
+            "estimate: this field is required",
+        }
+    ]
+
+
+def test_a_case_fires_either_timer_of_an_event_based_gateway(client, people):
+    """SpiffWorkflow keeps an event-based gateway's timers on the gateway: a case still fires the one
+    it names, and the path follows that one."""
+    model = (BPMN_DIR.parent / "tests" / "data" / "event_gateway_timers.bpmn").read_bytes()
+    cases = [
+        {"name": f"{timer}先到", "steps": [{"timer": timer}], "expect": {"end": f"end_{timer}"}}
+        for timer in ("soon", "late")
+    ]
+    files = [("bpmn", "m.bpmn", model), ("tests", "tests.json", json.dumps(cases, ensure_ascii=False).encode())]
+    ran = post_files(client, people, "owner", files, path="/api/process-definitions/tests")
+    assert ran.status_code == 200, ran.json
+    assert [(case["path"], case["passed"]) for case in ran.json] == [(["soon"], True), (["late"], True)], ran.json

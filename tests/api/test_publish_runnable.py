@@ -28,9 +28,28 @@ def _with(element: str) -> str:
             "waits for a signal",
         ),
         (
-            _with('<bpmn:startEvent id="by_mail"><bpmn:messageEventDefinition /></bpmn:startEvent>'),
-            "by_mail",
-            "waits for a message",
+            _with('<bpmn:startEvent id="by_signal"><bpmn:signalEventDefinition /></bpmn:startEvent>'),
+            "by_signal",
+            "waits for a signal",
+        ),
+        (
+            _with(
+                '<bpmn:intermediateCatchEvent id="await" name="等待申请人"><bpmn:extensionElements>'
+                "<spiffworkflow:formJsonSchemaFilename>sample_submit.schema.json</spiffworkflow:formJsonSchemaFilename>"
+                '</bpmn:extensionElements><bpmn:messageEventDefinition messageRef="m" /></bpmn:intermediateCatchEvent>'
+            ),
+            "await",
+            "keeps the message in no variable",
+        ),
+        (
+            _with(
+                '<bpmn:receiveTask id="await" name="等待缴费"><bpmn:extensionElements>'
+                "<spiffworkflow:formJsonSchemaFilename>fee.schema.json</spiffworkflow:formJsonSchemaFilename>"
+                "<spiffworkflow:messageVariable>fee</spiffworkflow:messageVariable>"
+                "</bpmn:extensionElements></bpmn:receiveTask>"
+            ),
+            "await",
+            "uses form 'fee.schema.json', which was not provided",
         ),
         (_with('<bpmn:task id="plain" name="人工核对" />'), "plain", "is not in a lane"),
         (

@@ -10,7 +10,7 @@ import time_machine
 from approvals.db import Database
 from approvals.demo import attach_sample_materials
 from approvals.models import Task
-from approvals.services import instances, projects, send_back, tasks, timers, users
+from approvals.services import instances, messages, projects, send_back, tasks, timers, users
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")
 
@@ -38,6 +38,7 @@ class Scenario:
         on: date = date(2026, 9, 21),
     ):
         self.database = database
+        self.code = code
         self.today = on
         with self._at(), database.session() as session:
             admin = users.get_user(session, "scenario_admin") or users.create_user(
@@ -90,6 +91,13 @@ class Scenario:
         with self._at(), self.database.session() as session:
             task = next(t for t in instances.open_tasks(session, self.instance_id) if t.bpmn_id == bpmn_id)
             send_back.send_back(session, task.id, to, reason, self._worker(session, task.agency_code))
+
+    def message(self, name: str, data: dict, *, sender: str, on: date | None = None) -> None:
+        """Agency ``sender``'s system delivers message ``name`` to the scenario's project."""
+        self.today = on or self.today
+        with self._at(), self.database.session() as session:
+            system = self._worker(session, sender)
+            messages.deliver(session, system, name=name, project_code=self.code, data=data)
 
     def fire_timers(self, on: date) -> int:
         """The worker's pass on day ``on`` (10:00 in Shenzhen): due timers fire; how many instances it handled."""

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 import time_machine
 
-from approvals.services.errors import InvalidInput
+from approvals.models import Task, TaskState
+from approvals.services.errors import Forbidden, InvalidInput, NotFound
 from tests.conftest import BPMN_DIR, publish_file
 from tests.scenarios.driver import Scenario, end_of, morning
 
@@ -36,12 +37,16 @@ def tender(database):
     return start
 
 
-def through_opening(s: Scenario, bids: int = 5) -> None:
+def to_opening(s: Scenario) -> None:
     s.do("prepare_announcement", ANNOUNCE)
     s.do("publish_announcement", {"notice_number": "SZ-2026-001", "published_on": "2026-09-21", "sale_days": 5})
     s.do(
         "clarifications", {"clarifications_issued": 1, "last_clarification_on": "2026-09-25", "objections_received": 0}
     )
+
+
+def through_opening(s: Scenario, bids: int = 5) -> None:
+    to_opening(s)
     s.do("bid_opening", {**OPENED, "bids_received": bids})
 
 
@@ -107,6 +112,9 @@ def test_objection_upheld_reopens_evaluation_then_contract_and_filing(tender):
     s.fire_timers(date(2026, 10, 24))
     s.do("record_objections", {"objection_received": True})
     s.do("answer_objection", {"objection_upheld": False, "answer": "异议不成立"})
+    # Answered after the period's end: the process asks at once for objections not yet answered.
+    assert s.open_steps() == [("record_objections", "PWB")]
+    s.do("record_objections", {"objection_received": False})
     s.do("award_notice", {"winner": "乙公司", "notice_on": "2026-10-26"}, on=date(2026, 10, 26))
     # The contract within 30 days of Monday 2026-10-26: Wednesday 2026-11-25.
     assert s.step("sign_contract").due_at == end_of(date(2026, 11, 25))
@@ -205,3 +213,57 @@ def test_an_objection_answered_on_day_4_escalates_and_suspends_the_deadline(tend
     )
     # Suspended from Sep 25 to Sep 29 (4 days): 2026-10-12 + 4 = Friday 2026-10-16.
     assert s.step("bid_opening").input_data["bid_deadline"] == "2026-10-16"
+
+
+def test_the_trading_centres_system_reports_the_bid_opening_by_message(tender):
+    """Issue 16, 4: the opening's result arrives from the trading centre's system, checked against
+    the 开标 form as if staff had filled it; too few bids means a re-tender, as from the form."""
+    s = tender(on=date(2026, 10, 12))
+    to_opening(s)
+    assert s.open_steps() == [("bid_opening", "TRADING")]
+    with pytest.raises(InvalidInput) as refused:
+        s.message("bid_opening_result", {"opened_on": "2026-10-12", "bids_received": -1}, sender="TRADING")
+    assert list(refused.value.errors["data"]) == ["bids_received"]
+    with pytest.raises(Forbidden):  # the bidding documents are the trading centre's, not the owner's
+        s.message("bid_opening_result", OPENED, sender="PWB")
+    with pytest.raises(NotFound):  # no objection period is running yet
+        s.message("candidate_objection", {"objector": "丁公司"}, sender="TRADING")
+    assert s.open_steps() == [("bid_opening", "TRADING")]
+    s.message("bid_opening_result", {"opened_on": "2026-10-12", "bids_received": 2}, sender="TRADING")
+    assert s.open_steps() == [("record_retender", "PWB")]
+    with s.database.session() as session:
+        opening = session.query(Task).filter_by(instance_id=s.instance_id, bpmn_id="bid_opening").one()
+        assert opening.state == TaskState.CANCELLED
+    s.do("record_retender", {"reason": "投标人不足三家"})
+    to_opening(s)
+    s.message("bid_opening_result", OPENED, sender="TRADING")
+    assert s.open_steps() == [("evaluation", "EXPERTS")]
+
+
+def test_an_objection_in_the_publicity_period_arrives_by_message_and_is_answered_at_once(tender):
+    """Issue 16, 4: 实施条例 art. 54 — an objection to the candidates during the publicity is
+    answered within 3 days of receipt; rejected, the publicity runs on to its end, which may bring
+    another; the award notice goes out only after the period."""
+    s = tender(on=date(2026, 10, 12))
+    through_opening(s)
+    s.do("evaluation", EVALUATED)
+    s.do("award_decision", AWARD)
+    s.do("publicity", {"publicity_start": "2026-10-13", "publicity_days": 3})
+    objection = {"objector": "丁公司", "received_on": "2026-10-14", "summary": "第一中标候选人业绩造假"}
+    with pytest.raises(InvalidInput) as refused:
+        s.message("candidate_objection", {**objection, "summary": ""}, sender="TRADING", on=date(2026, 10, 14))
+    assert list(refused.value.errors["data"]) == ["summary"]
+    s.message("candidate_objection", objection, sender="TRADING", on=date(2026, 10, 14))
+    answer = s.step("answer_objection")
+    assert answer.agency_code == "PWB" and answer.due_at == end_of(
+        date(2026, 10, 19)
+    )  # 3 days: Saturday 17th, rolled to Monday
+    s.do("answer_objection", {"objection_upheld": False, "answer": "经核查业绩属实"}, on=date(2026, 10, 15))
+    assert s.open_steps() == []  # the period runs to the end of Friday 2026-10-16
+    s.message(
+        "candidate_objection", {**objection, "received_on": "2026-10-16"}, sender="TRADING", on=date(2026, 10, 16)
+    )
+    s.do("answer_objection", {"objection_upheld": False, "answer": "同前答复"}, on=date(2026, 10, 16))
+    assert s.open_steps() == [] and s.fire_timers(date(2026, 10, 17)) == 1
+    s.do("record_objections", {"objection_received": False})
+    assert s.open_steps() == [("award_notice", "PWB")]

@@ -40,9 +40,9 @@ UNSUPPORTED = {
     "conditionalEventDefinition": N_("conditional events are not supported: nothing here re-evaluates a condition"),
 }
 # Catch events that would wait for something no one can send here. A message arrives through
-# POST /api/messages at an intermediate or boundary event, or a receive task; nothing starts an
-# instance by a message yet.
-MESSAGE_CATCHERS = ("intermediateCatchEvent", "boundaryEvent")
+# POST /api/messages at any message catch event (a start event too: it starts an instance, or an
+# event subprocess) or a receive task; nothing here throws a signal.
+MESSAGE_CATCHERS = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
 UNDELIVERABLE = {
     "messageEventDefinition": N_("a message"),
     "signalEventDefinition": N_("a signal"),
@@ -295,12 +295,33 @@ def four_eyes_steps(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+# Elements that may name a form: a user task (what staff fill) and a message catcher (what the
+# sending system's data must fill).
+FORM_HOLDERS = " | ".join(
+    [".//bpmn:userTask", ".//bpmn:receiveTask"]
+    + [
+        f".//bpmn:{event}[bpmn:messageEventDefinition]"
+        for event in ("startEvent", "intermediateCatchEvent", "boundaryEvent")
+    ]
+)
+
+
 def _check_forms_used(process: Any, result: LintResult) -> None:
-    for task in process.iterfind(".//bpmn:userTask", NS):
+    for task in process.xpath(FORM_HOLDERS, namespaces=NS):
         ref = task.find("bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
         if ref is None or not (ref.text or "").strip():
             continue
         filename = ref.text.strip()
+        if _local(task) != "userTask" and not _message_variable(task):
+            result.add(
+                task.get("id"),
+                msg(
+                    "{label} names form {filename!r} for its message but keeps the message in no variable "
+                    "(set its message variable)",
+                    label=_label(task),
+                    filename=filename,
+                ),
+            )
         if filename not in result.forms:
             known = [p.element for p in result.problems]
             if f"form:{filename}" not in known:
@@ -310,6 +331,12 @@ def _check_forms_used(process: Any, result: LintResult) -> None:
                         "{label} uses form {filename!r}, which was not provided", label=_label(task), filename=filename
                     ),
                 )
+
+
+def _message_variable(catcher: etree._Element) -> str:
+    """The variable a receive task or message event keeps the message's data in ("" if none)."""
+    found = catcher.find(".//spiffworkflow:messageVariable", NS)
+    return (found.text or "").strip() if found is not None else ""
 
 
 def _expressions(process: Any) -> list[tuple[etree._Element, str, str]]:

@@ -140,7 +140,10 @@ def _is_entry(el: etree._Element) -> bool:
 
 
 def _ends_by_itself(el: etree._Element) -> bool:
-    """A throw event that goes elsewhere (a link) needs no outgoing flow."""
+    """A throw event that goes elsewhere (a link), or an event subprocess (it ends inside), needs no
+    outgoing flow."""
+    if _local(el) in ("subProcess", "transaction") and el.get("triggeredByEvent") == "true":
+        return True
     return _local(el) == "intermediateThrowEvent" and el.find("bpmn:linkEventDefinition", NS) is not None
 
 

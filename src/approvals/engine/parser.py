@@ -20,7 +20,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from ..text import msg
 from .bpmn_xml import parse_xml
 from .errors import ModelRejected, Problem
-from .lint import BPMN, NS, lane_routes, lint_decision, lint_model
+from .lint import BPMN, FORM_HOLDERS, NS, lane_routes, lint_decision, lint_model
 from .serializer import specs_to_json
 
 # (kind, key) -> the published XML of the latest version, or None.
@@ -73,7 +73,8 @@ def model_outline(data: bytes, *, max_bytes: int) -> ModelOutline:
     local = {p.get("id") for p in root.iterfind("bpmn:process", NS)}
     forms = {
         el.text.strip()
-        for el in root.iterfind(".//bpmn:userTask/bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
+        for holder in root.xpath(FORM_HOLDERS, namespaces=NS)
+        for el in holder.iterfind("bpmn:extensionElements/spiffworkflow:formJsonSchemaFilename", NS)
         if el.text
     }
     processes = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)} - local - {None}

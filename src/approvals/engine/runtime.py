@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -66,6 +67,7 @@ class WaitingMessage:
     name: str
     element: str
     lane: str | None
+    form: str | None = None  # the JSON Schema the message's data must satisfy
 
 
 class NotOnPath(Exception):
@@ -253,16 +255,32 @@ class ModelRuntime:
 
     @staticmethod
     def waiting_messages(workflow: BpmnWorkflow) -> list[WaitingMessage]:
-        """The messages the instance waits for: a message catch event or a receive task, each with
-        its element and lane (the agency whose system may send it)."""
-        found = []
-        for task in list(workflow.event_manager.tasks.values()):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
-                found.append(
-                    WaitingMessage(definition.name, task.task_spec.bpmn_id, getattr(task.task_spec, "lane", None))
-                )
+        """The messages the instance waits for: at a message catch event, a receive task or the
+        message start event of an event subprocess, each with its element, its lane (the agency
+        whose system may send it) and the form its data must fill, if it names one."""
+        return [_waiting(spec, definition, lane) for spec, definition, lane in _message_catchers(workflow)]
+
+    def message_forms(self) -> dict[str, str]:
+        """Message variable -> the form its catcher names, for showing a message's data under the
+        form's titles."""
+        found = {}
+        for spec in (self.spec, *self.subprocess_specs.values()):
+            for task_spec in spec.task_specs.values():
+                pairs = list(_gateway_events(task_spec)) or [(task_spec, getattr(task_spec, "event_definition", None))]
+                for catcher, inner in pairs:
+                    variable = getattr(inner, "message_var", None)
+                    form = (getattr(catcher, "extensions", None) or {}).get("formJsonSchemaFilename")
+                    if isinstance(inner, MessageEventDefinition) and variable and form:
+                        found[variable] = form
         return found
+
+    def starting_messages(self) -> list[WaitingMessage]:
+        """The messages that start a new instance: the message start events of the top process."""
+        return [
+            _waiting(start, start.event_definition, start.lane)
+            for start in self.spec.bpmn_start_events
+            if isinstance(start.event_definition, MessageEventDefinition)
+        ]
 
     def deliver_message(
         self, workflow: BpmnWorkflow, name: str, data: dict[str, Any], correlation: dict[str, Any]
@@ -270,15 +288,11 @@ class ModelRuntime:
         """Deliver message ``name`` with ``data`` to whatever waits for it (then run what follows);
         returns how many catchers took it (0: nothing waited, the workflow is as it was)."""
         check_safe_data(data, "message")
-        waiting = [
-            task.task_spec.event_definition
-            for task in workflow.event_manager.tasks.values()
-            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
-            and task.task_spec.event_definition.name == name
-        ]
+        waiting = [definition for _, definition, _ in _message_catchers(workflow) if definition.name == name]
         if not waiting:
             return 0
-        # SpiffWorkflow matches an event by its definition's class and name: the catcher's own.
+        # SpiffWorkflow matches an event by its definition's class and name: the catcher's own. An
+        # event subprocess's start is not waiting as a task: the catch itself creates the subprocess.
         event = BpmnEvent(waiting[0], payload=data, correlations=correlation)
         try:
             caught = workflow.event_manager.catch(event, internal=False)
@@ -375,17 +389,19 @@ class ModelRuntime:
     def fire_timer_now(self, workflow: BpmnWorkflow, bpmn_id: str) -> bool:
         """Fire the waiting timer event ``bpmn_id`` as if its time had come, and go on (model tests
         run in no particular time); False when no such timer waits."""
-        waiting = [
-            task
-            for task in workflow.get_tasks(state=TaskState.WAITING)
-            if task.task_spec.bpmn_id == bpmn_id
-            and type(getattr(task.task_spec, "event_definition", None)).__name__ in TIMER_EVENTS
-        ]
-        for task in waiting:
-            task._set_internal_data(event_fired=True)
-        if waiting:
+        fired = False
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if task.task_spec.bpmn_id == bpmn_id and type(definition).__name__ in TIMER_EVENTS:
+                task._set_internal_data(event_fired=True)
+                fired = True
+            for catcher, inner in _gateway_events(task.task_spec):
+                if catcher.bpmn_id == bpmn_id and type(inner).__name__ in TIMER_EVENTS:
+                    task._set_internal_data(seen_events=[*task.internal_data.get("seen_events", []), BpmnEvent(inner)])
+                    fired = True
+        if fired:
             self.advance(workflow)
-        return bool(waiting)
+        return fired
 
     @staticmethod
     def has_passed(workflow: BpmnWorkflow, bpmn_id: str) -> bool:
@@ -475,3 +491,34 @@ def runtime_for(
         with _CACHE_LOCK:
             runtime = _CACHE.setdefault(key, runtime)
     return runtime
+
+
+def _gateway_events(spec: Any) -> Iterator[tuple[Any, Any]]:
+    """(catch event spec, its event definition) of an event-based gateway: SpiffWorkflow moves each
+    event's definition onto the gateway, in the order of its outgoing events."""
+    if isinstance(spec, EventBasedGateway):
+        yield from zip(spec.outputs, spec.event_definition.event_definitions, strict=False)
+
+
+def _waiting(spec: Any, definition: MessageEventDefinition, lane: str | None) -> WaitingMessage:
+    form = (getattr(spec, "extensions", None) or {}).get("formJsonSchemaFilename")
+    return WaitingMessage(definition.name, spec.bpmn_id, lane, form)
+
+
+def _message_catchers(workflow: BpmnWorkflow) -> Iterator[tuple[Any, MessageEventDefinition, str | None]]:
+    """(spec, message definition, lane) of each place that would take a message now."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if task.state != TaskState.WAITING:
+            continue
+        if isinstance(definition, MessageEventDefinition):
+            yield task.task_spec, definition, task.task_spec.lane
+        for catcher, inner in _gateway_events(task.task_spec):
+            if isinstance(inner, MessageEventDefinition):
+                yield catcher, inner, catcher.lane
+    # Event subprocesses of the top process wait as triggers of its start, not as tasks.
+    for name in getattr(workflow.spec.start, "trigger_specs", []):
+        outer = workflow.spec.task_specs.get(name)
+        for start in workflow.subprocess_specs[name].bpmn_start_events:
+            if isinstance(start.event_definition, MessageEventDefinition):
+                yield start, start.event_definition, start.lane or getattr(outer, "lane", None)

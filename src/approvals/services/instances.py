@@ -13,7 +13,17 @@ from sqlalchemy.orm import Session
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
 from ..engine.serializer import STATE_FORMAT
-from ..models import ENDED_STATUSES, Event, InstanceStatus, ProcessInstance, Task, User, utcnow
+from ..models import (
+    ENDED_STATUSES,
+    Event,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    Project,
+    Task,
+    User,
+    utcnow,
+)
 from ..text import msg
 from . import events, materials
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
@@ -46,6 +56,13 @@ def start_instance(
             msg("no process definition {process_key!r}", process_key=process_key),
             {"process_key": [msg("unknown process")]},
         )
+    return start_definition(session, project, definition, data, actor)
+
+
+def start_definition(
+    session: Session, project: Project, definition: ProcessDefinition, data: Any, actor: User
+) -> tuple[ProcessInstance, list[Task]]:
+    """Start ``definition`` for ``project`` (whoever may: the caller checked)."""
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise InvalidInput(msg("data must be a JSON object"), {"data": [msg("must be a JSON object")]})

@@ -2,15 +2,15 @@
 
 A case gives the start data (and the project's facts a routing lane reads), then each step in
 turn with the agency that must hold it, the day it is done and the form data (or a timer that
-fires, as if its time had come), then what must come out: the end event reached and its name,
-the steps still open, due dates and counted working days. A case cannot upload files: a form's
-material fields count as holding one. Nothing is written anywhere: the engine runs in memory,
-forms and lanes are checked by the rules of a live instance (``validate_submission``, the agency
-directory), and the calendar is the one the service counts with.
+fires, as if its time had come, or a message from an agency's system, with its data), then what
+must come out: the end event reached and its name, the steps still open, due dates and counted
+working days. A case cannot upload files: a form's material fields count as holding one. Nothing
+is written anywhere: the engine runs in memory, forms and lanes are checked by the rules of a live
+instance (``validate_submission``, the agency directory), and the calendar is the one the service counts with.
 
     {"name": "…", "start": {"on": "2026-09-21", "data": {…}, "project": {"funding_level": "municipal"}},
      "steps": [{"step": "prepare_report", "agency": "HQ", "on": "2026-09-21", "data": {…}}, …,
-               {"timer": "start_deadline"}],
+               {"timer": "start_deadline"}, {"message": "resubmission", "agency": "HQ", "data": {…}}],
      "expect": {"end": "end_approved", "result": "可研已批复", "open": [], "due": {"decide": "2026-10-26"},
                 "workdays": {"decide": 20}}}
 """
@@ -66,11 +66,12 @@ CASE_SCHEMA: dict[str, Any] = {
             "maxItems": MAX_STEPS,
             "items": {
                 "type": "object",
-                "anyOf": [{"required": ["step"]}, {"required": ["timer"]}],
+                "anyOf": [{"required": ["step"]}, {"required": ["timer"]}, {"required": ["message"]}],
                 "additionalProperties": False,
                 "properties": {
                     "step": {"type": "string", "minLength": 1},
                     "timer": {"type": "string", "minLength": 1},
+                    "message": {"type": "string", "minLength": 1},
                     "agency": {"type": "string"},
                     "on": {"type": "string", "format": "date"},
                     "data": {"type": "object"},
@@ -169,6 +170,11 @@ def _run(
                 return result
             _note_opened(runtime, workflow, opened, today)
             continue
+        if "message" in entry:
+            if not _deliver(result, runtime, forms, agencies, facts, workflow, entry):
+                return result
+            _note_opened(runtime, workflow, opened, today)
+            continue
         bpmn_id = entry["step"]
         ready = {step.bpmn_id: step for step in runtime.ready_steps(workflow)}
         step = ready.get(bpmn_id)
@@ -191,8 +197,9 @@ def _run(
         data = {**dict.fromkeys(material_fields(schema), [1]), **(entry.get("data") or {})}
         errors = validate_submission(schema, data)
         if errors:
-            said = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in sorted(errors.items()))
-            result.fail(bpmn_id, msg("the form of {bpmn_id} refuses the data: {said}", bpmn_id=bpmn_id, said=said))
+            result.fail(
+                bpmn_id, msg("the form of {bpmn_id} refuses the data: {said}", bpmn_id=bpmn_id, said=_said(errors))
+            )
             return result
         _check_clock(result, calendar, step.properties.get("time_limit"), bpmn_id, opened.get(bpmn_id), today, expect)
         try:
@@ -219,6 +226,58 @@ def _fire(result: CaseResult, runtime: ModelRuntime, workflow: Any, timer: str) 
         return False
     result.path.append(timer)
     return True
+
+
+def _deliver(
+    result: CaseResult,
+    runtime: ModelRuntime,
+    forms: Mapping[str, dict[str, Any]],
+    agencies: Mapping[str, str],
+    facts: dict[str, Any],
+    workflow: Any,
+    entry: dict[str, Any],
+) -> bool:
+    """Message ``entry["message"]`` arrives from the system of ``entry["agency"]``, as through
+    POST /api/messages: something must wait for it, in that agency's lane, and its data must fill
+    the catcher's form."""
+    name, data = entry["message"], entry.get("data") or {}
+    waiting = [w for w in runtime.waiting_messages(workflow) if w.name == name]
+    if not waiting:
+        names = ", ".join(sorted({w.name for w in runtime.waiting_messages(workflow)})) or "nothing"
+        result.fail(name, msg("nothing waits for message {name}; waiting: {value}", name=name, value=names))
+        return False
+    lanes = sorted({agencies.get(runtime.route(w.lane, {**workflow.data, **facts}) or "") or "?" for w in waiting})
+    if entry.get("agency") and entry["agency"] not in lanes:
+        result.fail(
+            name,
+            msg(
+                "message {name} is for {agency}, not {value}", name=name, agency=", ".join(lanes), value=entry["agency"]
+            ),
+        )
+    for catcher in waiting:
+        errors = validate_submission(forms.get(catcher.form), data) if catcher.form else {}
+        if errors:
+            result.fail(
+                name,
+                msg(
+                    "message {name}'s data does not fill form {form}: {said}",
+                    name=name,
+                    form=catcher.form,
+                    said=_said(errors),
+                ),
+            )
+            return False
+    try:
+        runtime.deliver_message(workflow, name, data, {})
+    except (EngineFailure, UnsafeData) as exc:
+        result.fail(name, msg("after message {name} arrived the model failed: {exc}", name=name, exc=exc))
+        return False
+    result.path.append(name)
+    return True
+
+
+def _said(errors: Mapping[str, list[str]]) -> str:
+    return "; ".join(f"{name}: {', '.join(messages)}" for name, messages in sorted(errors.items()))
 
 
 def _note_opened(runtime: ModelRuntime, workflow: Any, opened: dict[str, date | None], today: date | None) -> None:

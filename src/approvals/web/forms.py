@@ -185,14 +185,29 @@ def _properties(forms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def readable(forms: dict[str, dict[str, Any]], data: dict[str, Any], yes_no: tuple[str, str]) -> list[Shown]:
+def readable(
+    forms: dict[str, dict[str, Any]],
+    data: dict[str, Any],
+    yes_no: tuple[str, str],
+    message_forms: dict[str, str] | None = None,
+) -> list[Shown]:
     """``data`` as a step's page shows it: each value under the title a form of the model gives it,
-    a choice by its title, yes/no in words, lists joined, materials as links (``material_ids``).
-    Names no form defines (set by scripts) show under their own name."""
+    a choice by its title, yes/no in words, lists joined, materials as links (``material_ids``); a
+    message kept in a variable (``message_forms``: variable -> its catcher's form) under the form's
+    title, field by field. Names no form defines (set by scripts) show under their own name."""
     properties = _properties(forms)
     shown = []
     for name, value in data.items():
         if name == "project" or name.startswith("_"):
+            continue
+        message_form = forms.get((message_forms or {}).get(name, "")) or {}
+        if message_form and isinstance(value, dict):
+            fields = message_form.get("properties") or {}
+            text = "\n".join(
+                f"{fields.get(key, {}).get('title') or key}：{_as_text(fields.get(key, {}), item, yes_no)}"
+                for key, item in value.items()
+            )
+            shown.append(Shown(name, message_form.get("title") or name, text))
             continue
         prop = properties.get(name, {})
         title = prop.get("title") or name

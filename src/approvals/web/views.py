@@ -234,7 +234,12 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
     return render_template(
         "task.html",
         task=task,
-        data_so_far=readable(forms, task.input_data or {}, (translate("yes"), translate("no"))),
+        data_so_far=readable(
+            forms,
+            task.input_data or {},
+            (translate("yes"), translate("no")),
+            definitions.runtime_of(session, task.instance.definition).message_forms(),
+        ),
         materials_by_id={m.id: m for m in shown},
         attached=attached,
         answers=answer_titles(forms),
