@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import engine_overhead, long_running, reads, throughput
+from . import engine_overhead, long_running, reads, split, throughput
 from .common import Table
 
 
@@ -17,6 +17,8 @@ def main() -> None:
     began = time.perf_counter()
     print("engine overhead", flush=True)
     engine_overhead.run(table, repeat=50 if quick else 300)
+    print("where a completion's time goes", flush=True)
+    split.run(table, repeat=50 if quick else 300)
     print("long-running instance", flush=True)
     long_running.run(table, rounds=60 if quick else 1000)
     print("reads as data grows", flush=True)

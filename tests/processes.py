@@ -69,10 +69,11 @@ class Server(Process):
             try:
                 if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                 time.sleep(0.2)
-        self.process.kill()
-        raise AssertionError("the server did not start: " + self.log_text()[-2000:])
+        said = self.log_text()[-2000:]
+        self.stop()  # and its log closed: nothing left open for a later test to trip over
+        raise AssertionError("the server did not start: " + said)
 
 
 @contextmanager

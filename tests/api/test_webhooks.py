@@ -211,8 +211,7 @@ def many_events(database, instances: int, per_instance: int) -> list[tuple[int, 
             instance, _ = start(session, "sample_review", code=f"P-{n}")
             for _ in range(per_instance):
                 made.append((instance.id, audit.record(session, "comment.added", admin, instance=instance)))
-        session.flush()
-        return [(instance_id, event.id) for instance_id, event in made]
+        return made
 
 
 def delivered_in_order(receiver: Receiver, made: list[tuple[int, int]]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from ..models import Outcome, Task, TaskState
 from ..workdays import Deadline, WorkCalendar, local_date
@@ -41,21 +41,31 @@ def workdays_so_far(calendar: WorkCalendar, task: Task, now: datetime) -> int | 
 def used_before_send_back(session: Session, instance_id: int, units: dict[str, str]) -> dict[str, int]:
     """Days each of these steps already used in its latest runs that ended by sending the instance
     back: working days counted for a "WD" limit, calendar days for a "CD" one (one query for all
-    of them; none when no limited step opens)."""
+    of them; none when no limited step opens). Only the runs since the step last finished normally
+    are read: a loop's long history before that counts for nothing."""
     used = dict.fromkeys(units, 0)
     if not units:
         return used
-    restarted: set[str] = set()
-    for bpmn_id, outcome, counted, created_at, completed_at in session.execute(
-        select(Task.bpmn_id, Task.outcome, Task.counted_workdays, Task.created_at, Task.completed_at)
-        .where(Task.instance_id == instance_id, Task.bpmn_id.in_(units), Task.state == TaskState.COMPLETED)
-        .order_by(Task.id.desc())
+    finished = aliased(Task)
+    restarted = (
+        select(func.coalesce(func.max(finished.id), 0))
+        .where(
+            finished.instance_id == instance_id,
+            finished.bpmn_id == Task.bpmn_id,
+            finished.state == TaskState.COMPLETED,
+            finished.outcome.is_distinct_from(Outcome.SENT_BACK),
+        )
+        .scalar_subquery()
+    )
+    for bpmn_id, counted, created_at, completed_at in session.execute(
+        select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at).where(
+            Task.instance_id == instance_id,
+            Task.bpmn_id.in_(units),
+            Task.state == TaskState.COMPLETED,
+            Task.outcome == Outcome.SENT_BACK,
+            Task.id > restarted,
+        )
     ):
-        if bpmn_id in restarted:
-            continue
-        if outcome != Outcome.SENT_BACK:  # a run that finished normally: the step starts afresh after it
-            restarted.add(bpmn_id)
-            continue
         if units[bpmn_id] == "WD":
             used[bpmn_id] += counted or 0
         elif completed_at is not None:  # calendar days, from the day it opened to the day it went back

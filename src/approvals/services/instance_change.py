@@ -29,6 +29,7 @@ from ..engine.data import plain_json
 from ..engine.errors import EngineFailure
 from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
+from ..engine.warm import WARM
 from ..models import (
     InstanceStatus,
     ProcessDefinition,
@@ -159,6 +160,12 @@ class InstanceChange:
         self.cancel_reason: str = msg("no longer reachable")  # said of the steps the engine dropped
         self._open_after: list[Task] | None = None
         self._unchanged = False
+        self._started: dict[str, Any] | None = None  # a new instance's start event (new_instance_change)
+
+    @property
+    def is_new(self) -> bool:
+        """The first change of an instance just started."""
+        return self._started is not None
 
     @property
     def task(self) -> Task:
@@ -177,7 +184,8 @@ class InstanceChange:
     def workflow(self) -> Any:
         if self._workflow is None:
             try:
-                self._workflow = self.runtime.load(self.instance.state)
+                warm = WARM.take(self.instance.id, self.instance.state, self.runtime)
+                self._workflow = warm if warm is not None else self.runtime.load(self.instance.state)
             except Exception as exc:  # noqa: BLE001 - whatever broke the saved state, say so, never a 500
                 raise Conflict(
                     msg(
@@ -277,21 +285,28 @@ class InstanceChange:
             return
         runtime, workflow = self.runtime, self._workflow
         state = runtime.dump(workflow)
+        saved_as_is = True  # the state stored is this workflow's
         limit = limits_of(self.session).max_state_bytes
         if len(state) > limit:  # the instance's data is bounded, as each request's is
             message = f"the instance's data would grow to {len(state)} bytes; at most {limit} are kept"
             if self.actor is not None:  # someone's submission did it: refuse it, change nothing
                 raise InvalidInput(message, {"data": [message]})
             self.failure, state = EngineFailure(message, None), self.instance.state  # keep what was saved
+            saved_as_is = False
+        # Set before the rows are synced: the flush that gives new rows their ids then writes the
+        # instance once, with its state and one new lock_version.
+        self.instance.state = state
+        self.instance.state_format = STATE_FORMAT
+        self.instance.next_timer_at = runtime.next_timer_due(workflow)
+        if self.instance.id is None:  # just started: written now, with its state, for the rows below
+            self.session.flush()
+            events.record(self.session, "instance.started", self.actor, instance=self.instance, payload=self._started)
         still_open: list[Task] | None = None
         if self.failure is None:
             try:
                 still_open = _sync_tasks(self, runtime, workflow)
             except EngineFailure as exc:
                 self.failure = exc
-        self.instance.state = state
-        self.instance.state_format = STATE_FORMAT
-        self.instance.next_timer_at = runtime.next_timer_due(workflow)
         if self.failure is not None:
             fail(self.session, self.instance, self.failure, self.actor, self.failure_kind, self.failure_attempts)
         elif runtime.is_completed(workflow):
@@ -308,6 +323,8 @@ class InstanceChange:
                 payload={"end_event": end[0] if end else None, "result": self.instance.result},
             )
         self.session.flush()
+        if saved_as_is:
+            WARM.keep(self.instance.id, state, runtime, workflow)
         self._open_after = still_open if still_open is not None else open_tasks(self.session, self.instance.id)
 
 
@@ -344,10 +361,13 @@ def new_instance_change(
     workflow: Any,
     actor: User | None,
     failure: EngineFailure | None,
+    started: dict[str, Any],
 ) -> InstanceChange:
-    """The first change of an instance just started (nothing to lock: no one else can see it yet)."""
+    """The first change of an instance just started (nothing to lock: no one else can see it yet);
+    ``started``: the payload of its ``instance.started`` event, recorded once the instance is written."""
     change = InstanceChange(session, instance, actor, open_items=[])
     change._runtime, change._workflow, change.failure = runtime, workflow, failure
+    change._started = started
     return change
 
 
@@ -443,7 +463,8 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
     calendar = calendar_of(session) if routed else None
     limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
     limited = {step.bpmn_id: limit[1] for step, _ in routed if (limit := limits[step.task_id])}
-    used = used_before_send_back(session, instance.id, limited)
+    # A new instance has no step sent back yet: no history to read.
+    used = dict.fromkeys(limited, 0) if change.is_new else used_before_send_back(session, instance.id, limited)
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
         limit = limits[step.task_id]

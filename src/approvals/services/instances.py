@@ -85,14 +85,6 @@ def start_definition(
         started_by_id=actor.id,
     )
     session.add(instance)
-    session.flush()
-    events.record(
-        session,
-        "instance.started",
-        actor,
-        instance=instance,
-        payload={"process_key": definition.key, "version": definition.version, "data": plain_json(data)},
-    )
     failure = None
     # The workflow exists before its first steps run, so a failure in them is saved with it (and
     # its failed step can be retried from the incident).
@@ -101,7 +93,17 @@ def start_definition(
         runtime.advance(workflow)
     except EngineFailure as exc:
         failure = exc
-    change = new_instance_change(session, instance, runtime, workflow, actor, failure)
+    # The instance is written once, with its first state, when the change is saved; its start
+    # event then comes first.
+    change = new_instance_change(
+        session,
+        instance,
+        runtime,
+        workflow,
+        actor,
+        failure,
+        started={"process_key": definition.key, "version": definition.version, "data": plain_json(data)},
+    )
     change.save()
     return instance, change.open_after
 
@@ -203,6 +205,5 @@ def add_comment(session: Session, instance_id: int, text: str, actor: User) -> E
         raise InvalidInput(
             msg("invalid comment"), {"text": [msg("1-{MAX_COMMENT} characters", MAX_COMMENT=MAX_COMMENT)]}
         )
-    event = events.record(session, "comment.added", actor, instance=instance, payload={"text": text})
-    session.flush()
-    return event
+    event_id = events.record(session, "comment.added", actor, instance=instance, payload={"text": text})
+    return session.get_one(Event, event_id)

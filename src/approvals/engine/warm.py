@@ -1,0 +1,47 @@
+"""Workflows kept warm: the workflow a change of this process saved, by instance, so that the
+instance's next change here takes it instead of deserializing the state again (issue 19).
+
+A kept workflow is taken only when the state the database holds is, character for character,
+the state it was saved as, and for the same model runtime: a change by another process, a
+rolled-back change or a migration never matches. Taking removes it, so one change owns a workflow
+at a time; a change that fails after taking one simply keeps nothing. Bounded, oldest out first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+SIZE = 128  # workflows of the bundled models take 0.1–1 MB each
+
+
+class WarmWorkflows:
+    def __init__(self, size: int = SIZE):
+        self.size = size
+        self._kept: OrderedDict[int, tuple[str, Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.taken = 0  # how many loads it saved (for the benchmark and tests)
+
+    def take(self, instance_id: int, state: str, runtime: Any) -> Any | None:
+        """The workflow saved as ``state`` for ``instance_id`` on ``runtime``, or None."""
+        with self._lock:
+            kept = self._kept.pop(instance_id, None)
+        if kept is None or kept[1] is not runtime or kept[0] != state:
+            return None
+        self.taken += 1
+        return kept[2]
+
+    def keep(self, instance_id: int, state: str, runtime: Any, workflow: Any) -> None:
+        with self._lock:
+            self._kept[instance_id] = (state, runtime, workflow)
+            self._kept.move_to_end(instance_id)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def forget(self, instance_id: int) -> None:
+        with self._lock:
+            self._kept.pop(instance_id, None)
+
+
+WARM = WarmWorkflows()

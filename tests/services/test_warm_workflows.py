@@ -1,0 +1,106 @@
+"""Workflows kept warm between the changes of an instance (issue 19): the next change here skips
+deserializing, and never acts on a workflow that is not the state the database holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from approvals.db import Database
+from approvals.engine.runtime import ModelRuntime
+from approvals.services import instances
+from approvals.services.errors import InvalidInput
+from approvals.services.limits import Limits
+from tests.conftest import publish_file
+from tests.factories import complete, start
+from tests.helpers import SUBMISSION
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[str]:
+    """The states deserialized from now on."""
+    seen: list[str] = []
+    load = ModelRuntime.load
+
+    def counted(runtime, state):
+        seen.append(state)
+        return load(runtime, state)
+
+    monkeypatch.setattr(ModelRuntime, "load", counted)
+    return seen
+
+
+def open_steps(database, instance_id) -> dict[str, object]:
+    with database.session() as session:
+        return {t.bpmn_id: t for t in instances.open_tasks(session, instance_id)}
+
+
+def state_of(database, instance_id) -> str:
+    with database.session() as session:
+        return instances.get_instance(session, instance_id).state
+
+
+def test_the_next_change_takes_the_workflow_this_process_saved(database, people, loads):
+    publish_file(database)
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        complete(session, submit, SUBMISSION)
+    steps = open_steps(database, instance.id)
+    with database.session() as session:
+        complete(session, steps["review_planning"], {"opinion": "agree"})
+    with database.session() as session:
+        complete(session, steps["review_water"], {"opinion": "agree"})
+    assert loads == []  # two changes after the start, not one state read back
+    assert list(open_steps(database, instance.id)) == ["decide"]
+
+
+def test_a_change_refused_after_the_engine_ran_leaves_no_trace_for_the_next(
+    database, people, loads, database_url, data_dir
+):
+    """The completion runs the engine on the warm workflow, then is refused (its state would be
+    too big) and rolls back: the next change must start again from the state in the database,
+    where the step is still open, not from the workflow the refused change moved on."""
+    publish_file(database)
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        complete(session, submit, SUBMISSION)
+    saved = state_of(database, instance.id)
+    tight = Database(database_url, {"limits": Limits(data_dir=str(data_dir), max_state_bytes=len(saved))})
+    try:
+        review = open_steps(database, instance.id)["review_planning"]
+        with tight.session() as session, pytest.raises(InvalidInput):
+            complete(session, review, {"opinion": "agree"})
+    finally:
+        tight.dispose()
+    assert state_of(database, instance.id) == saved
+    steps = open_steps(database, instance.id)
+    with database.session() as session:
+        complete(session, steps["review_water"], {"opinion": "agree"})
+    assert loads == [saved]  # read back from the database
+    assert list(open_steps(database, instance.id)) == ["review_planning"]
+
+
+def test_a_change_made_by_another_process_wins_over_the_warm_workflow(database, people, loads, monkeypatch):
+    """This process keeps the workflow after the planning review; another worker process then
+    completes the water review. The decision here must run on the state that worker saved."""
+    from approvals.engine import warm
+    from approvals.services import instance_change
+
+    publish_file(database)
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        complete(session, submit, SUBMISSION)
+    steps = open_steps(database, instance.id)
+    with database.session() as session:
+        complete(session, steps["review_planning"], {"opinion": "agree"})
+    ours = instance_change.WARM
+    monkeypatch.setattr(instance_change, "WARM", warm.WarmWorkflows())  # the other process's own
+    with database.session() as session:
+        complete(session, steps["review_water"], {"opinion": "agree"})
+    monkeypatch.setattr(instance_change, "WARM", ours)
+    theirs = state_of(database, instance.id)
+    loads.clear()
+    with database.session() as session:
+        complete(session, open_steps(database, instance.id)["decide"], {"decision": "approve", "approval_number": "1"})
+    assert loads == [theirs]
+    with database.session() as session:
+        assert instances.get_instance(session, instance.id).status == "completed"
