@@ -93,7 +93,8 @@ format: install  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format src tests tools bench
 	$(BIN)/ruff check --fix src tests tools bench
 
-bench: install  ## every benchmark, printing figures and ratios (PostgreSQL on 127.0.0.1:5432)
+bench: install  ## every benchmark, printing figures and ratios (PostgreSQL on 127.0.0.1:5432; HAProxy from Debian)
+	command -v haproxy >/dev/null || apt-get install -y haproxy
 	$(BIN)/python -m bench
 
 

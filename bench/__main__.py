@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import engine_overhead, long_running, reads, split, throughput
+from . import engine_overhead, long_running, reads, split, throughput, two_nodes
 from .common import Table
 
 
@@ -25,6 +25,8 @@ def main() -> None:
     reads.run(table, small=1000, large=5000 if quick else 100_000, repeat=50 if quick else 200)
     print("throughput under load", flush=True)
     throughput.run(table, seconds=5 if quick else 20)
+    print("a second node", flush=True)
+    two_nodes.run(table, seconds=5 if quick else 15)
     table.print()
     print(f"\n{time.perf_counter() - began:.0f} s in all")
 

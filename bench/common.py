@@ -3,6 +3,7 @@ users, timing and the table they print."""
 
 from __future__ import annotations
 
+import socket
 import statistics
 import tempfile
 import time
@@ -24,6 +25,7 @@ SAMPLE = PROJECT_ROOT / "bpmn" / "sample_review.bpmn"
 FORMS = PROJECT_ROOT / "workflows" / "forms"
 SUBMISSION = {"application_title": "基准测试", "estimated_investment": 1000}
 STAFF = {"HQ": "b_hq", "PNR": "b_pnr", "WATER": "b_water", "DRC": "b_drc"}
+PASSWORD = "bench-pw"  # noqa: S105 - the benchmark users' password, in a throwaway database
 
 
 def sample_forms() -> dict[str, bytes]:
@@ -50,16 +52,22 @@ def fresh_database(kind: str):
         with database.session() as session:
             agencies.load_agencies(session, PROJECT_ROOT / "workflows" / "agencies.toml")
             admin_user = users.create_user(
-                session, username="b_admin", password="bench-pw", agency_code="HQ", role="admin"
+                session, username="b_admin", password=PASSWORD, agency_code="HQ", role="admin"
             )
             for agency, name in STAFF.items():
-                users.create_user(session, username=name, password="bench-pw", agency_code=agency, role="staff")
+                users.create_user(session, username=name, password=PASSWORD, agency_code=agency, role="staff")
             definitions.publish(session, SAMPLE.read_bytes(), sample_forms(), admin_user)
             projects.create_project(session, projects.NewProject(code="B-1", name="基准项目"), admin_user)
         try:
             yield database, url
         finally:
             database.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 from approvals.models import Event
 from approvals.services import users
 
-from .common import STAFF, SUBMISSION, Table, fresh_database, median_ms, percentile
+from .common import STAFF, SUBMISSION, Table, free_port, fresh_database, median_ms, percentile
 from .engine_overhead import raw_cycle_times
 
 ANSWERS = {
@@ -33,10 +32,9 @@ ANSWERS = {
 }
 
 
-def _serve(url: str, workers: int):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def _serve(url: str, workers: int, env: dict[str, str] | None = None):
+    """`approvals serve` in its own process group on a free port; (process, base URL) once it answers."""
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -52,6 +50,7 @@ def _serve(url: str, workers: int):
             "--threads",
             "4",
         ],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -135,6 +135,14 @@ def test_sending_back_drops_the_timers_of_the_steps_it_leaves(client, people, da
         assert session.get(ProcessInstance, started["id"]).next_timer_at is None
 
 
+def resubmitted(client, people, instance_id):
+    """HQ resubmits, both reviews agree: the decision open again, as DRC sees it."""
+    resubmit = open_task(client, people, "hq", "submit", instance_id)
+    assert complete(client, people, "hq", resubmit["id"], SUBMISSION).status_code == 200
+    reviews_done(client, people, instance_id)
+    return open_task(client, people, "drc", "decide", instance_id)
+
+
 def test_a_run_that_finished_normally_leaves_no_time_owed_to_the_next(client, people, decision):
     """Sent back on day 3 (3 days used), decided normally next time (退回补正: the run ends), then
     the new run is sent back on its day 2: the run after that resumes with 18 days — the first
@@ -143,24 +151,15 @@ def test_a_run_that_finished_normally_leaves_no_time_owed_to_the_next(client, pe
     with on(9, 24):
         assert send_back(client, people, "drc", decision["id"], "submit").status_code == 200
     with on(9, 28):
-        resubmit = open_task(client, people, "hq", "submit", instance_id)
-        assert complete(client, people, "hq", resubmit["id"], SUBMISSION).status_code == 200
-        reviews_done(client, people, instance_id)
-        second = open_task(client, people, "drc", "decide", instance_id)
+        second = resubmitted(client, people, instance_id)
         assert second["limit_workdays"] == 17
         returned = {"decision": "return", "reason": "请补充节能评估"}
         assert complete(client, people, "drc", second["id"], returned, opinion="材料仍不齐").status_code == 200
     with on(10, 12):
-        resubmit = open_task(client, people, "hq", "submit", instance_id)
-        assert complete(client, people, "hq", resubmit["id"], SUBMISSION).status_code == 200
-        reviews_done(client, people, instance_id)
-        third = open_task(client, people, "drc", "decide", instance_id)
+        third = resubmitted(client, people, instance_id)
         assert third["limit_workdays"] == 20  # a fresh run after one that finished
     with on(10, 14):  # two working days later
         assert send_back(client, people, "drc", third["id"], "submit").status_code == 200
     with on(10, 15):
-        resubmit = open_task(client, people, "hq", "submit", instance_id)
-        assert complete(client, people, "hq", resubmit["id"], SUBMISSION).status_code == 200
-        reviews_done(client, people, instance_id)
-        fourth = open_task(client, people, "drc", "decide", instance_id)
+        fourth = resubmitted(client, people, instance_id)
     assert fourth["limit_workdays"] == 18

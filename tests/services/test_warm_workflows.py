@@ -34,23 +34,28 @@ def open_steps(database, instance_id) -> dict[str, object]:
         return {t.bpmn_id: t for t in instances.open_tasks(session, instance_id)}
 
 
+def submitted(database) -> tuple[int, dict[str, object]]:
+    """A sample review HQ submitted (in this process): the instance id and its open steps."""
+    publish_file(database)
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        complete(session, submit, SUBMISSION)
+    return instance.id, open_steps(database, instance.id)
+
+
 def state_of(database, instance_id) -> str:
     with database.session() as session:
         return instances.get_instance(session, instance_id).state
 
 
 def test_the_next_change_takes_the_workflow_this_process_saved(database, people, loads):
-    publish_file(database)
-    with database.session() as session:
-        instance, (submit,) = start(session)
-        complete(session, submit, SUBMISSION)
-    steps = open_steps(database, instance.id)
+    instance_id, steps = submitted(database)
     with database.session() as session:
         complete(session, steps["review_planning"], {"opinion": "agree"})
     with database.session() as session:
         complete(session, steps["review_water"], {"opinion": "agree"})
     assert loads == []  # two changes after the start, not one state read back
-    assert list(open_steps(database, instance.id)) == ["decide"]
+    assert list(open_steps(database, instance_id)) == ["decide"]
 
 
 def test_a_change_refused_after_the_engine_ran_leaves_no_trace_for_the_next(
@@ -59,24 +64,19 @@ def test_a_change_refused_after_the_engine_ran_leaves_no_trace_for_the_next(
     """The completion runs the engine on the warm workflow, then is refused (its state would be
     too big) and rolls back: the next change must start again from the state in the database,
     where the step is still open, not from the workflow the refused change moved on."""
-    publish_file(database)
-    with database.session() as session:
-        instance, (submit,) = start(session)
-        complete(session, submit, SUBMISSION)
-    saved = state_of(database, instance.id)
+    instance_id, steps = submitted(database)
+    saved = state_of(database, instance_id)
     tight = Database(database_url, {"limits": Limits(data_dir=str(data_dir), max_state_bytes=len(saved))})
     try:
-        review = open_steps(database, instance.id)["review_planning"]
         with tight.session() as session, pytest.raises(InvalidInput):
-            complete(session, review, {"opinion": "agree"})
+            complete(session, steps["review_planning"], {"opinion": "agree"})
     finally:
         tight.dispose()
-    assert state_of(database, instance.id) == saved
-    steps = open_steps(database, instance.id)
+    assert state_of(database, instance_id) == saved
     with database.session() as session:
         complete(session, steps["review_water"], {"opinion": "agree"})
     assert loads == [saved]  # read back from the database
-    assert list(open_steps(database, instance.id)) == ["review_planning"]
+    assert list(open_steps(database, instance_id)) == ["review_planning"]
 
 
 def test_a_change_made_by_another_process_wins_over_the_warm_workflow(database, people, loads, monkeypatch):
@@ -85,11 +85,7 @@ def test_a_change_made_by_another_process_wins_over_the_warm_workflow(database, 
     from approvals.engine import warm
     from approvals.services import instance_change
 
-    publish_file(database)
-    with database.session() as session:
-        instance, (submit,) = start(session)
-        complete(session, submit, SUBMISSION)
-    steps = open_steps(database, instance.id)
+    instance_id, steps = submitted(database)
     with database.session() as session:
         complete(session, steps["review_planning"], {"opinion": "agree"})
     ours = instance_change.WARM
@@ -97,10 +93,10 @@ def test_a_change_made_by_another_process_wins_over_the_warm_workflow(database, 
     with database.session() as session:
         complete(session, steps["review_water"], {"opinion": "agree"})
     monkeypatch.setattr(instance_change, "WARM", ours)
-    theirs = state_of(database, instance.id)
+    theirs = state_of(database, instance_id)
     loads.clear()
     with database.session() as session:
-        complete(session, open_steps(database, instance.id)["decide"], {"decision": "approve", "approval_number": "1"})
+        complete(session, open_steps(database, instance_id)["decide"], {"decision": "approve", "approval_number": "1"})
     assert loads == [theirs]
     with database.session() as session:
-        assert instances.get_instance(session, instance.id).status == "completed"
+        assert instances.get_instance(session, instance_id).status == "completed"
