@@ -3,8 +3,11 @@ users, timing and the table they print."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import requests
 
 from approvals import migrate
 from approvals.config import PROJECT_ROOT
@@ -68,6 +72,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def launch(command: list[str], env: dict[str, str] | None = None, answers: str | None = None) -> subprocess.Popen:
+    """``command`` in its own process group (so ``stop_process`` takes its children too), its output
+    dropped; with ``answers`` (a base URL), once its ``/healthz`` answers 200."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    if answers is None:
+        return process
+    for _ in range(150):
+        try:
+            if requests.get(answers + "/healthz", timeout=1).ok:
+                return process
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"{command[0]} did not answer at {answers}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
 
 
 def percentile(values: list[float], p: float) -> float:

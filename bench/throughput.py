@@ -8,7 +8,6 @@ trail must hold exactly the completions the clients were told succeeded."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from sqlalchemy import func, select
 from approvals.models import Event
 from approvals.services import users
 
-from .common import STAFF, SUBMISSION, Table, free_port, fresh_database, median_ms, percentile
+from .common import STAFF, SUBMISSION, Table, free_port, fresh_database, launch, median_ms, percentile, stop_process
 from .engine_overhead import raw_cycle_times
 
 ANSWERS = {
@@ -32,37 +31,11 @@ ANSWERS = {
 }
 
 
-def _serve(url: str, workers: int, env: dict[str, str] | None = None):
-    """`approvals serve` in its own process group on a free port; (process, base URL) once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "approvals.cli",
-            "--database-url",
-            url,
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "4",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if requests.get(base + "/healthz", timeout=1).ok:
-                return process, base
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
+def _serve(url: str, workers: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """`approvals serve` on a free port; (process, base URL) once it answers."""
+    base = f"http://127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "approvals.cli", "--database-url", url, "serve", "--bind", base[7:]]
+    return launch([*command, "--workers", str(workers), "--threads", "4"], env, answers=base), base
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -175,8 +148,7 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4) 
             for thread in threads:
                 thread.join(timeout=60)
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop_process(process)
         with database.session(read_only=True) as session:
             completed = (Event.type == "task.completed") & (Event.id > after)
             recorded = Counter(session.scalars(select(Event.task_id).where(completed)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from approvals.demo import sample_pdf
 from approvals.models import Event
 from approvals.services import definitions, users
 
-from .common import PASSWORD, STAFF, Table, free_port, fresh_database
+from .common import PASSWORD, STAFF, Table, free_port, fresh_database, launch, stop_process
 from .throughput import _client, _serve
 
 TIMERS = 40
@@ -76,20 +75,8 @@ def _haproxy(executable: str, a: str, b: str, folder: str) -> tuple[subprocess.P
     port = free_port()
     config = Path(folder) / "haproxy.cfg"
     config.write_text(HAPROXY.format(port=port, a=a.rsplit(":", 1)[1], b=b.rsplit(":", 1)[1]))
-    process = subprocess.Popen(
-        [executable, "-db", "-f", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            return process, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError("haproxy did not start")
+    return launch([executable, "-db", "-f", str(config)], answers=base), base
 
 
 def _session_moves(base: str, password: str) -> tuple[bool, set[str]]:
@@ -160,11 +147,7 @@ def run(table: Table, seconds: float = 15, clients: int = 8) -> None:
             processes += [node_a, node_b]
             for _ in range(2):
                 command = [sys.executable, "-m", "approvals.cli", "--database-url", url, "worker", "--interval", "0.5"]
-                processes.append(
-                    subprocess.Popen(
-                        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-                    )
-                )
+                processes.append(launch(command, env))
             proxy, base = _haproxy(haproxy, base_a, base_b, folder)
             processes.append(proxy)
             hq = {"Authorization": f"Bearer {tokens['HQ']}"}
@@ -193,7 +176,7 @@ def run(table: Table, seconds: float = 15, clients: int = 8) -> None:
                 time.sleep(0.5)
         finally:
             for process in processes:
-                _stop(process)
+                stop_process(process)
         with database.session(read_only=True) as session:
             recorded = Counter(session.scalars(select(Event.task_id).where(Event.type == "task.completed")))
             fired = Counter(
@@ -237,9 +220,3 @@ def _fired(database, instance_ids: list[int]) -> int:
                 Event.type == "timer.fired", Event.instance_id.in_(instance_ids)
             )
         )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)  # each runs in its own process group
-    process.wait(timeout=30)

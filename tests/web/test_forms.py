@@ -75,12 +75,12 @@ def test_a_message_kept_in_a_variable_reads_under_its_catchers_form():
         resolve=lambda kind, key: (BPMN_DIR / f"{key}.dmn").read_bytes(),
     )
     runtime = ModelRuntime(parsed.spec_json, parsed.lane_routes, script_timeout=5, script_memory_bytes=10**9)
-    assert runtime.message_forms() == {
+    assert runtime.message_forms == {
         "opening_result": "tn_opening.schema.json",
         "candidate_objection": "tn_candidate_objection.schema.json",
     }
     objection = {"objector": "丁公司", "received_on": "2026-10-14", "summary": "第一中标候选人业绩造假"}
     schemas = {name: json.loads(body) for name, body in forms.items()}
-    (shown,) = readable(schemas, {"candidate_objection": objection}, ("是", "否"), runtime.message_forms())
+    (shown,) = readable(schemas, {"candidate_objection": objection}, ("是", "否"), runtime.message_forms)
     assert shown.title == "对中标候选人的异议"
     assert shown.text == "异议人：丁公司\n收到异议日期：2026-10-14\n异议内容：第一中标候选人业绩造假"

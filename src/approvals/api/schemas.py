@@ -839,7 +839,10 @@ class MessageRequest(StrictSchema):
     data = fields.Dict(
         keys=fields.String(),
         load_default=dict,
-        metadata={"description": "the message's data (the catch event's messageVariable)"},
+        metadata={
+            "description": "the message's data (kept in the catcher's messageVariable; checked against the form the "
+            "catcher names, if any)"
+        },
     )
 
 

@@ -7,6 +7,7 @@ cached for the life of the process (see ``runtime_for``). Workflows themselves a
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -260,9 +261,10 @@ class ModelRuntime:
         whose system may send it) and the form its data must fill, if it names one."""
         return [_waiting(spec, definition, lane) for spec, definition, lane in _message_catchers(workflow)]
 
+    @cached_property
     def message_forms(self) -> dict[str, str]:
         """Message variable -> the form its catcher names, for showing a message's data under the
-        form's titles."""
+        form's titles (read once: the runtime does not change)."""
         found = {}
         for spec in (self.spec, *self.subprocess_specs.values()):
             for task_spec in spec.task_specs.values():

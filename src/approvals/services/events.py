@@ -19,17 +19,7 @@ from ..request_context import REQUEST_ID
 
 EVENT: Table = Event.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
-COLUMNS = (
-    "created_at",
-    "type",
-    "actor_id",
-    "actor_name",
-    "project_id",
-    "instance_id",
-    "task_id",
-    "payload",
-    "request_id",
-)
+COLUMNS = tuple(column.name for column in EVENT.c if column.name != "id")
 
 
 def record(

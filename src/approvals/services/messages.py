@@ -21,9 +21,10 @@ from ..text import msg
 from . import events
 from .agencies import lane_agencies
 from .authz import is_admin
+from .catchers import catcher_agencies, unfilled_form
 from .definitions import form_schema, list_latest, runtime_of
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .forms import require_data_size, validate_submission
+from .forms import require_data_size
 from .instance_change import changing_instance
 from .instances import start_definition
 from .projects import get_project, project_facts
@@ -124,10 +125,9 @@ def _require_sender(
     data: dict[str, Any],
 ) -> None:
     """Only the system of the agency whose lane holds a catcher may send to it (admins: any)."""
-    if is_admin(actor):
-        return
-    agencies = lane_agencies(session)
-    if not any(agencies.get(runtime.route(w.lane, data) or "") == actor.agency_code for w in waiting):
+    if not is_admin(actor) and actor.agency_code not in catcher_agencies(
+        runtime, waiting, data, lane_agencies(session)
+    ):
         raise Forbidden(
             msg("message {name!r} is for another agency's system, not {agency}'s", name=name, agency=actor.agency_code)
         )
@@ -135,7 +135,7 @@ def _require_sender(
 
 def _require_form(definition: ProcessDefinition, waiting: list[WaitingMessage], data: dict[str, Any]) -> None:
     """The data fills the form each catcher names, as a step's form would be filled."""
-    for catcher in waiting:
-        errors = validate_submission(form_schema(definition, catcher.form), data) if catcher.form else {}
-        if errors:
-            raise InvalidInput(msg("the message's data does not fill form {form}", form=catcher.form), {"data": errors})
+    unfilled = unfilled_form(waiting, data, lambda form: form_schema(definition, form))
+    if unfilled is not None:
+        form, errors = unfilled
+        raise InvalidInput(msg("the message's data does not fill form {form}", form=form), {"data": errors})

@@ -32,6 +32,7 @@ from ..text import msg
 from ..workdays import WorkCalendar
 from .agencies import lane_agencies
 from .calendar_years import calendar_of
+from .catchers import catcher_agencies, unfilled_form
 from .deadlines import parse_time_limit
 from .errors import InvalidInput
 from .forms import validate_submission
@@ -246,7 +247,7 @@ def _deliver(
         names = ", ".join(sorted({w.name for w in runtime.waiting_messages(workflow)})) or "nothing"
         result.fail(name, msg("nothing waits for message {name}; waiting: {value}", name=name, value=names))
         return False
-    lanes = sorted({agencies.get(runtime.route(w.lane, {**workflow.data, **facts}) or "") or "?" for w in waiting})
+    lanes = sorted(agency or "?" for agency in catcher_agencies(runtime, waiting, {**workflow.data, **facts}, agencies))
     if entry.get("agency") and entry["agency"] not in lanes:
         result.fail(
             name,
@@ -254,19 +255,14 @@ def _deliver(
                 "message {name} is for {agency}, not {value}", name=name, agency=", ".join(lanes), value=entry["agency"]
             ),
         )
-    for catcher in waiting:
-        errors = validate_submission(forms.get(catcher.form), data) if catcher.form else {}
-        if errors:
-            result.fail(
-                name,
-                msg(
-                    "message {name}'s data does not fill form {form}: {said}",
-                    name=name,
-                    form=catcher.form,
-                    said=_said(errors),
-                ),
-            )
-            return False
+    unfilled = unfilled_form(waiting, data, forms.get)
+    if unfilled is not None:
+        form, errors = unfilled
+        result.fail(
+            name,
+            msg("message {name}'s data does not fill form {form}: {said}", name=name, form=form, said=_said(errors)),
+        )
+        return False
     try:
         runtime.deliver_message(workflow, name, data, {})
     except (EngineFailure, UnsafeData) as exc:

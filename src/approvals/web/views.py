@@ -238,7 +238,7 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
             forms,
             task.input_data or {},
             (translate("yes"), translate("no")),
-            definitions.runtime_of(session, task.instance.definition).message_forms(),
+            definitions.runtime_of(session, task.instance.definition).message_forms,
         ),
         materials_by_id={m.id: m for m in shown},
         attached=attached,
