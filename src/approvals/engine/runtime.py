@@ -7,10 +7,10 @@ cached for the life of the process (see ``runtime_for``). Workflows themselves a
 from __future__ import annotations
 
 import threading
-from functools import cached_property
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
