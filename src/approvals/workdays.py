@@ -157,8 +157,18 @@ def arrangement_from_dict(data: Mapping) -> Arrangement:
 @dataclass
 class WorkCalendar:
     arrangements: Mapping[int, Arrangement] = field(default_factory=dict)
+    # What was worked out once: a calendar is kept per reference revision and asked about the
+    # same days on every step (a 20-working-day limit asks about some 30 days).
+    _official: dict[int, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _workdays: dict[date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def is_official(self, year: int) -> bool:
+        known = self._official.get(year)
+        if known is None:
+            known = self._official[year] = self._is_official(year)
+        return known
+
+    def _is_official(self, year: int) -> bool:
         if year in self.arrangements:
             return True
         try:
@@ -168,6 +178,12 @@ class WorkCalendar:
         return True
 
     def is_workday(self, day: date) -> bool:
+        known = self._workdays.get(day)
+        if known is None:
+            known = self._workdays[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: date) -> bool:
         arrangement = self.arrangements.get(day.year)
         if arrangement is not None:
             if day in arrangement.work_days:

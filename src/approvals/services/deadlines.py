@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ..models import Outcome, Task, TaskState
@@ -46,28 +46,37 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
     used = dict.fromkeys(units, 0)
     if not units:
         return used
-    finished = aliased(Task)
-    restarted = (
-        select(func.coalesce(func.max(finished.id), 0))
-        .where(
-            finished.instance_id == instance_id,
-            finished.bpmn_id == Task.bpmn_id,
-            finished.state == TaskState.COMPLETED,
-            finished.outcome.is_distinct_from(Outcome.SENT_BACK),
-        )
-        .scalar_subquery()
-    )
     for bpmn_id, counted, created_at, completed_at in session.execute(
-        select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at).where(
-            Task.instance_id == instance_id,
-            Task.bpmn_id.in_(units),
-            Task.state == TaskState.COMPLETED,
-            Task.outcome == Outcome.SENT_BACK,
-            Task.id > restarted,
-        )
+        _SENT_BACK_RUNS, {"instance_id": instance_id, "bpmn_ids": list(units)}
     ):
         if units[bpmn_id] == "WD":
             used[bpmn_id] += counted or 0
         elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
             used[bpmn_id] += (local_date(completed_at) - local_date(created_at)).days
     return used
+
+
+def _sent_back_runs() -> Select[str, int | None, datetime, datetime | None]:
+    """The runs of some steps of an instance that sent it back since the step last finished
+    normally (built once: building it cost more than running it)."""
+    finished = aliased(Task)
+    restarted = (
+        select(func.coalesce(func.max(finished.id), 0))
+        .where(
+            finished.instance_id == bindparam("instance_id"),
+            finished.bpmn_id == Task.bpmn_id,
+            finished.state == TaskState.COMPLETED,
+            finished.outcome.is_distinct_from(Outcome.SENT_BACK),
+        )
+        .scalar_subquery()
+    )
+    return select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at).where(
+        Task.instance_id == bindparam("instance_id"),
+        Task.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
+        Task.state == TaskState.COMPLETED,
+        Task.outcome == Outcome.SENT_BACK,
+        Task.id > restarted,
+    )
+
+
+_SENT_BACK_RUNS = _sent_back_runs()

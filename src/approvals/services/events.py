@@ -49,9 +49,12 @@ def record(
         "request_id": REQUEST_ID.get(),
     }
     postgres = is_postgres(session)
-    event_id: int = session.execute(_statement(postgres), values).scalar_one()
+    # On the session's connection, not through it: an event names rows by id, so it needs no
+    # autoflush of the rows changed so far (the change writes them once, services/row_writes.py).
+    connection = session.connection()
+    event_id: int = connection.execute(_statement(postgres), values).scalar_one()
     if not postgres:
-        session.execute(_statement_outbox(), {"event_id": event_id, "created_at": values["created_at"]})
+        connection.execute(_statement_outbox(), {"event_id": event_id, "created_at": values["created_at"]})
     return event_id
 
 

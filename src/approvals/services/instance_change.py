@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, joinedload, undefer
+from sqlalchemy.orm import Session, aliased, joinedload, undefer
 
 from ..db import is_postgres
 from ..engine.data import plain_json
@@ -41,7 +41,7 @@ from ..models import (
     utcnow,
 )
 from ..text import Message, msg
-from . import events, incidents, reference
+from . import events, incidents, reference, row_writes
 from .agencies import lane_agencies
 from .authz import can_read_task, require
 from .calendar_years import calendar_of
@@ -59,25 +59,9 @@ T = TypeVar("T")
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """The instance, loaded for change and locked until the transaction ends (404 when unknown).
     The same statement reads the reference revision, so cached calendars and directories need no other."""
-    return _locked(
-        session,
-        _lock_statement(False, is_postgres(session)),
-        {"instance_id": instance_id},
-        f"process instance {instance_id} not found",
-    )
-
-
-def lock_instance_of_task(session: Session, task_id: int) -> ProcessInstance:
-    """The instance task ``task_id`` belongs to, locked as ``lock_instance`` does (404 when the task is unknown)."""
-    return _locked(
-        session, _lock_statement(True, is_postgres(session)), {"task_id": task_id}, f"task {task_id} not found"
-    )
-
-
-def _locked(session: Session, stmt: Select[Any], params: dict[str, int], missing: str) -> ProcessInstance:
-    row = session.execute(stmt, params).one_or_none()
+    row = session.execute(_lock_statement(is_postgres(session)), {"instance_id": instance_id}).one_or_none()
     if row is None:
-        raise NotFound(missing)
+        raise NotFound(f"process instance {instance_id} not found")
     instance, revision = row
     reference.note_revision(session, revision)
     return instance  # type: ignore[no-any-return]
@@ -86,15 +70,10 @@ def _locked(session: Session, stmt: Select[Any], params: dict[str, int], missing
 # The statements of every instance change are built once (building one costs about as much as
 # running it); SQLAlchemy then finds their compiled form in its cache.
 @cache
-def _lock_statement(by_task: bool, for_update: bool) -> Select[Any]:
-    which = (
-        select(Task.instance_id).where(Task.id == bindparam("task_id")).scalar_subquery()
-        if by_task
-        else bindparam("instance_id")
-    )
+def _lock_statement(for_update: bool) -> Select[Any]:
     stmt = (
         select(ProcessInstance, reference.REVISION)
-        .where(ProcessInstance.id == which)
+        .where(ProcessInstance.id == bindparam("instance_id"))
         .options(
             undefer(ProcessInstance.state), joinedload(ProcessInstance.definition), joinedload(ProcessInstance.project)
         )
@@ -115,21 +94,37 @@ def open_tasks(session: Session, instance_id: int, kind: TaskKind | None = None)
     return list(session.scalars(stmt.options(joinedload(Task.assignee)).order_by(Task.id)))
 
 
-_TASK_AND_OPEN_ITEMS = (
-    select(Task)
-    .where(Task.instance_id == bindparam("instance_id"), (Task.id == bindparam("task_id")) | Task.is_open)
-    .options(joinedload(Task.assignee))
-    .order_by(Task.id)
-    .execution_options(populate_existing=True)
-)
+def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, Task, list[Task]]:
+    """Lock the instance of task ``task_id`` as ``lock_instance`` does and, in the same statement,
+    read the task and the instance's open items (as ``open_tasks``) afresh (404 when the task is unknown)."""
+    rows = session.execute(_lock_with_task_statement(is_postgres(session)), {"task_id": task_id}).all()
+    if not rows:
+        raise NotFound(msg("task {task_id} not found", task_id=task_id))
+    instance, revision, _ = rows[0]
+    reference.note_revision(session, revision)
+    task = next(row for _, _, row in rows if row.id == task_id)
+    return instance, task, [row for _, _, row in rows if row.is_open]
 
 
-def _task_and_open_items(session: Session, instance_id: int, task_id: int) -> tuple[Task | None, list[Task]]:
-    """Under the instance's lock, in one statement: task ``task_id`` if it belongs to the instance,
-    and the instance's open items (as ``open_tasks``), both read afresh."""
-    rows = list(session.scalars(_TASK_AND_OPEN_ITEMS, {"instance_id": instance_id, "task_id": task_id}))
-    task = next((row for row in rows if row.id == task_id), None)
-    return task, [row for row in rows if row.is_open]
+@cache
+def _lock_with_task_statement(for_update: bool) -> Select[Any]:
+    item = (Task.instance_id == ProcessInstance.id) & ((Task.id == bindparam("task_id")) | Task.is_open)
+    by_id = aliased(Task)  # not correlated with the items joined
+    instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
+    stmt = (
+        select(ProcessInstance, reference.REVISION, Task)
+        .join(Task, item)
+        .where(ProcessInstance.id == instance_id)
+        .options(
+            undefer(ProcessInstance.state),
+            joinedload(ProcessInstance.definition),
+            joinedload(ProcessInstance.project),
+            joinedload(Task.assignee),
+        )
+        .order_by(Task.id)
+        .execution_options(populate_existing=True)
+    )
+    return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
 
 
 # -- the unit of work ----------------------------------------------------------------------------
@@ -281,7 +276,7 @@ class InstanceChange:
             return
         self.instance.updated_at = utcnow()
         if self._workflow is None:  # rows and status only (claim, escalate, suspend…)
-            self.session.flush()
+            row_writes.flush(self.session)
             return
         runtime, workflow = self.runtime, self._workflow
         state = runtime.dump(workflow)
@@ -299,8 +294,10 @@ class InstanceChange:
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)
         if self.instance.id is None:  # just started: written now, with its state, for the rows below
-            self.session.flush()
+            row_writes.insert_row(self.session, self.instance)
             events.record(self.session, "instance.started", self.actor, instance=self.instance, payload=self._started)
+        else:  # the instance and the step the change came through, one UPDATE each, before any query autoflushes
+            row_writes.flush(self.session)
         still_open: list[Task] | None = None
         if self.failure is None:
             try:
@@ -322,7 +319,7 @@ class InstanceChange:
                 instance=self.instance,
                 payload={"end_event": end[0] if end else None, "result": self.instance.result},
             )
-        self.session.flush()
+        row_writes.flush(self.session)
         if saved_as_is:
             WARM.keep(self.instance.id, state, runtime, workflow)
         self._open_after = still_open if still_open is not None else open_tasks(self.session, self.instance.id)
@@ -341,10 +338,7 @@ def changing_task(session: Session, task_id: int, actor: User) -> Iterator[Insta
     """Lock the instance of task ``task_id`` and change it through that task (``change.task``,
     read afresh under the lock with the instance's open items), which ``actor`` must be allowed to
     see (403 otherwise); saved when the block ends normally."""
-    instance = lock_instance_of_task(session, task_id)
-    task, items = _task_and_open_items(session, instance.id, task_id)
-    if task is None:  # deleted between the two statements
-        raise NotFound(msg("task {task_id} not found", task_id=task_id))
+    instance, task, items = _lock_with_task(session, task_id)
     require(
         can_read_task(actor, task),
         msg("task {task_id} belongs to agency {agency_code}", task_id=task_id, agency_code=task.agency_code),
@@ -491,10 +485,8 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             statutory=limit is not None and step.properties.get("clock") != "stopped",
             excluded_steps=step.excluded_steps,
         )
-        session.add(row)
+        row_writes.insert_row(session, row)
         created.append(row)
-    if created:
-        session.flush()  # the events below name the new rows' ids
     for row in created:
         events.record(
             session,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..engine.data import check_safe_data, plain_json
@@ -25,9 +25,9 @@ from ..models import (
     utcnow,
 )
 from ..text import msg
-from . import events, materials
+from . import events, materials, reference
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
-from .definitions import latest, runtime_of
+from .definitions import runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import require_data_size
 from .instance_change import cancel, changing_instance, new_instance_change
@@ -49,14 +49,32 @@ def start_instance(
 ) -> tuple[ProcessInstance, list[Task]]:
     """Start the latest version of a process for a project; returns the instance and its open items."""
     require(can_manage_projects(actor), msg("only the coordinating agency or an admin starts processes"))
-    project = get_project(session, project_code)
-    definition = latest(session, process_key, "bpmn")
-    if definition is None:
+    row = session.execute(_PROJECT_AND_LATEST, {"code": project_code, "key": process_key}).one_or_none()
+    if row is None:  # say which is missing
+        get_project(session, project_code)
         raise InvalidInput(
             msg("no process definition {process_key!r}", process_key=process_key),
             {"process_key": [msg("unknown process")]},
         )
+    project, definition, revision = row
+    reference.note_revision(session, revision)
     return start_definition(session, project, definition, data, actor)
+
+
+# A start's reads in one statement: the project, the process's latest version (as ``latest``) and
+# the reference revision (so the calendar's cache needs no statement of its own).
+_LATEST_ID = (
+    select(ProcessDefinition.id)
+    .where(ProcessDefinition.key == bindparam("key"), ProcessDefinition.kind == "bpmn")
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_PROJECT_AND_LATEST = (
+    select(Project, ProcessDefinition, reference.REVISION)
+    .join_from(Project, ProcessDefinition, ProcessDefinition.id == _LATEST_ID)
+    .where(Project.code == bindparam("code"))
+)
 
 
 def start_definition(
@@ -83,8 +101,7 @@ def start_definition(
         state="",
         state_format=STATE_FORMAT,
         started_by_id=actor.id,
-    )
-    session.add(instance)
+    )  # written once, with its first state, when the change is saved
     failure = None
     # The workflow exists before its first steps run, so a failure in them is saved with it (and
     # its failed step can be retried from the incident).

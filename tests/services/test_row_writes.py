@@ -1,0 +1,79 @@
+"""The hot path's rows written with Core (services/row_writes.py): the objects a change returns
+hold what the database holds, the optimistic check still stops a writer that slipped past the
+lock, and nothing is left for the ORM to write twice."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm.exc import StaleDataError
+
+from approvals.engine.runtime import ModelRuntime
+from approvals.models import Event, ProcessInstance, Task, TaskState
+from approvals.services import instances, tasks
+from tests.factories import start, user
+from tests.helpers import SUBMISSION
+
+TASK_COLUMNS = [column.key for column in Task.__table__.c]
+INSTANCE_COLUMNS = [column.key for column in ProcessInstance.__table__.c]
+
+
+def _as_stored(database, model, row_id, columns):
+    with database.session(read_only=True) as session:
+        row = session.get(model, row_id)
+        return {name: getattr(row, name) for name in columns}
+
+
+def test_a_started_instance_and_its_first_step_are_returned_as_stored(database, people, sample):
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        returned_instance = {name: getattr(instance, name) for name in INSTANCE_COLUMNS}
+        returned_step = {name: getattr(submit, name) for name in TASK_COLUMNS}
+        assert not session.dirty and not session.new  # nothing left for the ORM to write again
+    assert returned_instance == _as_stored(database, ProcessInstance, instance.id, INSTANCE_COLUMNS)
+    assert returned_step == _as_stored(database, Task, submit.id, TASK_COLUMNS)
+    assert returned_step["kind"] == "step" and returned_step["excluded_steps"] == []  # the columns' defaults
+    assert returned_instance["lock_version"] == 1
+
+
+def test_a_completion_returns_the_instance_and_its_new_steps_as_stored(database, people, sample):
+    with database.session() as session:
+        instance, (submit,) = start(session)
+    with database.session() as session:
+        changed, opened = tasks.complete_task(session, submit.id, SUBMISSION, user(session, "hq"))
+        returned = {name: getattr(changed, name) for name in INSTANCE_COLUMNS}
+        steps = {step.id: {name: getattr(step, name) for name in TASK_COLUMNS} for step in opened}
+        assert not session.dirty and not session.new
+    assert returned == _as_stored(database, ProcessInstance, instance.id, INSTANCE_COLUMNS)
+    assert returned["lock_version"] == 2
+    assert len(steps) == 2  # the two reviews
+    for step_id, step in steps.items():
+        assert step == _as_stored(database, Task, step_id, TASK_COLUMNS)
+    done = _as_stored(database, Task, submit.id, ["state", "completed_by_id", "submitted_data", "counted_workdays"])
+    assert done["state"] == TaskState.COMPLETED and done["submitted_data"]["application_title"]
+    assert done["completed_by_id"] is not None and done["counted_workdays"] == 0
+
+
+def test_a_writer_that_slipped_past_the_lock_makes_the_change_fail_and_write_nothing(
+    database, people, sample, monkeypatch
+):
+    with database.session() as session:
+        instance, (submit,) = start(session)
+    with database.session(read_only=True) as session:
+        events = session.scalar(select(func.count()).select_from(Event))
+    complete = ModelRuntime.complete
+
+    def behind_our_back(runtime, workflow, *args, **kwargs):
+        result = complete(runtime, workflow, *args, **kwargs)
+        session.execute(
+            text("UPDATE process_instance SET lock_version = lock_version + 1 WHERE id = :id"), {"id": instance.id}
+        )
+        return result
+
+    monkeypatch.setattr(ModelRuntime, "complete", behind_our_back)
+    with pytest.raises(StaleDataError, match="process_instance"), database.session() as session:
+        tasks.complete_task(session, submit.id, SUBMISSION, user(session, "hq"))
+    with database.session(read_only=True) as session:
+        assert session.get(ProcessInstance, instance.id).lock_version == 1
+        assert [t.bpmn_id for t in instances.open_tasks(session, instance.id)] == ["submit"]
+        assert session.scalar(select(func.count()).select_from(Event)) == events
