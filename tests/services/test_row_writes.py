@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from approvals.engine.runtime import ModelRuntime
-from approvals.models import Event, ProcessInstance, Task, TaskState
+from approvals.models import Event, OutboxMessage, ProcessInstance, Task, TaskState
 from approvals.services import instances, tasks
 from tests.factories import start, user
 from tests.helpers import SUBMISSION
@@ -77,3 +77,21 @@ def test_a_writer_that_slipped_past_the_lock_makes_the_change_fail_and_write_not
         assert session.get(ProcessInstance, instance.id).lock_version == 1
         assert [t.bpmn_id for t in instances.open_tasks(session, instance.id)] == ["submit"]
         assert session.scalar(select(func.count()).select_from(Event)) == events
+
+
+def test_a_start_records_its_events_about_the_rows_it_wrote_each_with_its_outbox_row(database, people, sample):
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        project_id = instance.project_id
+    with database.session(read_only=True) as session:
+        written = session.execute(
+            select(Event.type, Event.project_id, Event.instance_id, Event.task_id, OutboxMessage.event_id)
+            .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
+            .where(Event.instance_id == instance.id)
+            .order_by(Event.id)
+        ).all()
+    assert [tuple(row)[:4] for row in written] == [
+        ("instance.started", project_id, instance.id, None),
+        ("task.created", project_id, instance.id, submit.id),
+    ]
+    assert all(row.event_id is not None for row in written)  # each went to the outbox too

@@ -3,19 +3,21 @@ same event to the outbox, from which the dispatcher delivers it to webhooks (ser
 
 Events are written with SQLAlchemy Core, not as ORM objects: on the hot path of every step they
 cost the unit of work more than their SQL (issue 19). On PostgreSQL the event and its outbox row go
-in one statement."""
+in one statement — with the new instance or step the event is about, when there is one
+(``record_new``: a start writes its instance and first step in two statements, not six)."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, insert, select
+from sqlalchemy import Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
 from ..models import Event, OutboxMessage, ProcessInstance, Task, User, utcnow
 from ..request_context import REQUEST_ID
+from . import row_writes
 
 EVENT: Table = Event.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -35,9 +37,52 @@ def record(
     """Append event ``type_`` (and its outbox row) now; returns its id."""
     if (instance is not None and instance.id is None) or (task is not None and task.id is None):
         session.flush()  # the event names rows the unit of work has not written yet
+    values = _values(type_, actor, project_id, instance, task, payload)
+    postgres = is_postgres(session)
+    # On the session's connection, not through it: an event names rows by id, so it needs no
+    # autoflush of the rows changed so far (the change writes them once, services/row_writes.py).
+    connection = session.connection()
+    event_id: int = connection.execute(_statement(postgres), values).scalar_one()
+    if not postgres:
+        connection.execute(_statement_outbox(), {"event_id": event_id, "created_at": values["created_at"]})
+    return event_id
+
+
+def record_new(
+    session: Session,
+    row: ProcessInstance | Task,
+    type_: str,
+    actor: User | None,
+    *,
+    instance: ProcessInstance,
+    payload: dict[str, Any],
+) -> None:
+    """Write the new ``row`` — ``instance`` itself, or a step of it — (``row_writes.insert_row``) and
+    append event ``type_`` about it: on PostgreSQL in one statement with the event and its outbox row."""
+    task = row if isinstance(row, Task) else None
+    if not is_postgres(session):
+        row_writes.insert_row(session, row)
+        record(session, type_, actor, instance=instance, task=task, payload=payload)
+        return
+    link = "task_id" if task is not None else "instance_id"  # the column that names the new row
+    event = _values(type_, actor, instance.project_id, instance if task is not None else None, None, payload)
+    params = {f"row_{name}": value for name, value in row_writes.values_to_insert(row).items()}
+    params.update((f"event_{name}", value) for name, value in event.items() if name != link)
+    table: Table = row.__table__  # type: ignore[assignment]
+    row_writes.attach(session, row, session.connection().execute(_with_new_row(table, link), params).scalar_one())
+
+
+def _values(
+    type_: str,
+    actor: User | None,
+    project_id: int | None,
+    instance: ProcessInstance | None,
+    task: Task | None,
+    payload: dict[str, Any] | None,
+) -> dict[str, Any]:
     if instance is not None and project_id is None:
         project_id = instance.project_id
-    values = {
+    return {
         "created_at": utcnow(),
         "type": type_,
         "actor_id": actor.id if actor else None,
@@ -48,14 +93,6 @@ def record(
         "payload": payload or {},
         "request_id": REQUEST_ID.get(),
     }
-    postgres = is_postgres(session)
-    # On the session's connection, not through it: an event names rows by id, so it needs no
-    # autoflush of the rows changed so far (the change writes them once, services/row_writes.py).
-    connection = session.connection()
-    event_id: int = connection.execute(_statement(postgres), values).scalar_one()
-    if not postgres:
-        connection.execute(_statement_outbox(), {"event_id": event_id, "created_at": values["created_at"]})
-    return event_id
 
 
 # Built once: building a statement costs about as much as running it.
@@ -77,3 +114,25 @@ def _statement(postgres: bool) -> Insert:
 @cache
 def _statement_outbox() -> Insert:
     return insert(OUTBOX).values(event_id=bindparam("event_id"), created_at=bindparam("created_at"))
+
+
+@cache
+def _with_new_row(table: Table, link: str) -> Select[Any]:
+    """``WITH new_row AS (INSERT … RETURNING id), written AS (INSERT INTO event … FROM new_row),
+    boxed AS (INSERT INTO outbox … FROM written) SELECT id FROM new_row`` (PostgreSQL): the event
+    names the new row by ``link`` (its ``instance_id`` or ``task_id``)."""
+    new_row = (
+        insert(table)
+        .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in table.c if c.name != "id"})
+        .returning(table.c.id)
+        .cte("new_row")
+    )
+    event = [new_row.c.id if name == link else bindparam(f"event_{name}", type_=EVENT.c[name].type) for name in COLUMNS]
+    written = (
+        insert(EVENT)
+        .from_select(list(COLUMNS), select(*event).select_from(new_row))
+        .returning(EVENT.c.id, EVENT.c.created_at)
+        .cte("written")
+    )
+    boxed = insert(OUTBOX).from_select(["event_id", "created_at"], select(written.c.id, written.c.created_at))
+    return select(new_row.c.id).add_cte(boxed.cte("boxed"))

@@ -294,8 +294,14 @@ class InstanceChange:
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)
         if self.instance.id is None:  # just started: written now, with its state, for the rows below
-            row_writes.insert_row(self.session, self.instance)
-            events.record(self.session, "instance.started", self.actor, instance=self.instance, payload=self._started)
+            events.record_new(
+                self.session,
+                self.instance,
+                "instance.started",
+                self.actor,
+                instance=self.instance,
+                payload=self._started or {},
+            )
         else:  # the instance and the step the change came through, one UPDATE each, before any query autoflushes
             row_writes.flush(self.session)
         still_open: list[Task] | None = None
@@ -485,17 +491,9 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             statutory=limit is not None and step.properties.get("clock") != "stopped",
             excluded_steps=step.excluded_steps,
         )
-        row_writes.insert_row(session, row)
+        payload = {"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code}
+        events.record_new(session, row, "task.created", actor, instance=instance, payload=payload)
         created.append(row)
-    for row in created:
-        events.record(
-            session,
-            "task.created",
-            actor,
-            instance=instance,
-            task=row,
-            payload={"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code},
-        )
     return [row for row in items if row.is_open] + created
 
 

@@ -94,14 +94,17 @@ def start_definition(
             raise InvalidInput(msg("data.{key} is set by the service", key=key), {"data": {key: ["reserved"]}})
 
     runtime = runtime_of(session, definition)
+    # By ids, not objects: setting the relationship would add the instance to the project's
+    # collection of instances and leave the project for the ORM to flush. Written once, with its
+    # first state, when the change is saved; its project and definition come from the session then.
     instance = ProcessInstance(
-        project=project,
-        definition=definition,
+        project_id=project.id,
+        definition_id=definition.id,
         status=InstanceStatus.RUNNING,
         state="",
         state_format=STATE_FORMAT,
         started_by_id=actor.id,
-    )  # written once, with its first state, when the change is saved
+    )
     failure = None
     # The workflow exists before its first steps run, so a failure in them is saved with it (and
     # its failed step can be retried from the incident).

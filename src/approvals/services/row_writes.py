@@ -1,19 +1,23 @@
 """The hot path's row writes as Core statements, with the ORM objects kept in step.
 
 On every step, the unit of work's bookkeeping for the rows a change writes (the step's row, the
-instance's, the steps it opens) cost more than the statements themselves (issue 19). ``flush``
-writes each changed instance or task row with one cached ``UPDATE`` of the columns that changed —
-``lock_version`` checked and bumped as the ORM does, ``StaleDataError`` when another writer got
-there first — then marks the object clean; ``insert_row`` writes a new instance or task row with one
-``INSERT … RETURNING id`` and attaches the object as if it had been loaded. Anything ``flush``
-cannot write this way (a collection changed) is left to the ORM, which stays correct."""
+instance's, the steps it opens) cost more than the statements themselves (issue 19).
+
+``flush`` writes each changed instance or task row with one cached ``UPDATE`` of the columns that
+changed (on PostgreSQL, all of a change's rows in one statement) — ``lock_version`` checked and
+bumped as the ORM does, ``StaleDataError`` when another writer got there first — then marks the
+objects clean. Anything it cannot write this way (a collection changed) is left to the ORM.
+
+``insert_row`` writes a new instance or task row with one ``INSERT … RETURNING id`` and attaches
+the object as if it had been loaded (``events.record_new`` adds the row's event to that statement
+on PostgreSQL)."""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, inspect, select, update
 from sqlalchemy.orm import (
     MANYTOONE,
     ColumnProperty,
@@ -24,67 +28,80 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..db import is_postgres
 from ..models import ProcessInstance, Task
 
 WRITTEN_BY_CORE = (ProcessInstance, Task)
 
 
 def flush(session: Session) -> None:
-    """Write the changed instance and task rows of ``session`` with Core, then flush the rest."""
-    for obj in list(session.dirty):
-        if isinstance(obj, WRITTEN_BY_CORE):
-            write_row(session, obj)
+    """Write the changed instance and task rows of ``session`` with Core, then flush the rest. On
+    PostgreSQL several rows go in one statement (one data-modifying CTE each)."""
+    writes = [write for obj in session.dirty if isinstance(obj, WRITTEN_BY_CORE) and (write := _write_of(obj))]
+    matched: tuple[int, ...]
+    if len(writes) > 1 and is_postgres(session):
+        matched = tuple(session.connection().execute(_updates(tuple(w.shape for w in writes)), _params(writes)).one())
+    else:
+        matched = tuple(session.connection().execute(_update(*w.shape), _params([w])).rowcount for w in writes)
+    for write, count in zip(writes, matched, strict=True):
+        if count != 1:
+            raise StaleDataError(
+                f"UPDATE statement on table '{write.shape[0].name}' expected to update 1 row(s); {count} were matched."
+            )
+        if write.shape[2]:
+            write.state.dict["lock_version"] += 1
+        # Private, but what SQLAlchemy itself calls once it wrote a row: the object is now as loaded.
+        write.state._commit_all(write.state.dict, session.identity_map)
     session.flush()
 
 
-def write_row(session: Session, obj: ProcessInstance | Task) -> bool:
-    """One UPDATE of ``obj``'s changed columns; False (nothing done) when only the ORM can write them.
-    (In these models an attribute is named as its column.)"""
+class _Write(NamedTuple):
+    state: InstanceState[Any]
+    shape: tuple[Table, tuple[str, ...], bool]  # the table, the columns written, whether lock_version is checked
+    values: dict[str, Any]
+
+
+def _write_of(obj: ProcessInstance | Task) -> _Write | None:
+    """The UPDATE of ``obj``'s changed columns; None when nothing changed or only the ORM can write
+    them. (In these models an attribute is named as its column.)"""
     state: InstanceState[Any] = inspect(obj)
     if not state.persistent or not state.committed_state:
-        return False
-    mapper, table = state.mapper, _table(obj)
-    values: dict[str, Any] = {}
+        return None
+    values: dict[str, Any] = {"k_id": obj.id}
     for key in state.committed_state:
-        prop = mapper.attrs[key]
+        prop = state.mapper.attrs[key]
         if isinstance(prop, ColumnProperty):
             values[key] = state.dict.get(key)
         elif isinstance(prop, RelationshipProperty) and prop.direction is MANYTOONE:
             related_id = _id_of(state.dict.get(key))
             if related_id is None and state.dict.get(key) is not None:
-                return False  # a row not written yet
+                return None  # a row not written yet
             (column,) = prop.local_columns
             values[column.name] = state.dict[column.name] = related_id
         else:
-            return False
-    versioned = mapper.version_id_col is not None  # lock_version
-    params = {f"v_{name}": value for name, value in values.items()} | {"k_id": obj.id}
+            return None
+    versioned = state.mapper.version_id_col is not None  # lock_version
     if versioned:
-        params["k_version"] = state.dict["lock_version"]
-    result = session.connection().execute(_update(table, tuple(sorted(values)), versioned), params)
-    if result.rowcount != 1:
-        raise StaleDataError(
-            f"UPDATE statement on table '{table.name}' expected to update 1 row(s); {result.rowcount} were matched."
-        )
-    if versioned:
-        state.dict["lock_version"] += 1
-    # Private, but what SQLAlchemy itself calls once it wrote a row: the object is now as loaded.
-    state._commit_all(state.dict, session.identity_map)
-    return True
+        values["k_version"] = state.dict["lock_version"]
+    columns = tuple(sorted(name for name in values if name not in ("k_id", "k_version")))
+    return _Write(state, (_table(obj), columns, versioned), values)
+
+
+def _params(writes: list[_Write]) -> dict[str, Any]:
+    """The statements' parameters: each row's names prefixed with its place (see ``_update``)."""
+    return {f"r{n}_{name}": value for n, write in enumerate(writes) for name, value in write.values.items()}
 
 
 def insert_row(session: Session, obj: ProcessInstance | Task) -> None:
-    """INSERT ``obj`` (new, not added to the session) with its columns' defaults filled in here, so
-    the object holds every value it was written with; then attach it to ``session`` as a loaded row."""
-    state: InstanceState[Any] = inspect(obj)
-    table = _table(obj)
-    for relationship in state.mapper.relationships:  # a row it names by object: by id in the statement
-        related = obj.__dict__.get(relationship.key)
-        if related is not None and relationship.direction is MANYTOONE:
-            (column,) = relationship.local_columns
-            obj.__dict__[column.name] = _id_of(related)
+    """INSERT ``obj`` (new, not added to the session, the rows it names set by id) and attach it."""
+    attach(session, obj, session.connection().execute(_insert(_table(obj)), values_to_insert(obj)).scalar_one())
+
+
+def values_to_insert(obj: ProcessInstance | Task) -> dict[str, Any]:
+    """The columns of new row ``obj``, its columns' defaults filled in (and set on it), so that the
+    object holds every value it is written with."""
     values = {}
-    for column in table.c:
+    for column in _table(obj).c:
         if column.name == "id":
             continue
         if column.name not in obj.__dict__:
@@ -92,7 +109,12 @@ def insert_row(session: Session, obj: ProcessInstance | Task) -> None:
             value = None if default is None else default.arg if default.is_scalar else default.arg(None)
             setattr(obj, column.name, value)
         values[column.name] = obj.__dict__[column.name]
-    obj.id = session.connection().execute(_insert(table), values).scalar_one()
+    return values
+
+
+def attach(session: Session, obj: ProcessInstance | Task, row_id: int) -> None:
+    """``obj``, written as row ``row_id``, joins ``session`` as if it had been loaded from it."""
+    obj.id = row_id
     make_transient_to_detached(obj)
     session.add(obj)
 
@@ -108,13 +130,21 @@ def _id_of(related: Any) -> int | None:
 
 # Built once per set of columns: building a statement costs about as much as running it.
 @cache
-def _update(table: Table, columns: tuple[str, ...], versioned: bool) -> Update:
-    stmt = update(table).where(table.c.id == bindparam("k_id"))
-    values: dict[str, Any] = {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
+def _update(table: Table, columns: tuple[str, ...], versioned: bool, place: int = 0) -> Update:
+    stmt = update(table).where(table.c.id == bindparam(f"r{place}_k_id"))
+    values: dict[str, Any] = {name: bindparam(f"r{place}_{name}", type_=table.c[name].type) for name in columns}
     if versioned:
-        stmt = stmt.where(table.c.lock_version == bindparam("k_version"))
+        stmt = stmt.where(table.c.lock_version == bindparam(f"r{place}_k_version"))
         values["lock_version"] = table.c.lock_version + 1
     return stmt.values(values)
+
+
+@cache
+def _updates(shapes: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> Select[Any]:
+    """``WITH w0 AS (UPDATE … RETURNING id), w1 AS (…) SELECT (SELECT count(*) FROM w0), …``: the
+    rows matched by each UPDATE, all run by one statement (PostgreSQL)."""
+    written = [_update(*shape, place).returning(shape[0].c.id).cte(f"w{place}") for place, shape in enumerate(shapes)]
+    return select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in written))
 
 
 @cache

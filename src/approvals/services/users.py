@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..models import WORK_ROLES, Agency, ApiToken, LoginFailure, Role, TokenScope, User, utcnow
@@ -141,7 +141,11 @@ def issue_token(session: Session, user: User, days: int, scope: TokenScope = Tok
 
 
 # Every API request runs one of these: built once (see instances._lock_statement).
-_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("hash")).options(joinedload(ApiToken.user))
+_TOKEN = (
+    select(User, ApiToken.scope, ApiToken.revoked_at, ApiToken.expires_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("hash"))
+)
 _USER = select(User).where(User.username == bindparam("username"))
 
 
@@ -151,12 +155,13 @@ def user_for_token(
     """The user of a live token of that scope, or one of those scopes (a page session's token is no
     API token, and back)."""
     scopes = scope if isinstance(scope, tuple) else (scope,)
-    row = session.scalar(_TOKEN, {"hash": _hash(token)})  # the user comes with it: one query per request
-    if row is None or row.scope not in scopes or row.revoked_at is not None or row.expires_at <= utcnow():
+    row = session.execute(_TOKEN, {"hash": _hash(token)}).one_or_none()  # one query per request
+    if row is None:
         return None
-    if not row.user.active:
+    user, token_scope, revoked_at, expires_at = row
+    if token_scope not in scopes or revoked_at is not None or expires_at <= utcnow() or not user.active:
         return None
-    return row.user
+    return user
 
 
 def revoke_token(session: Session, token: str) -> None:
