@@ -302,7 +302,7 @@ class InstanceChange:
                 instance=self.instance,
                 payload=self._started or {},
             )
-        else:  # the instance and the step the change came through, one UPDATE each, before any query autoflushes
+        else:  # the instance and the step the change came through, now: before any query would autoflush them
             row_writes.flush(self.session)
         still_open: list[Task] | None = None
         if self.failure is None:
