@@ -7,6 +7,7 @@ trail must hold exactly the completions the clients were told succeeded."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import requests
 from sqlalchemy import func, select
 
 from approvals.models import Event
+from approvals.process_tuning import tune_process
 from approvals.services import users
 
 from .common import STAFF, SUBMISSION, Table, free_port, fresh_database, launch, median_ms, percentile, stop_process
@@ -66,7 +68,18 @@ def _database_cpu() -> float:
 
 def _in_process_cpu(database, instances_worked: int) -> tuple[float, float]:
     """CPU seconds per completion (this process, its database backends), working instances from
-    start to end through the services as the clients do over HTTP (starts included)."""
+    start to end through the services as the clients do over HTTP (starts included), with the
+    garbage collector set as in a server's worker (approvals/process_tuning.py)."""
+    threshold = gc.get_threshold()
+    tune_process()
+    try:
+        return _work_in_process(database, instances_worked)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def _work_in_process(database, instances_worked: int) -> tuple[float, float]:
     from approvals.services import instances, tasks
 
     completions = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import requests
@@ -149,8 +150,12 @@ def test_calendar_load_and_show(database_url, database, tmp_path):
 
 
 def test_worker_once_fires_nothing_on_an_empty_database(database_url, database):
+    threshold = gc.get_threshold()
     code, out = run(database_url, "worker", "--once")
     assert code == 0 and out == ""
+    # A single pass (cron, an embedding program) leaves the caller's garbage collector as it was:
+    # only a process that keeps running is tuned (approvals/process_tuning.py).
+    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
 
 
 def test_status_prints_open_and_finished_steps(database_url, database):

@@ -318,12 +318,15 @@ def worker(settings: dict, interval: float, once: bool) -> None:
     import time
 
     from .observability import configure_logging
+    from .process_tuning import tune_process
     from .services import dispatch, escalation, health, materials, timers
 
     configure_logging()
     name = health.worker_name()
     webhooks = dispatch.Settings.of(settings)
     with open_database(settings) as database:
+        if not once:  # a process that keeps running
+            tune_process()
         while True:
             handled = timers.run_due(database)
             if handled:
@@ -366,6 +369,7 @@ def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bo
 
     from .app import create_app
     from .observability import configure_logging
+    from .process_tuning import tune_process
     from .supervise import Supervisor
 
     configure_logging()
@@ -377,6 +381,7 @@ def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bo
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", None)  # each request is a JSON log line of the app's, with its id
             self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
+            self.cfg.set("post_worker_init", lambda _worker: tune_process())  # the app is loaded by then
 
         def load(self):
             return create_app({"DATABASE_URL": settings["DATABASE_URL"]})
