@@ -117,11 +117,14 @@ def _file_on_both(base: str, tokens: dict[str, str]) -> tuple[bool, set[str]]:
         timeout=30,
     )
     nodes, same = {upload.headers.get("X-Served-By", "?")}, upload.status_code == 201
-    for _ in range(4):
-        got = requests.get(f"{base}/api/materials/{upload.json()['id']}", headers=hq, timeout=10) if same else None
-        same = same and got is not None and got.status_code == 200 and got.content == pdf
-        if got is not None:
-            nodes.add(got.headers.get("X-Served-By", "?"))
+    # Round robin alternates over everyone's requests, so a few reads may all land on one node:
+    # read until both nodes have served the file (at most 20 times).
+    for _ in range(20):
+        if not same or {"a", "b"} <= nodes:
+            break
+        got = requests.get(f"{base}/api/materials/{upload.json()['id']}", headers=hq, timeout=10)
+        same = got.status_code == 200 and got.content == pdf
+        nodes.add(got.headers.get("X-Served-By", "?"))
     return same, nodes
 
 
