@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from ..engine.bpmn_xml import (
@@ -52,10 +52,16 @@ def _checksum(bpmn: bytes, forms: Mapping[str, bytes], callees: Mapping[str, str
 
 
 def latest(session: Session, key: str, kind: str | None = None) -> ProcessDefinition | None:
-    stmt = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    return session.scalar(select(ProcessDefinition).where(ProcessDefinition.id == latest_id(key, kind)))
+
+
+def latest_id(key: Any, kind: str | None = None) -> ScalarSelect[int]:
+    """The id of the latest version of ``key`` (of that kind), as a subquery of a larger statement;
+    ``key`` is a value or a bind parameter."""
+    stmt = select(ProcessDefinition.id).where(ProcessDefinition.key == key)
     if kind is not None:
         stmt = stmt.where(ProcessDefinition.kind == kind)
-    return session.scalar(stmt.order_by(ProcessDefinition.version.desc()).limit(1))
+    return stmt.order_by(ProcessDefinition.version.desc()).limit(1).scalar_subquery()
 
 
 def get_version(session: Session, key: str, version: int) -> ProcessDefinition:

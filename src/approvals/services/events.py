@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, Table, bindparam, insert, select
+from sqlalchemy import CTE, Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
@@ -65,7 +65,7 @@ def record_new(
         record(session, type_, actor, instance=instance, task=task, payload=payload)
         return
     link = "task_id" if task is not None else "instance_id"  # the column that names the new row
-    event = _values(type_, actor, instance.project_id, instance if task is not None else None, None, payload)
+    event = _values(type_, actor, None, instance, None, payload)
     params = {f"row_{name}": value for name, value in row_writes.values_to_insert(row).items()}
     params.update((f"event_{name}", value) for name, value in event.items() if name != link)
     table: Table = row.__table__  # type: ignore[assignment]
@@ -101,14 +101,7 @@ def _statement(postgres: bool) -> Insert:
     event = insert(EVENT).values({name: bindparam(name) for name in COLUMNS}).returning(EVENT.c.id)
     if not postgres:
         return event
-    written = event.cte("written")
-    return (
-        insert(OUTBOX)
-        .from_select(
-            ["event_id", "created_at"], select(written.c.id, bindparam("created_at", type_=OUTBOX.c.created_at.type))
-        )
-        .returning(OUTBOX.c.event_id)
-    )
+    return _to_outbox(event.returning(EVENT.c.created_at).cte("written")).returning(OUTBOX.c.event_id)
 
 
 @cache
@@ -134,5 +127,9 @@ def _with_new_row(table: Table, link: str) -> Select[Any]:
         .returning(EVENT.c.id, EVENT.c.created_at)
         .cte("written")
     )
-    boxed = insert(OUTBOX).from_select(["event_id", "created_at"], select(written.c.id, written.c.created_at))
-    return select(new_row.c.id).add_cte(boxed.cte("boxed"))
+    return select(new_row.c.id).add_cte(_to_outbox(written).cte("boxed"))
+
+
+def _to_outbox(written: CTE) -> Insert:
+    """The outbox row of each event ``written`` (a CTE returning the events' id and created_at)."""
+    return insert(OUTBOX).from_select(["event_id", "created_at"], select(written.c.id, written.c.created_at))

@@ -71,14 +71,17 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 # running it); SQLAlchemy then finds their compiled form in its cache.
 @cache
 def _lock_statement(for_update: bool) -> Select[Any]:
-    stmt = (
-        select(ProcessInstance, reference.REVISION)
-        .where(ProcessInstance.id == bindparam("instance_id"))
-        .options(
-            undefer(ProcessInstance.state), joinedload(ProcessInstance.definition), joinedload(ProcessInstance.project)
-        )
-        .execution_options(populate_existing=True)
+    return _locked(
+        select(ProcessInstance, reference.REVISION).where(ProcessInstance.id == bindparam("instance_id")), for_update
     )
+
+
+def _locked(stmt: Select[Any], for_update: bool) -> Select[Any]:
+    """``stmt`` reading the instance for a change: with its state, definition and project, read
+    afresh, and locked (``FOR UPDATE OF process_instance``) where the database has row locks."""
+    stmt = stmt.options(
+        undefer(ProcessInstance.state), joinedload(ProcessInstance.definition), joinedload(ProcessInstance.project)
+    ).execution_options(populate_existing=True)
     return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
 
 
@@ -115,16 +118,10 @@ def _lock_with_task_statement(for_update: bool) -> Select[Any]:
         select(ProcessInstance, reference.REVISION, Task)
         .join(Task, item)
         .where(ProcessInstance.id == instance_id)
-        .options(
-            undefer(ProcessInstance.state),
-            joinedload(ProcessInstance.definition),
-            joinedload(ProcessInstance.project),
-            joinedload(Task.assignee),
-        )
+        .options(joinedload(Task.assignee))
         .order_by(Task.id)
-        .execution_options(populate_existing=True)
     )
-    return stmt.with_for_update(of=ProcessInstance) if for_update else stmt
+    return _locked(stmt, for_update)
 
 
 # -- the unit of work ----------------------------------------------------------------------------
@@ -288,8 +285,8 @@ class InstanceChange:
                 raise InvalidInput(message, {"data": [message]})
             self.failure, state = EngineFailure(message, None), self.instance.state  # keep what was saved
             saved_as_is = False
-        # Set before the rows are synced: the flush that gives new rows their ids then writes the
-        # instance once, with its state and one new lock_version.
+        # Set before the rows are synced, and the instance written right after (inserted, or one
+        # UPDATE with the step the change came through): the sync below then adds only new rows.
         self.instance.state = state
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)

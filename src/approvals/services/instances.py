@@ -27,7 +27,7 @@ from ..models import (
 from ..text import msg
 from . import events, materials, reference
 from .authz import can_comment, can_manage_instances, can_manage_projects, require
-from .definitions import runtime_of
+from .definitions import latest_id, runtime_of
 from .errors import Conflict, InvalidInput, NotFound
 from .forms import require_data_size
 from .instance_change import cancel, changing_instance, new_instance_change
@@ -61,18 +61,11 @@ def start_instance(
     return start_definition(session, project, definition, data, actor)
 
 
-# A start's reads in one statement: the project, the process's latest version (as ``latest``) and
-# the reference revision (so the calendar's cache needs no statement of its own).
-_LATEST_ID = (
-    select(ProcessDefinition.id)
-    .where(ProcessDefinition.key == bindparam("key"), ProcessDefinition.kind == "bpmn")
-    .order_by(ProcessDefinition.version.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+# A start's reads in one statement: the project, the process's latest version and the reference
+# revision (so the calendar's cache needs no statement of its own).
 _PROJECT_AND_LATEST = (
     select(Project, ProcessDefinition, reference.REVISION)
-    .join_from(Project, ProcessDefinition, ProcessDefinition.id == _LATEST_ID)
+    .join_from(Project, ProcessDefinition, ProcessDefinition.id == latest_id(bindparam("key"), "bpmn"))
     .where(Project.code == bindparam("code"))
 )
 

@@ -140,7 +140,7 @@ def issue_token(session: Session, user: User, days: int, scope: TokenScope = Tok
     return token, expires_at
 
 
-# Every API request runs one of these: built once (see instances._lock_statement).
+# Every API request runs one of these: built once (see instance_change._lock_statement).
 _TOKEN = (
     select(User, ApiToken.scope, ApiToken.revoked_at, ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
