@@ -121,6 +121,16 @@ def test_unknown_ids_are_404(client, people, started, path):
     assert response.status_code == 404 and response.json["code"] == 404
 
 
+def test_a_start_for_an_unknown_project_is_404_and_starts_nothing(client, people, started):
+    before = client.get("/api/projects/P-001/status", headers=people.auth("hq")).json
+    for process_key in ("sample_review", "nope"):  # the project is named first, known process or not
+        response = client.post(
+            "/api/projects/NOPE/instances", json={"process_key": process_key}, headers=people.auth("hq")
+        )
+        assert response.status_code == 404 and "NOPE" in response.json["message"]
+    assert client.get("/api/projects/P-001/status", headers=people.auth("hq")).json == before
+
+
 def test_unknown_process_and_bad_project_input(client, people, started):
     response = client.post("/api/projects/P-001/instances", json={"process_key": "nope"}, headers=people.auth("hq"))
     assert response.status_code == 422 and "process_key" in response.json["errors"]["json"]
