@@ -29,7 +29,7 @@ from approvals.models import Event
 from approvals.services import definitions, users
 
 from .common import PASSWORD, STAFF, Table, free_port, fresh_database, launch, stop_process
-from .throughput import _client, _serve
+from .throughput import Gate, _client, _serve
 
 TIMERS = 40
 TIMER_MODEL = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -161,9 +161,10 @@ def run(table: Table, seconds: float = 15, clients: int = 8) -> None:
                 for _ in range(TIMERS)
             ]
             timer_ids = [r.json()["id"] for r in timed if r.status_code == 201]
-            stop, latencies, done, errors = threading.Event(), [], Counter(), []
+            gate, latencies, done, errors = Gate(), [], Counter(), []
+            gate.open()
             threads = [
-                threading.Thread(target=_client, args=(base, tokens, stop, latencies, done, errors))
+                threading.Thread(target=_client, args=(base, tokens, gate, latencies, done, errors))
                 for _ in range(clients)
             ]
             for thread in threads:
@@ -171,7 +172,7 @@ def run(table: Table, seconds: float = 15, clients: int = 8) -> None:
             signed_in, session_nodes = _session_moves(base, PASSWORD)
             same_file, file_nodes = _file_on_both(base, tokens)
             time.sleep(seconds)
-            stop.set()
+            gate.stop()
             for thread in threads:
                 thread.join(timeout=60)
             deadline = time.monotonic() + 30  # the timers came due during the load; the workers finish them

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from approvals.cli import deploy_files
 from approvals.db import Database
 from approvals.engine import runtime as engine_runtime
 from approvals.services import definitions, instances, projects, tasks, users
 from approvals.services.errors import Conflict
 from approvals.services.limits import Limits
-from tests.conftest import BPMN_DIR, read_forms
+from tests.conftest import BPMN_DIR, FORMS_DIR, read_forms
 from tests.helpers import SUBMISSION, sample_with_script
 
 FORMS = read_forms(BPMN_DIR / "sample_review.bpmn")
+DATA = Path(__file__).parent.parent / "data"
 MARKER = "/tmp/approvals-script-marker"  # noqa: S108 - what a hostile script would try to create
 
 
@@ -165,3 +169,26 @@ def test_a_restart_loses_nothing(database_url, database, actors, sample):
     with fresh.session() as session:
         assert instances.get_instance(session, iid).status == "completed"
     fresh.dispose()
+
+
+def test_a_model_waits_on_timers_when_it_or_a_process_it_calls_has_one(database):
+    """A runtime skips looking for waiting timers only in models without any: a timer of a called
+    process, or one inside an event-based gateway, counts."""
+    assert deploy_files(database, [str(BPMN_DIR / "*.bpmn"), str(BPMN_DIR / "*.dmn")], FORMS_DIR) == 0
+    with database.session() as session:
+        gateway, _ = definitions.publish(session, (DATA / "event_gateway_timers.bpmn").read_bytes(), {}, None)
+        found = {
+            key: definitions.runtime_of(session, definitions.latest(session, key)).has_timers
+            for key in ("sample_review", "feasibility_review", "one_book_two_certificates", "tendering")
+            + ("groundbreaking", "project_lifecycle", gateway.key)
+        }
+    # project_lifecycle has no timer of its own: it calls tendering and groundbreaking.
+    assert found == {
+        "sample_review": False,
+        "feasibility_review": False,
+        "one_book_two_certificates": False,
+        "tendering": True,
+        "groundbreaking": True,
+        "project_lifecycle": True,
+        gateway.key: True,
+    }

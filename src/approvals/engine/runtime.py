@@ -84,6 +84,13 @@ class ModelRuntime:
     def __init__(self, spec_json: str, lane_routes: dict[str, str], *, script_timeout: float, script_memory_bytes: int):
         self.spec, self.subprocess_specs = specs_from_json(spec_json)
         self.lane_routes = dict(lane_routes)
+        # Most models wait on no timer: their steps need not walk the workflow to find none.
+        self.has_timers = any(
+            type(definition).__name__ in TIMER_EVENTS
+            for spec in (self.spec, *self.subprocess_specs.values())
+            for task_spec in spec.task_specs.values()
+            for definition in _event_definitions(task_spec)
+        )
         cardinalities = frozenset(
             task_spec.cardinality
             for spec in (self.spec, *self.subprocess_specs.values())
@@ -304,9 +311,10 @@ class ModelRuntime:
             self.advance(workflow)
         return int(caught)
 
-    @staticmethod
-    def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    def next_timer_due(self, workflow: BpmnWorkflow) -> datetime | None:
         """When the earliest waiting timer is due (UTC), for the worker's poll; None if none waits."""
+        if not self.has_timers:
+            return None
         due = []
         for event in workflow.waiting_events():
             value = event.value
@@ -493,6 +501,13 @@ def runtime_for(
         with _CACHE_LOCK:
             runtime = _CACHE.setdefault(key, runtime)
     return runtime
+
+
+def _event_definitions(task_spec: Any) -> list[Any]:
+    """The event definitions of a task spec: its own and, for a multiple event or an event-based
+    gateway, each one it holds."""
+    definition = getattr(task_spec, "event_definition", None)
+    return [definition, *(getattr(definition, "event_definitions", None) or [])] if definition is not None else []
 
 
 def _gateway_events(spec: Any) -> Iterator[tuple[Any, Any]]:
