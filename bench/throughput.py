@@ -47,9 +47,9 @@ def _serve(url: str, workers: int, env: dict[str, str] | None = None) -> tuple[s
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(wanted) -> float:
-    """CPU (user + system) used so far by the processes ``wanted(pid, pgrp, cmdline)`` picks."""
-    total = 0
+def _cpu_by_process(wanted) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each process ``wanted(pid, pgrp, cmdline)`` picks."""
+    used = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -61,8 +61,12 @@ def _cpu_seconds(wanted) -> float:
         except OSError:  # gone meanwhile
             continue
         if wanted(int(entry), int(fields[2]), cmdline):
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICK
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return used
+
+
+def _cpu_seconds(wanted) -> float:
+    return sum(_cpu_by_process(wanted).values())
 
 
 def _database_cpu() -> float:
@@ -198,6 +202,9 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             }
         process, base = _serve(url, workers)
 
+        def workers_cpu() -> dict[int, float]:  # gunicorn's workers: its process group, the arbiter excepted
+            return _cpu_by_process(lambda pid, pgrp, cmdline: pgrp == process.pid and pid != process.pid)
+
         def server_cpu() -> tuple[float, float]:
             return _cpu_seconds(lambda pid, pgrp, cmdline: pgrp == process.pid), _database_cpu()
 
@@ -213,6 +220,7 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             gate.open()
             time.sleep(2)  # warm up: workers load the model
             gate.close()
+            workers_before = workers_cpu()
             for _ in range(PHASES):
                 python, backends, completed = _in_process_cpu(database, instances // PHASES, IN_PROCESS)
                 in_python, in_database, in_completions = (
@@ -229,6 +237,7 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
                 measured += latencies[before:]
                 served += cpu_after[0] - cpu_before[0]
                 database_used += cpu_after[1] - cpu_before[1]
+            workers_after = workers_cpu()
         finally:
             gate.stop()
             for thread in threads:
@@ -252,6 +261,11 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
         "  of which gunicorn / PostgreSQL (ms per completion)",
         f"HTTP {served / len(measured) * 1000:.2f} / {database_used / len(measured) * 1000:.2f}; "
         f"in-process {in_python * 1000:.2f} / {in_database * 1000:.2f}",
+    )
+    spread = sorted(workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after)
+    table.add(
+        "  gunicorn workers' CPU during the load (s), least to most busy",
+        " / ".join(f"{seconds:.1f}" for seconds in spread),
     )
     p50, p95, p99 = (percentile(measured, p) * 1000 for p in (50, 95, 99))
     table.add(

@@ -58,10 +58,10 @@ class Process:
 class Server(Process):
     """`approvals serve` (gunicorn) on a fixed port, so that clients find it again after a restart."""
 
-    def __init__(self, url: str, workers: int = 2):
+    def __init__(self, url: str, workers: int = 2, *options: str):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(url, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers))
+        super().__init__(url, "serve", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), *options)
 
     def start(self) -> Server:
         super().start()

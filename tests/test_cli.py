@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import shutil
 from pathlib import Path
 
 import requests
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 from approvals.cli import main
 from approvals.services import definitions
 from tests.helpers import SUBMISSION
-from tests.processes import serving
+from tests.processes import Server, serving
 
 
 def run(url: str, *args: str):
@@ -132,6 +133,22 @@ def test_served_instances_survive_a_server_restart(database_url, database):
             headers=auth["drc1"],
         )
         assert done.json()["status"] == "completed"
+
+
+def test_serve_closes_each_connection_after_its_answer_unless_told_to_keep_it(sqlite_template, tmp_path):
+    """A kept-alive connection stays with the worker that accepted it: under load a few workers
+    served every client while the others idled. Closed, each request goes to a worker free to take it."""
+    database = tmp_path / "served.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    for options, kept in (((), False), (("--keep-alive", "5"), True)):
+        server = Server(f"sqlite:///{database}", 2, *options).start()
+        try:
+            with requests.Session() as client:  # a client that would keep its connection
+                answers = [client.get(server.base + "/healthz", timeout=30) for _ in range(3)]
+        finally:
+            server.stop()
+        assert [a.status_code for a in answers] == [200] * 3
+        assert [a.headers.get("Connection", "").lower() == "close" for a in answers] == [not kept] * 3
 
 
 def test_calendar_load_and_show(database_url, database, tmp_path):

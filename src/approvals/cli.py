@@ -352,10 +352,22 @@ def worker(settings: dict, interval: float, once: bool) -> None:
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 @click.option("--threads", default=4, show_default=True, help="threads per worker")
+@click.option(
+    "--keep-alive",
+    default=0,
+    show_default=True,
+    help="seconds an idle client connection is kept open; 0 closes it after each answer",
+)
 @click.option("--with-worker", is_flag=True, help="also run the timer worker (the embedded demo)")
 @click.pass_obj
-def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bool) -> None:
-    """Serve the application with gunicorn."""
+def serve(settings: dict, bind: str, workers: int, threads: int, keep_alive: int, with_worker: bool) -> None:
+    """Serve the application with gunicorn.
+
+    Connections are closed after each answer by default: a kept-alive connection stays with the
+    worker that accepted it, so under load a few workers served every client while the others
+    idled (one worker process runs Python on one core at a time) and those clients waited 4x the
+    median; closed, each request goes to a worker free to take it (issue 19). A proxy in front
+    keeps its own connections to the browsers."""
     import os
     import tempfile
 
@@ -379,6 +391,7 @@ def serve(settings: dict, bind: str, workers: int, threads: int, with_worker: bo
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
+            self.cfg.set("keepalive", keep_alive)
             self.cfg.set("accesslog", None)  # each request is a JSON log line of the app's, with its id
             self.cfg.set("child_exit", lambda _server, worker: multiprocess.mark_process_dead(worker.pid))
             self.cfg.set("post_worker_init", lambda _worker: tune_process())  # the app is loaded by then
