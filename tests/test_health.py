@@ -3,14 +3,18 @@ of `serve --with-worker` starts a worker that exits again, with back-off."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from approvals.cli import main
 from approvals.supervise import Supervisor
 from tests.factories import start
+from tests.processes import Server
 
 
 def test_healthz_shows_the_worker_heartbeat_and_instances_in_error(client, database, database_url, people, sample):
@@ -46,3 +50,20 @@ def test_the_supervisor_starts_an_exited_worker_again_with_back_off(tmp_path):
     settled = len(runs.read_text())
     time.sleep(0.6)
     assert len(runs.read_text()) == settled  # stopped means stopped: no more restarts
+
+
+def test_serve_with_its_worker_stops_at_once_on_sigterm(sqlite_template, tmp_path):
+    """As Ctrl-C or a service manager stops `make demo`: every process of the group gets SIGTERM.
+    gunicorn's workers, forked from the process that supervises the timer worker, used to stop the
+    timer worker again on their way out and wait 30 s for a process that was not their child."""
+    database = tmp_path / "served.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    server = Server(f"sqlite:///{database}", 2, "--with-worker").start()
+    time.sleep(1)  # the timer worker is up
+    began = time.monotonic()
+    group = server.process.pid
+    server.stop()
+    took = time.monotonic() - began
+    assert took < 10, f"stopping took {took:.0f} s"
+    with pytest.raises(ProcessLookupError):  # nothing of it left running, the timer worker included
+        os.killpg(group, 0)

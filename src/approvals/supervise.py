@@ -8,6 +8,7 @@ doubles up to a minute and resets once a run has lasted a minute; each restart i
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -28,8 +29,10 @@ class Supervisor:
         self._stop = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+        self._owner = 0  # the process that started it
 
     def start(self) -> Supervisor:
+        self._owner = os.getpid()
         self._thread.start()
         return self
 
@@ -50,6 +53,11 @@ class Supervisor:
             delay = min(delay * 2, self.max_delay)
 
     def stop(self, timeout: float = 30) -> None:
+        # gunicorn forks its workers from the process that started the supervisor, and a worker
+        # leaving unwinds the same ``finally`` that stops it: such a copy must leave the child alone
+        # (it terminated the timer worker, then waited 30 s on a process that was not its child).
+        if os.getpid() != self._owner:
+            return
         self._stop.set()
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
