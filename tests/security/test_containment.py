@@ -151,8 +151,11 @@ def test_while_hostile_work_runs_other_writes_go_through(client, people, sample,
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = {name: (response, took) for name, response, took in pool.map(call, calls)}
+    # The others must not wait for the hostile request. The hostile one is bounded by its own
+    # limits (a step count, a timeout), and the step count's time is the machine's: 8.2 s once on a
+    # slow CI machine under coverage, so it gets more room than the requests it must not block.
     for name, (_response, took) in results.items():
-        assert took < 8, f"{name} took {took:.1f} s"
+        assert took < (20 if name == "hostile" else 8), f"{name} took {took:.1f} s"
     assert results["hostile"][0].status_code in (201, 200, 422), results["hostile"][0].text
     assert results["sign_in"][0].status_code == 201
     assert results["healthy"][0].status_code == 200, results["healthy"][0].text
