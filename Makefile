@@ -14,6 +14,8 @@ PORT ?= 5000
 # and branches), and branches alone of the use cases and the engine.
 COVERAGE_FLOOR := 94
 BRANCH_FLOOR := 90
+# pytest-xdist workers for `make test` (auto: one per core); each has its own PostgreSQL database.
+TEST_WORKERS ?= auto
 
 CATALOG := src/approvals/web/translations/zh/LC_MESSAGES/messages
 
@@ -83,7 +85,7 @@ static: install  ## ruff check, ruff format --check, mypy
 	$(BIN)/mypy
 
 lint: static assets  ## the static checks, then every test with the coverage floors
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 	$(BIN)/python tools/branch_floor.py $(BRANCH_FLOOR) services engine
 
 screenshots: install assets  ## take the pages' screenshots again, into docs/screenshots/

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
@@ -42,21 +42,38 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+def worker_database(url: str, worker: str) -> str:
+    """The PostgreSQL database a pytest-xdist worker owns (`test` → `test_gw0`), created when missing:
+    workers truncate and migrate their own database, never another's. Without xdist, `url` itself."""
+    if worker == "master":
+        return url
+    given = make_url(url)
+    name = f"{given.database}_{worker}"
+    engine = create_engine(given, isolation_level="AUTOCOMMIT")  # CREATE DATABASE runs outside a transaction
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
+def postgres_migrated(worker_id) -> str:
     if not POSTGRES_URL:
         pytest.skip("APPROVALS_TEST_POSTGRES_URL is not set")
-    engine = create_engine(POSTGRES_URL)
     try:
+        url = worker_database(POSTGRES_URL, worker_id)
+        engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
     except Exception as exc:  # CI sets the URL: an unreachable server must fail, not skip
         pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
-    finally:
-        engine.dispose()
-    migrate.upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    migrate.upgrade(url)
+    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
