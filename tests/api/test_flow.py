@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
+
 from tests.helpers import (
     APPROVAL,
     SUBMISSION,
@@ -22,6 +24,19 @@ def test_start_routes_first_step_to_hq_inbox(client, people, sample):
     # HQ sees it; PNR does not.
     assert open_task(client, people, "hq", "submit")["id"] == instance["open_tasks"][0]["id"]
     assert client.get("/api/tasks", headers=people.auth("pnr")).json["items"] == []
+
+
+def test_a_start_reads_its_project_and_process_once(app, client, people, sample):
+    """The answer names the project, process and version it started without reading them again
+    (the session holds unchanged rows weakly: they were gone by the time the answer was written)."""
+    create_project(client, people)
+    start_sample(client, people)  # the calendar, the lanes' agencies and the model are cached from here on
+    reads = []
+    engine = app.extensions["approvals_db"].engine
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: reads.append(sql.split(None, 1)[0]))
+    instance = start_sample(client, people)
+    assert (instance["project"], instance["process_key"], instance["version"]) == ("P-001", "sample_review", 1)
+    assert reads.count("SELECT") == 2  # the caller by token; the project with the process's latest version
 
 
 def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):

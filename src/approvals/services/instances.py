@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine.data import check_safe_data, plain_json
 from ..engine.errors import EngineFailure, UnsafeData
@@ -89,7 +90,7 @@ def start_definition(
     runtime = runtime_of(session, definition)
     # By ids, not objects: setting the relationship would add the instance to the project's
     # collection of instances and leave the project for the ORM to flush. Written once, with its
-    # first state, when the change is saved; its project and definition come from the session then.
+    # first state, when the change is saved.
     instance = ProcessInstance(
         project_id=project.id,
         definition_id=definition.id,
@@ -98,6 +99,10 @@ def start_definition(
         state_format=STATE_FORMAT,
         started_by_id=actor.id,
     )
+    # Its project and definition, as loaded (no history, so nothing for the ORM to flush): the
+    # session holds unchanged rows weakly, and the answer naming them must not read them again.
+    set_committed_value(instance, "project", project)
+    set_committed_value(instance, "definition", definition)
     failure = None
     # The workflow exists before its first steps run, so a failure in them is saved with it (and
     # its failed step can be retried from the incident).
