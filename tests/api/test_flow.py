@@ -26,17 +26,46 @@ def test_start_routes_first_step_to_hq_inbox(client, people, sample):
     assert client.get("/api/tasks", headers=people.auth("pnr")).json["items"] == []
 
 
-def test_a_start_reads_its_project_and_process_once(app, client, people, sample):
-    """The answer names the project, process and version it started without reading them again
-    (the session holds unchanged rows weakly: they were gone by the time the answer was written)."""
-    create_project(client, people)
-    start_sample(client, people)  # the calendar, the lanes' agencies and the model are cached from here on
-    reads = []
+def statements_of(app, request) -> list[str]:
+    """The first word of each statement ``request()`` sends."""
+    sent = []
     engine = app.extensions["approvals_db"].engine
-    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: reads.append(sql.split(None, 1)[0]))
-    instance = start_sample(client, people)
-    assert (instance["project"], instance["process_key"], instance["version"]) == ("P-001", "sample_review", 1)
-    assert reads.count("SELECT") == 2  # the caller by token; the project with the process's latest version
+    listener = lambda _conn, _cursor, sql, *_: sent.append(sql.split(None, 1)[0])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        request()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return sent
+
+
+def test_answers_name_the_instance_without_reading_it_again(app, client, people, sample):
+    """A start's, a claim's and an instance's answer name the project, process and version; the
+    session keeps unchanged rows weakly, so unless the service hands them over, writing the answer
+    read them again."""
+    create_project(client, people)
+    first = start_sample(client, people)  # the calendar, the lanes' agencies and the model are cached from here on
+    answers = {}
+
+    def start():
+        answers["start"] = start_sample(client, people)
+
+    def claim():
+        step = first["open_tasks"][0]["id"]
+        answers["claim"] = client.post(f"/api/tasks/{step}/claim", headers=people.auth("hq")).json
+
+    def read():
+        answers["read"] = client.get(f"/api/instances/{first['id']}", headers=people.auth("hq")).json
+
+    # The caller by token; then the project with the process's latest version, or the locked
+    # instance with the step, or the instance with its project and definition.
+    assert statements_of(app, start).count("SELECT") == 2
+    assert statements_of(app, claim).count("SELECT") == 2
+    assert statements_of(app, read).count("SELECT") == 4  # and its open steps, and the calendar's revision
+    named = ("P-001", "sample_review", 1)
+    assert (answers["start"]["project"], answers["start"]["process_key"], answers["start"]["version"]) == named
+    assert (answers["claim"]["project"], answers["claim"]["process_key"], answers["claim"]["process_version"]) == named
+    assert (answers["read"]["project"], answers["read"]["process_key"], answers["read"]["version"]) == named
 
 
 def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):

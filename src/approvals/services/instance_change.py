@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..db import is_postgres
 from ..engine.data import plain_json
@@ -105,6 +106,8 @@ def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, Ta
         raise NotFound(msg("task {task_id} not found", task_id=task_id))
     instance, revision, _ = rows[0]
     reference.note_revision(session, revision)
+    for _, _, row in rows:  # what the caller answers with names the instance: no need to read it again
+        set_committed_value(row, "instance", instance)
     task = next(row for _, _, row in rows if row.id == task_id)
     return instance, task, [row for _, _, row in rows if row.is_open]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..engine.data import check_safe_data, plain_json
@@ -38,8 +38,12 @@ from .projects import get_project, project_facts
 RESERVED_START_KEYS = ("project",)
 
 
+_WITH_PROJECT_AND_DEFINITION = (joinedload(ProcessInstance.project), joinedload(ProcessInstance.definition))
+
+
 def get_instance(session: Session, instance_id: int) -> ProcessInstance:
-    instance = session.get(ProcessInstance, instance_id)
+    """The instance with its project and definition, which every answer about it names (404 when unknown)."""
+    instance = session.get(ProcessInstance, instance_id, options=_WITH_PROJECT_AND_DEFINITION)
     if instance is None:
         raise NotFound(msg("process instance {instance_id} not found", instance_id=instance_id))
     return instance
