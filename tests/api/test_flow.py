@@ -40,9 +40,9 @@ def statements_of(app, request) -> list[str]:
 
 
 def test_answers_name_the_instance_without_reading_it_again(app, client, people, sample):
-    """A start's, a claim's and an instance's answer name the project, process and version; the
-    session keeps unchanged rows weakly, so unless the service hands them over, writing the answer
-    read them again."""
+    """A start's, a claim's and an instance's answer name the project, process and version, an
+    upload's its step; the session keeps unchanged rows weakly, so unless the service hands them
+    over, writing the answer read them again."""
     create_project(client, people)
     first = start_sample(client, people)  # the calendar, the lanes' agencies and the model are cached from here on
     answers = {}
@@ -50,22 +50,29 @@ def test_answers_name_the_instance_without_reading_it_again(app, client, people,
     def start():
         answers["start"] = start_sample(client, people)
 
+    step = first["open_tasks"][0]["id"]
+
     def claim():
-        step = first["open_tasks"][0]["id"]
         answers["claim"] = client.post(f"/api/tasks/{step}/claim", headers=people.auth("hq")).json
 
     def read():
         answers["read"] = client.get(f"/api/instances/{first['id']}", headers=people.auth("hq")).json
+
+    def upload():
+        pdf = ("file", "可研报告.pdf", b"%PDF-1.4\n%%EOF\n")
+        answers["upload"] = post_files(client, people, "hq", [pdf], f"/api/tasks/{step}/materials").json
 
     # The caller by token; then the project with the process's latest version, or the locked
     # instance with the step, or the instance with its project and definition.
     assert statements_of(app, start).count("SELECT") == 2
     assert statements_of(app, claim).count("SELECT") == 2
     assert statements_of(app, read).count("SELECT") == 4  # and its open steps, and the calendar's revision
+    assert statements_of(app, upload).count("SELECT") == 3  # the caller, the step, the files it holds already
     named = ("P-001", "sample_review", 1)
     assert (answers["start"]["project"], answers["start"]["process_key"], answers["start"]["version"]) == named
     assert (answers["claim"]["project"], answers["claim"]["process_key"], answers["claim"]["process_version"]) == named
     assert (answers["read"]["project"], answers["read"]["process_key"], answers["read"]["version"]) == named
+    assert answers["upload"]["step"] == answers["claim"]["name"]
 
 
 def test_claim_complete_parallel_then_decide_to_the_end(client, people, sample):

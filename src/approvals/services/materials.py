@@ -132,7 +132,7 @@ def upload(
 
     material = Material(
         instance_id=task.instance_id,
-        task_id=task.id,
+        task=task,  # held, so the answer naming the step does not read it again
         field=field,
         name=name,
         kind=kind.code,
