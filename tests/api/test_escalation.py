@@ -40,6 +40,12 @@ def test_overdue_step_raises_one_reminder_for_the_lead(client, people, sample, d
             for t in client.get("/api/tasks?agency=WATER&state=all", headers=people.auth("admin")).json["items"]
         }
         assert states[reminder["id"]] == "cancelled"
+        trail = client.get(f"/api/instances/{started['id']}/events", headers=people.auth("admin")).json
+        # The step's completion comes first in the trail, then its reminder's cancellation.
+        assert [(e["type"], e["task_id"]) for e in trail][-2:] == [
+            ("task.completed", water["id"]),
+            ("task.cancelled", reminder["id"]),
+        ]
 
 
 def test_a_lead_acknowledges_a_reminder_without_moving_the_process(client, people, sample, database):

@@ -1,11 +1,12 @@
 """The hot path's rows written with Core (services/row_writes.py): the objects a change returns
 hold what the database holds, the optimistic check still stops a writer that slipped past the
-lock, and nothing is left for the ORM to write twice."""
+lock, nothing is left for the ORM to write twice, and on PostgreSQL a change's own events go in
+the statement that writes its rows."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from approvals.engine.runtime import ModelRuntime
@@ -95,3 +96,52 @@ def test_a_start_records_its_events_about_the_rows_it_wrote_each_with_its_outbox
         ("task.created", project_id, instance.id, submit.id),
     ]
     assert all(row.event_id is not None for row in written)  # each went to the outbox too
+
+
+def _writes_of(database, change) -> list[str]:
+    """The first word of each statement ``change()`` sends that is not a read."""
+    sent: list[str] = []
+    listener = lambda _conn, _cursor, sql, *_: sent.append(sql.split(None, 1)[0])  # noqa: E731
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        change()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    return [word for word in sent if word not in ("SELECT", "BEGIN")]
+
+
+def test_a_claim_and_a_completion_record_their_events_in_order_each_with_its_outbox_row(database, people, sample):
+    with database.session() as session:
+        instance, (submit,) = start(session)
+        project_id = instance.project_id
+
+    def claim():
+        with database.session() as session:
+            tasks.claim_task(session, submit.id, user(session, "hq"))
+
+    def complete():
+        with database.session() as session:
+            tasks.complete_task(session, submit.id, SUBMISSION, user(session, "hq"))
+
+    claimed, completed = _writes_of(database, claim), _writes_of(database, complete)
+    if database.engine.dialect.name == "postgresql":
+        assert claimed == ["WITH"]  # the step, the instance, the event and its outbox row
+        assert completed == ["WITH", "WITH", "WITH"]  # the same; then each new step with its event
+    else:
+        assert claimed == ["INSERT", "INSERT", "UPDATE", "UPDATE"]
+    with database.session(read_only=True) as session:
+        written = session.execute(
+            select(Event.type, Event.project_id, Event.task_id, OutboxMessage.event_id)
+            .outerjoin(OutboxMessage, OutboxMessage.event_id == Event.id)
+            .where(Event.instance_id == instance.id)
+            .order_by(Event.id)
+        ).all()
+        reviews = [row.id for row in instances.open_tasks(session, instance.id)]
+    assert [tuple(row)[:3] for row in written] == [
+        ("instance.started", project_id, None),
+        ("task.created", project_id, submit.id),
+        ("task.claimed", project_id, submit.id),
+        ("task.completed", project_id, submit.id),
+        *(("task.created", project_id, review) for review in reviews),
+    ]
+    assert all(row.event_id is not None for row in written)

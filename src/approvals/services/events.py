@@ -4,7 +4,9 @@ same event to the outbox, from which the dispatcher delivers it to webhooks (ser
 Events are written with SQLAlchemy Core, not as ORM objects: on the hot path of every step they
 cost the unit of work more than their SQL (issue 19). On PostgreSQL the event and its outbox row go
 in one statement — with the new instance or step the event is about, when there is one
-(``record_new``: a start writes its instance and first step in two statements, not six)."""
+(``record_new``: a start writes its instance and first step in two statements, not six), and the
+event of a change to an existing row goes with that row's UPDATE (``written_with_rows``, written by
+``row_writes.flush``): a step completed or claimed costs one round trip fewer."""
 
 from __future__ import annotations
 
@@ -72,6 +74,19 @@ def record_new(
     row_writes.attach(session, row, session.connection().execute(_with_new_row(table, link), params).scalar_one())
 
 
+def written_with_rows(
+    type_: str,
+    actor: User | None,
+    *,
+    instance: ProcessInstance,
+    task: Task | None = None,
+    payload: dict[str, Any] | None = None,
+) -> row_writes.Pending:
+    """Event ``type_`` (and its outbox row) as an insert for ``row_writes.flush`` to send in the
+    statement that writes the changed rows (PostgreSQL)."""
+    return row_writes.Pending(_with_outbox, _values(type_, actor, None, instance, task, payload))
+
+
 def _values(
     type_: str,
     actor: User | None,
@@ -98,10 +113,17 @@ def _values(
 # Built once: building a statement costs about as much as running it.
 @cache
 def _statement(postgres: bool) -> Insert:
-    event = insert(EVENT).values({name: bindparam(name) for name in COLUMNS}).returning(EVENT.c.id)
-    if not postgres:
-        return event
-    return _to_outbox(event.returning(EVENT.c.created_at).cte("written")).returning(OUTBOX.c.event_id)
+    if postgres:
+        return _with_outbox("").returning(OUTBOX.c.event_id)
+    return insert(EVENT).values({name: bindparam(name) for name in COLUMNS}).returning(EVENT.c.id)
+
+
+@cache
+def _with_outbox(prefix: str) -> Insert:
+    """``WITH {prefix}written AS (INSERT INTO event … RETURNING id, created_at) INSERT INTO outbox …``
+    (PostgreSQL), its parameters named ``prefix`` + column."""
+    values = {name: bindparam(prefix + name, type_=EVENT.c[name].type) for name in COLUMNS}
+    return _to_outbox(insert(EVENT).values(values).returning(EVENT.c.id, EVENT.c.created_at).cte(f"{prefix}written"))
 
 
 @cache

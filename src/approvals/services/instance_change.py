@@ -5,7 +5,9 @@ the same way: lock the instance row (``SELECT … FOR UPDATE`` on PostgreSQL; on
 transaction itself began with ``BEGIN IMMEDIATE``), re-read its open work items under that lock,
 run the engine, then save the workflow, bring the task rows in line with its ready steps and append
 the events — all in the caller's transaction. ``lock_version`` is bumped on save, so a writer that
-slipped past the lock would fail, never win. Retry, modify and migrate go through here too.
+slipped past the lock would fail, never win. Retry, modify and migrate go through here too. The
+change's own events (``change.record``) go with its rows' UPDATE on PostgreSQL: one statement
+writes a completed step, its instance and its event.
 
     with changing_task(session, task_id, actor) as change:
         ...checks on change.task...
@@ -156,6 +158,7 @@ class InstanceChange:
         self._open_after: list[Task] | None = None
         self._unchanged = False
         self._started: dict[str, Any] | None = None  # a new instance's start event (new_instance_change)
+        self._events: list[row_writes.Pending] = []  # recorded, written with the rows (PostgreSQL)
 
     @property
     def is_new(self) -> bool:
@@ -215,6 +218,22 @@ class InstanceChange:
         """The instance's open items once the change is saved."""
         return self._open_after if self._open_after is not None else self.open_items
 
+    def record(self, type_: str, *, task: Task | None = None, payload: dict[str, Any] | None = None) -> None:
+        """Event ``type_`` of this change (by its actor, about its instance and ``task``): on
+        PostgreSQL written with the change's rows when it is saved, in their statement; on SQLite now.
+        An event recorded by ``events.record`` meanwhile comes first in the history (see close_step)."""
+        if is_postgres(self.session):
+            self._events.append(
+                events.written_with_rows(type_, self.actor, instance=self.instance, task=task, payload=payload)
+            )
+        else:
+            events.record(self.session, type_, self.actor, instance=self.instance, task=task, payload=payload)
+
+    def _flush(self) -> None:
+        """Write the changed rows, with the events recorded so far."""
+        pending, self._events = self._events, []
+        row_writes.flush(self.session, pending)
+
     def advance(self, engine_work: Callable[[Any], T]) -> T | None:
         """Run engine work on the workflow. An engine failure is kept, not raised: the change is
         still saved and the instance goes to ``error`` with the failure's element. Other
@@ -250,11 +269,8 @@ class InstanceChange:
         task.opinion = opinion
         task.submitted_data = submitted_data
         task.counted_workdays = counted_workdays(calendar_of(self.session), task, now)
-        events.record(
-            self.session,
+        self.record(
             event,
-            self.actor,
-            instance=self.instance,
             task=task,
             payload={
                 "bpmn_id": task.bpmn_id,
@@ -263,11 +279,14 @@ class InstanceChange:
                 "on_behalf_of": on_behalf_of.username if on_behalf_of else None,
             },
         )
+        if task.escalated_at is not None:  # its reminders are cancelled after it, in the history too
+            self._flush()
         close_reminders(self.session, self.instance, task, self.actor)
 
     def leave_unchanged(self) -> None:
-        """Nothing to do after all (another worker got there first, a claim already held): save nothing."""
-        self._unchanged = True
+        """Nothing to do after all (another worker got there first, a claim already held): save
+        nothing, events recorded included."""
+        self._unchanged, self._events = True, []
 
     def save(self) -> None:
         """Save what changed. When the engine ran: store the workflow, bring task rows in line with
@@ -276,7 +295,7 @@ class InstanceChange:
             return
         self.instance.updated_at = utcnow()
         if self._workflow is None:  # rows and status only (claim, escalate, suspend…)
-            row_writes.flush(self.session)
+            self._flush()
             return
         runtime, workflow = self.runtime, self._workflow
         state = runtime.dump(workflow)
@@ -303,7 +322,7 @@ class InstanceChange:
                 payload=self._started or {},
             )
         else:  # the instance and the step the change came through, now: before any query would autoflush them
-            row_writes.flush(self.session)
+            self._flush()
         still_open: list[Task] | None = None
         if self.failure is None:
             try:
@@ -318,14 +337,9 @@ class InstanceChange:
             self.instance.result = end[1] if end else None
             self.instance.ended_at = utcnow()
             self.instance.next_timer_at = None
-            events.record(
-                self.session,
-                "instance.completed",
-                self.actor,
-                instance=self.instance,
-                payload={"end_event": end[0] if end else None, "result": self.instance.result},
-            )
-        row_writes.flush(self.session)
+            result = {"end_event": end[0] if end else None, "result": self.instance.result}
+            self.record("instance.completed", payload=result)
+        self._flush()
         if saved_as_is:
             WARM.keep(self.instance.id, state, runtime, workflow)
         self._open_after = still_open if still_open is not None else open_tasks(self.session, self.instance.id)

@@ -159,7 +159,7 @@ def _change_status(
                 )
             )
         instance.status = to_status
-        events.record(session, event, actor, instance=instance)
+        change.record(event)
     return instance
 
 
@@ -199,7 +199,7 @@ def terminate_instance(session: Session, instance_id: int, actor: User, reason: 
         instance.status = InstanceStatus.TERMINATED
         instance.next_timer_at = None
         instance.ended_at = utcnow()
-        events.record(session, "instance.terminated", actor, instance=instance, payload={"reason": reason})
+        change.record("instance.terminated", payload={"reason": reason})
     return instance
 
 

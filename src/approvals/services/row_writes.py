@@ -4,9 +4,10 @@ On every step, the unit of work's bookkeeping for the rows a change writes (the 
 instance's, the steps it opens) cost more than the statements themselves (issue 19).
 
 ``flush`` writes each changed instance or task row with one cached ``UPDATE`` of the columns that
-changed (on PostgreSQL, all of a change's rows in one statement) — ``lock_version`` checked and
-bumped as the ORM does, ``StaleDataError`` when another writer got there first — then marks the
-objects clean. Anything it cannot write this way (a collection changed) is left to the ORM.
+changed (on PostgreSQL, all of a change's rows in one statement, with the inserts it was given:
+the change's events) — ``lock_version`` checked and bumped as the ORM does, ``StaleDataError``
+when another writer got there first — then marks the objects clean. Anything it cannot write this
+way (a collection changed) is left to the ORM.
 
 ``insert_row`` writes a new instance or task row with one ``INSERT … RETURNING id`` and attaches
 the object as if it had been loaded (``events.record_new`` adds the row's event to that statement
@@ -14,10 +15,11 @@ on PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, inspect, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, inspect, literal, select, update
 from sqlalchemy.orm import (
     MANYTOONE,
     ColumnProperty,
@@ -34,13 +36,27 @@ from ..models import ProcessInstance, Task
 WRITTEN_BY_CORE = (ProcessInstance, Task)
 
 
-def flush(session: Session) -> None:
+class Pending(NamedTuple):
+    """An INSERT to send with the rows' UPDATEs (PostgreSQL): ``statement(prefix)`` builds it (once:
+    cache it) with its parameters named ``prefix`` + the keys of ``values``."""
+
+    statement: Callable[[str], Insert]
+    values: dict[str, Any]
+
+
+def flush(session: Session, pending: Sequence[Pending] = ()) -> None:
     """Write the changed instance and task rows of ``session`` with Core, then flush the rest. On
-    PostgreSQL several rows go in one statement (one data-modifying CTE each)."""
+    PostgreSQL several rows go in one statement (one data-modifying CTE each), with the ``pending``
+    inserts (only there: on SQLite the caller writes them itself)."""
     writes = [write for obj in session.dirty if isinstance(obj, WRITTEN_BY_CORE) and (write := _write_of(obj))]
     matched: tuple[int, ...]
-    if len(writes) > 1 and is_postgres(session):
-        matched = tuple(session.connection().execute(_updates(tuple(w.shape for w in writes)), _params(writes)).one())
+    postgres = is_postgres(session)
+    if pending and not postgres:
+        raise ValueError("inserts go with the rows' statement on PostgreSQL only")
+    if pending or (len(writes) > 1 and postgres):
+        statement = _updates(tuple(w.shape for w in writes), tuple(p.statement for p in pending))
+        params = _params(writes) | {f"p{n}_{name}": v for n, p in enumerate(pending) for name, v in p.values.items()}
+        matched = tuple(session.connection().execute(statement, params).one())[: len(writes)]
     else:
         matched = tuple(session.connection().execute(_update(*w.shape), _params([w])).rowcount for w in writes)
     for write, count in zip(writes, matched, strict=True):
@@ -140,11 +156,18 @@ def _update(table: Table, columns: tuple[str, ...], versioned: bool, place: int 
 
 
 @cache
-def _updates(shapes: tuple[tuple[Table, tuple[str, ...], bool], ...]) -> Select[Any]:
-    """``WITH w0 AS (UPDATE … RETURNING id), w1 AS (…) SELECT (SELECT count(*) FROM w0), …``: the
-    rows matched by each UPDATE, all run by one statement (PostgreSQL)."""
+def _updates(
+    shapes: tuple[tuple[Table, tuple[str, ...], bool], ...], inserts: tuple[Callable[[str], Insert], ...] = ()
+) -> Select[Any]:
+    """``WITH w0 AS (UPDATE … RETURNING id), w1 AS (…), p0 AS (INSERT …) SELECT (SELECT count(*)
+    FROM w0), …``: the rows matched by each UPDATE, all run with the inserts by one statement
+    (PostgreSQL runs every data-modifying CTE, read or not)."""
     written = [_update(*shape, place).returning(shape[0].c.id).cte(f"w{place}") for place, shape in enumerate(shapes)]
-    return select(*(select(func.count()).select_from(cte).scalar_subquery() for cte in written))
+    counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in written]
+    stmt = select(*counts) if counts else select(literal(0))
+    for place, statement in enumerate(inserts):
+        stmt = stmt.add_cte(statement(f"p{place}_").cte(f"p{place}"))
+    return stmt
 
 
 @cache

@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..text import msg
-from . import events, materials, substitutes
+from . import materials, substitutes
 from .authz import (
     can_assign,
     can_read_agency,
@@ -225,7 +225,7 @@ def claim_task(session: Session, task_id: int, actor: User) -> Task:
                 msg("task {task_id} is already claimed by {username}", task_id=task.id, username=task.assignee.username)
             )
         _assign(task, actor)
-        events.record(session, "task.claimed", actor, instance=change.instance, task=task)
+        change.record("task.claimed", task=task)
     return task
 
 
@@ -243,7 +243,7 @@ def unclaim_task(session: Session, task_id: int, actor: User) -> Task:
         task.delegated_by = None
         task.state = TaskState.OPEN
         task.claimed_at = None
-        events.record(session, "task.unclaimed", actor, instance=change.instance, task=task, payload={"from": previous})
+        change.record("task.unclaimed", task=task, payload={"from": previous})
     return task
 
 
@@ -261,14 +261,7 @@ def assign_task(session: Session, task_id: int, username: str, actor: User) -> T
         previous = task.assignee.username if task.assignee else None
         _assign(task, target)
         task.delegated_by = None
-        events.record(
-            session,
-            "task.assigned",
-            actor,
-            instance=change.instance,
-            task=task,
-            payload={"from": previous, "to": target.username},
-        )
+        change.record("task.assigned", task=task, payload={"from": previous, "to": target.username})
     return task
 
 
@@ -314,14 +307,7 @@ def delegate_task(session: Session, task_id: int, username: str, actor: User) ->
         _require_may_take(session, task, target)
         _assign(task, target)
         task.delegated_by = actor
-        events.record(
-            session,
-            "task.delegated",
-            actor,
-            instance=change.instance,
-            task=task,
-            payload={"from": actor.username, "to": target.username},
-        )
+        change.record("task.delegated", task=task, payload={"from": actor.username, "to": target.username})
     return task
 
 
@@ -336,14 +322,7 @@ def recall_task(session: Session, task_id: int, actor: User) -> Task:
             raise Conflict(msg("task {task_id} is not delegated", task_id=task.id))
         _assign(task, holder)
         task.delegated_by = None
-        events.record(
-            session,
-            "task.recalled",
-            actor,
-            instance=change.instance,
-            task=task,
-            payload={"from": delegate.username, "to": holder.username},
-        )
+        change.record("task.recalled", task=task, payload={"from": delegate.username, "to": holder.username})
     return task
 
 
@@ -469,11 +448,4 @@ def _acknowledge(change: InstanceChange, reminder: Task, actor: User) -> None:
     reminder.completed_at = utcnow()
     reminder.completed_by = actor
     reminder.assignee = reminder.assignee or actor
-    events.record(
-        change.session,
-        "reminder.acknowledged",
-        actor,
-        instance=change.instance,
-        task=reminder,
-        payload={"step": reminder.reminder_for_id},
-    )
+    change.record("reminder.acknowledged", task=reminder, payload={"step": reminder.reminder_for_id})
