@@ -3,13 +3,9 @@ tree would grow without end."""
 
 from __future__ import annotations
 
-import pytest
 from SpiffWorkflow.util.task import TaskState
 
 from approvals.engine import compact as compaction
-from approvals.engine.parser import parse_model
-from approvals.engine.runtime import ModelRuntime
-from tests.conftest import BPMN_DIR, read_forms
 
 ANSWERS = {
     "submit": {"application_title": "x", "estimated_investment": 1},
@@ -17,19 +13,6 @@ ANSWERS = {
     "review_water": {"opinion": "agree"},
     "decide": {"decision": "return", "reason": "补正"},
 }
-
-
-@pytest.fixture(scope="module")
-def runtime() -> ModelRuntime:
-    path = BPMN_DIR / "sample_review.bpmn"
-    model = parse_model(
-        path.read_bytes(),
-        read_forms(path),
-        {a: a for a in ("HQ", "PNR", "WATER", "DRC")},
-        max_bytes=10**7,
-        max_form_bytes=10**6,
-    )
-    return ModelRuntime(model.spec_json, {}, script_timeout=1, script_memory_bytes=2**28)
 
 
 def run_rounds(runtime, state: str, rounds: int) -> str:

@@ -300,9 +300,9 @@ class InstanceChange:
         runtime, workflow = self.runtime, self._workflow
         state = runtime.dump(workflow)
         saved_as_is = True  # the state stored is this workflow's
-        limit = limits_of(self.session).max_state_bytes
-        if len(state) > limit:  # the instance's data is bounded, as each request's is
-            message = f"the instance's data would grow to {len(state)} bytes; at most {limit} are kept"
+        limit, size = limits_of(self.session).max_state_bytes, len(state.encode())  # as stored: UTF-8
+        if size > limit:  # the instance's data is bounded, as each request's is
+            message = f"the instance's data would grow to {size} bytes; at most {limit} are kept"
             if self.actor is not None:  # someone's submission did it: refuse it, change nothing
                 raise InvalidInput(message, {"data": [message]})
             self.failure, state = EngineFailure(message, None), self.instance.state  # keep what was saved
