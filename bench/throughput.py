@@ -3,7 +3,9 @@ instances from start to end: the server's CPU per completion (gunicorn workers a
 backends, read from /proc, so clients on the same cores do not count) against the CPU of the same
 work done in-process through the services in the same run; latency percentiles (no convoy: p99
 within 4× p50); completions per second against the raw engine's rate. Correctness: the audit
-trail must hold exactly the completions the clients were told succeeded.
+trail must hold exactly the completions the clients were told succeeded. The same requests are also
+sent through Flask's test client (the whole request path, no server, no socket), so the HTTP side's
+excess splits into the framework's part and the server's.
 
 The two sides take turns (``PHASES`` rounds of in-process work, then HTTP load with the clients
 let go), so that the shared machine's drift falls on both alike: measured one after the other,
@@ -12,17 +14,23 @@ the same code gave 1.11x in one run and 1.71x in the next."""
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import requests
 from sqlalchemy import func, select
 
+from approvals.app import create_app
 from approvals.models import Event
+from approvals.observability import JsonFormatter
 from approvals.process_tuning import tune_process
 from approvals.services import projects, users
 
@@ -74,24 +82,26 @@ def _database_cpu() -> float:
     return _cpu_seconds(lambda pid, pgrp, cmdline: cmdline.startswith("postgres:") and "approvals_bench" in cmdline)
 
 
-def _in_process_cpu(database, instances_worked: int, project: str = "B-1") -> tuple[float, float, int]:
-    """CPU seconds (this process, its database backends) and completions, working instances from
-    start to end through the services as the clients do over HTTP (starts included), with the
+def _cpu_while(work: Callable[[], int]) -> tuple[float, float, int]:
+    """CPU seconds (this process, its database backends) and completions of ``work``, with the
     garbage collector set as in a server's worker (approvals/process_tuning.py)."""
     threshold = gc.get_threshold()
     tune_process()
     try:
-        return _work_in_process(database, instances_worked, project)
+        began = time.process_time(), _database_cpu()
+        completions = work()
+        return time.process_time() - began[0], _database_cpu() - began[1], completions
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
 
 
-def _work_in_process(database, instances_worked: int, project: str) -> tuple[float, float, int]:
+def _work_in_process(database, instances_worked: int, project: str = "B-1") -> int:
+    """Work instances from start to end through the services as the clients do over HTTP (starts
+    included); returns the completions."""
     from approvals.services import instances, tasks
 
     completions = 0
-    began = time.process_time(), _database_cpu()
     for _ in range(instances_worked):
         with database.session() as session:
             _, open_rows = instances.start_instance(
@@ -105,7 +115,46 @@ def _work_in_process(database, instances_worked: int, project: str) -> tuple[flo
                 _, open_rows = tasks.complete_task(session, task_id, data, users.get_user(session, STAFF[agency]))
                 pending = [(row.id, row.bpmn_id) for row in open_rows]
             completions += 1
-    return time.process_time() - began[0], _database_cpu() - began[1], completions
+    return completions
+
+
+def _work_without_server(client, auth: dict[str, dict[str, str]], instances_worked: int, project: str) -> int:
+    """The clients' requests through Flask's test client: the whole request path (token check,
+    webargs and marshmallow, the answer, the request log and metrics) but no server and no socket,
+    so the HTTP side's excess splits into the framework's part and the server's."""
+    completions = 0
+    for _ in range(instances_worked):
+        started = client.post(
+            f"/api/projects/{project}/instances", json={"process_key": "sample_review"}, headers=auth["HQ"]
+        )
+        if started.status_code != 201:
+            raise RuntimeError(f"start through the test client: {started.status_code} {started.get_data(as_text=True)}")
+        open_tasks = started.get_json()["open_tasks"]
+        while open_tasks:
+            agency, data = ANSWERS[open_tasks[0]["bpmn_id"]]
+            path = f"/api/tasks/{open_tasks[0]['id']}/complete"
+            answer = client.post(path, json={"data": data}, headers=auth[agency])
+            if answer.status_code != 200:
+                raise RuntimeError(f"complete through the test client: {answer.status_code}")
+            open_tasks = answer.get_json()["open_tasks"]
+            completions += 1
+    return completions
+
+
+@contextmanager
+def _request_log_dropped() -> Iterator[None]:
+    """The app's JSON request log written and dropped, as the server's is (its stderr goes nowhere)."""
+    root = logging.getLogger()
+    with open(os.devnull, "w") as nowhere:
+        handler = logging.StreamHandler(nowhere)
+        handler.setFormatter(JsonFormatter())
+        level, root.level = root.level, logging.INFO
+        root.addHandler(handler)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(level)
 
 
 class Gate:
@@ -188,8 +237,8 @@ IN_PROCESS = "B-IN"  # the project the in-process side works on
 def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, instances: int = 100) -> None:
     # The raw rate is measured right before the load, as the machine's speed drifts (shared, noisy).
     raw_ms = median_ms(raw_cycle_times(300))
-    with fresh_database("postgresql") as (database, url):
-        _in_process_cpu(database, 10)  # warm up
+    with fresh_database("postgresql") as (database, url), tempfile.TemporaryDirectory() as data_dir:
+        _work_in_process(database, 10)  # warm up
         with database.session() as session:
             # The in-process side works another project's instances: the clients' audit trail is B-1's.
             projects.create_project(
@@ -201,6 +250,15 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
                 for agency, name in STAFF.items()
             }
         process, base = _serve(url, workers)
+        auth = {agency: {"Authorization": f"Bearer {token}"} for agency, token in tokens.items()}
+        client = create_app({"DATABASE_URL": url, "DATA_DIR": data_dir}).test_client()
+        sides: dict[str, Callable[[], int]] = {  # the in-process sides, worked on a project of their own
+            "in-process": lambda: _work_in_process(database, instances // PHASES, IN_PROCESS),
+            "no server": lambda: _work_without_server(client, auth, instances // PHASES, IN_PROCESS),
+        }
+        with _request_log_dropped():
+            _work_without_server(client, auth, 5, IN_PROCESS)  # warm up
+        used = {side: [0.0, 0.0, 0] for side in sides}  # CPU in Python, in PostgreSQL; completions
 
         def workers_cpu() -> dict[int, float]:  # gunicorn's workers: its process group, the arbiter excepted
             return _cpu_by_process(lambda pid, pgrp, cmdline: pgrp == process.pid and pid != process.pid)
@@ -208,12 +266,28 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
         def server_cpu() -> tuple[float, float]:
             return _cpu_seconds(lambda pid, pgrp, cmdline: pgrp == process.pid), _database_cpu()
 
+        def under_load(gate: Gate, latencies: list[float], length: float) -> tuple[float, float, list[float], float]:
+            """``gate`` open for ``length`` seconds: the server's CPU (gunicorn, PostgreSQL), the
+            latencies of the completions answered meanwhile, and the time it took."""
+            before, started, cpu_before = len(latencies), time.perf_counter(), server_cpu()
+            gate.open()
+            time.sleep(length)
+            gate.close()
+            cpu_after = server_cpu()
+            elapsed = time.perf_counter() - started
+            return cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], latencies[before:], elapsed
+
+        # The clients, and one more that works alone (no other request in flight, so no contention
+        # for the two cores): what a request costs the server as such.
         gate, latencies, done, errors = Gate(), [], Counter(), []
+        lone_gate, lone_latencies = Gate(), []
         threads = [
             threading.Thread(target=_client, args=(base, tokens, gate, latencies, done, errors)) for _ in range(clients)
         ]
-        in_python = in_database = served = database_used = elapsed = 0.0
-        in_completions, measured = 0, []
+        threads.append(threading.Thread(target=_client, args=(base, tokens, lone_gate, lone_latencies, done, errors)))
+        served = database_used = elapsed = lone_served = lone_database = 0.0
+        measured: list[float] = []
+        lone: list[float] = []
         try:
             for thread in threads:
                 thread.start()
@@ -222,24 +296,19 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             gate.close()
             workers_before = workers_cpu()
             for _ in range(PHASES):
-                python, backends, completed = _in_process_cpu(database, instances // PHASES, IN_PROCESS)
-                in_python, in_database, in_completions = (
-                    in_python + python,
-                    in_database + backends,
-                    in_completions + completed,
-                )
-                before, started, cpu_before = len(latencies), time.perf_counter(), server_cpu()
-                gate.open()
-                time.sleep(seconds / PHASES)
-                gate.close()
-                cpu_after = server_cpu()
-                elapsed += time.perf_counter() - started
-                measured += latencies[before:]
-                served += cpu_after[0] - cpu_before[0]
-                database_used += cpu_after[1] - cpu_before[1]
+                for side, work in sides.items():
+                    with _request_log_dropped():
+                        figures = _cpu_while(work)
+                    used[side] = [total + more for total, more in zip(used[side], figures, strict=True)]
+                python, backends, answered, _ = under_load(lone_gate, lone_latencies, seconds / PHASES / 2)
+                lone_served, lone_database, lone = lone_served + python, lone_database + backends, lone + answered
+                python, backends, answered, took = under_load(gate, latencies, seconds / PHASES)
+                served, database_used, measured = served + python, database_used + backends, measured + answered
+                elapsed += took
             workers_after = workers_cpu()
         finally:
             gate.stop()
+            lone_gate.stop()
             for thread in threads:
                 thread.join(timeout=60)
             stop_process(process)
@@ -248,8 +317,9 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             completed_event = (Event.type == "task.completed") & (Event.id > after) & (Event.project_id == b1)
             recorded = Counter(session.scalars(select(Event.task_id).where(completed_event)))
             total = session.scalar(select(func.count()).where(completed_event))
-    in_python, in_database = in_python / in_completions, in_database / in_completions
+    in_python, in_database = (seconds / used["in-process"][2] for seconds in used["in-process"][:2])
     in_process = in_python + in_database
+    bare_python, bare_database = (seconds / used["no server"][2] for seconds in used["no server"][:2])
     over_http = (served + database_used) / len(measured)
     table.add(
         f"server CPU per HTTP completion ({workers} workers, {clients} clients) vs in-process",
@@ -261,6 +331,19 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
         "  of which gunicorn / PostgreSQL (ms per completion)",
         f"HTTP {served / len(measured) * 1000:.2f} / {database_used / len(measured) * 1000:.2f}; "
         f"in-process {in_python * 1000:.2f} / {in_database * 1000:.2f}",
+    )
+    bare, alone = bare_python + bare_database, (lone_served + lone_database) / len(lone)
+    table.add(
+        "  the same requests without a server (Flask's test client) vs in-process",
+        f"{bare * 1000:.2f} ms = {bare / in_process:.2f}x (Python {bare_python * 1000:.2f} / PostgreSQL "
+        f"{bare_database * 1000:.2f})",
+    )
+    table.add(
+        "  the same requests over HTTP from one client alone vs in-process",
+        f"{alone * 1000:.2f} ms = {alone / in_process:.2f}x (gunicorn {lone_served / len(lone) * 1000:.2f} / "
+        f"PostgreSQL {lone_database / len(lone) * 1000:.2f}): the server's own part "
+        f"{(alone - bare) / in_process:.2f}x, {clients} clients' contention for the cores "
+        f"{(over_http - alone) / in_process:.2f}x",
     )
     spread = sorted(workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after)
     table.add(
