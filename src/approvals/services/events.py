@@ -3,15 +3,17 @@ same event to the outbox, from which the dispatcher delivers it to webhooks (ser
 
 Events are written with SQLAlchemy Core, not as ORM objects: on the hot path of every step they
 cost the unit of work more than their SQL (issue 19). On PostgreSQL the event and its outbox row go
-in one statement — with the new instance or step the event is about, when there is one
-(``record_new``: a start writes its instance and first step in two statements, not six), and the
-event of a change to an existing row goes with that row's UPDATE (``written_with_rows``, written by
-``row_writes.flush``): a step completed or claimed costs one round trip fewer."""
+in one statement — with the new rows the events are about, when there are some (``record_new``: a
+start writes its instance, its first steps and their events in one statement, a completion all the
+steps it opens in one), and the event of a change to an existing row goes with that row's UPDATE
+(``written_with_rows``, written by ``row_writes.flush``): a step completed or claimed costs one
+round trip fewer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import CTE, Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -23,6 +25,8 @@ from . import row_writes
 
 EVENT: Table = Event.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+INSTANCE: Table = ProcessInstance.__table__  # type: ignore[assignment]
+TASK: Table = Task.__table__  # type: ignore[assignment]
 COLUMNS = tuple(column.name for column in EVENT.c if column.name != "id")
 
 
@@ -50,28 +54,47 @@ def record(
     return event_id
 
 
-def record_new(
-    session: Session,
-    row: ProcessInstance | Task,
-    type_: str,
-    actor: User | None,
-    *,
-    instance: ProcessInstance,
-    payload: dict[str, Any],
-) -> None:
-    """Write the new ``row`` — ``instance`` itself, or a step of it — (``row_writes.insert_row``) and
-    append event ``type_`` about it: on PostgreSQL in one statement with the event and its outbox row."""
-    task = row if isinstance(row, Task) else None
-    if not is_postgres(session):
-        row_writes.insert_row(session, row)
-        record(session, type_, actor, instance=instance, task=task, payload=payload)
+class NewRow(NamedTuple):
+    """A new row of a change — its instance just started, or a step of it — and the event about it."""
+
+    row: ProcessInstance | Task
+    type: str
+    payload: dict[str, Any]
+
+
+def record_new(session: Session, rows: Sequence[NewRow], actor: User | None, *, instance: ProcessInstance) -> None:
+    """Write the new ``rows`` of a change to ``instance`` — the instance itself first when it is
+    new, then new steps, whose ``instance_id`` is filled in then — each with its event, in their
+    order; on PostgreSQL all of them, events and outbox rows included, in one statement."""
+    if not rows:
         return
-    link = "task_id" if task is not None else "instance_id"  # the column that names the new row
-    event = _values(type_, actor, None, instance, None, payload)
-    params = {f"row_{name}": value for name, value in row_writes.values_to_insert(row).items()}
-    params.update((f"event_{name}", value) for name, value in event.items() if name != link)
-    table: Table = row.__table__  # type: ignore[assignment]
-    row_writes.attach(session, row, session.connection().execute(_with_new_row(table, link), params).scalar_one())
+    new_instance = rows[0].row is instance and instance.id is None
+    steps = rows[1:] if new_instance else rows
+    if not all(isinstance(new.row, Task) for new in steps):
+        raise TypeError("a change writes new steps of its instance, after the instance when it is new")
+    if not is_postgres(session):
+        for new in rows:
+            task = new.row if isinstance(new.row, Task) else None
+            if task is not None:
+                task.instance_id = instance.id
+            row_writes.insert_row(session, new.row)
+            record(session, new.type, actor, instance=instance, task=task, payload=new.payload)
+        return
+    params: dict[str, Any] = {}
+    for place, new in enumerate(rows):
+        row_values = row_writes.values_to_insert(new.row)
+        event = _values(new.type, actor, None, instance, None, new.payload)
+        if new_instance:  # named by the statement, not by parameters
+            row_values.pop("instance_id", None)
+            event.pop("instance_id")
+        params.update((f"r{place}_{name}", value) for name, value in row_values.items())
+        params.update((f"r{place}_e_{name}", value) for name, value in event.items() if name != "task_id")
+    written = session.connection().execute(_with_new_rows(new_instance, len(steps)), params).one()
+    # Each row's id, then its event's and its outbox row's (see _with_new_rows).
+    for place, new in enumerate(rows):
+        if isinstance(new.row, Task):
+            new.row.instance_id = written[0] if new_instance else instance.id
+        row_writes.attach(session, new.row, written[3 * place])
 
 
 def written_with_rows(
@@ -132,24 +155,39 @@ def _statement_outbox() -> Insert:
 
 
 @cache
-def _with_new_row(table: Table, link: str) -> Select[Any]:
-    """``WITH new_row AS (INSERT … RETURNING id), written AS (INSERT INTO event … FROM new_row),
-    boxed AS (INSERT INTO outbox … FROM written) SELECT id FROM new_row`` (PostgreSQL): the event
-    names the new row by ``link`` (its ``instance_id`` or ``task_id``)."""
-    new_row = (
-        insert(table)
-        .values({c.name: bindparam(f"row_{c.name}", type_=c.type) for c in table.c if c.name != "id"})
-        .returning(table.c.id)
-        .cte("new_row")
-    )
-    event = [new_row.c.id if name == link else bindparam(f"event_{name}", type_=EVENT.c[name].type) for name in COLUMNS]
-    written = (
-        insert(EVENT)
-        .from_select(list(COLUMNS), select(*event).select_from(new_row))
-        .returning(EVENT.c.id, EVENT.c.created_at)
-        .cte("written")
-    )
-    return select(new_row.c.id).add_cte(_to_outbox(written).cte("boxed"))
+def _with_new_rows(new_instance: bool, steps: int) -> Select[Any]:
+    """``WITH r0 AS (INSERT … RETURNING id), r0_e AS (INSERT INTO event …), r0_b AS (INSERT INTO
+    outbox …), r1 AS …  SELECT (SELECT id FROM r0), (SELECT id FROM r0_e), (SELECT event_id FROM
+    r0_b), …`` (PostgreSQL): with ``new_instance`` the first row is the instance and the steps
+    after it name it by the id it gets; each event names its row. Parameters: ``r{place}_`` + a
+    column of the row, ``r{place}_e_`` + a column of its event.
+
+    PostgreSQL promises no order among data-modifying CTEs, but runs each when it is first read;
+    the main query reads them all in the rows' order, so the events' and the outbox rows' ids
+    follow the rows' (the history and the webhooks go by them)."""
+    tables: list[Table] = ([INSTANCE] if new_instance else []) + [TASK] * steps
+    instance_id: Any = None  # a new instance's id, as the statement names it
+    selected: list[Any] = []
+    stmt = select()
+    for place, table in enumerate(tables):
+        values: dict[str, Any] = {
+            c.name: bindparam(f"r{place}_{c.name}", type_=c.type) for c in table.c if c.name != "id"
+        }
+        if table is TASK and instance_id is not None:
+            values["instance_id"] = instance_id
+        row = insert(table).values(values).returning(table.c.id).cte(f"r{place}")
+        row_id = select(row.c.id).scalar_subquery()
+        if table is INSTANCE:
+            instance_id = row_id
+        event: dict[str, Any] = {name: bindparam(f"r{place}_e_{name}", type_=EVENT.c[name].type) for name in COLUMNS}
+        event["task_id"] = row_id if table is TASK else None
+        if instance_id is not None:
+            event["instance_id"] = instance_id
+        written = insert(EVENT).values(event).returning(EVENT.c.id, EVENT.c.created_at).cte(f"r{place}_e")
+        boxed = _to_outbox(written).returning(OUTBOX.c.event_id).cte(f"r{place}_b")
+        stmt = stmt.add_cte(row, written, boxed)
+        selected += [row_id, select(written.c.id).scalar_subquery(), select(boxed.c.event_id).scalar_subquery()]
+    return stmt.add_columns(*selected)
 
 
 def _to_outbox(written: CTE) -> Insert:

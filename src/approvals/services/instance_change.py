@@ -307,28 +307,24 @@ class InstanceChange:
                 raise InvalidInput(message, {"data": [message]})
             self.failure, state = EngineFailure(message, None), self.instance.state  # keep what was saved
             saved_as_is = False
-        # Set before the rows are synced, and the instance written right after (inserted, or one
+        # Set before the rows are synced, and an instance already written updated right after (one
         # UPDATE with the step the change came through): the sync below then adds only new rows.
         self.instance.state = state
         self.instance.state_format = STATE_FORMAT
         self.instance.next_timer_at = runtime.next_timer_due(workflow)
-        if self.instance.id is None:  # just started: written now, with its state, for the rows below
-            events.record_new(
-                self.session,
-                self.instance,
-                "instance.started",
-                self.actor,
-                instance=self.instance,
-                payload=self._started or {},
-            )
+        new_rows: list[events.NewRow] = []
+        if self.instance.id is None:  # just started: written with its first steps, below
+            new_rows.append(events.NewRow(self.instance, "instance.started", self._started or {}))
         else:  # the instance and the step the change came through, now: before any query would autoflush them
             self._flush()
         still_open: list[Task] | None = None
         if self.failure is None:
             try:
-                still_open = _sync_tasks(self, runtime, workflow)
+                still_open, created = _sync_tasks(self, runtime, workflow)
+                new_rows += created
             except EngineFailure as exc:
                 self.failure = exc
+        events.record_new(self.session, new_rows, self.actor, instance=self.instance)
         if self.failure is not None:
             fail(self.session, self.instance, self.failure, self.actor, self.failure_kind, self.failure_attempts)
         elif runtime.is_completed(workflow):
@@ -435,8 +431,9 @@ def cancel(session: Session, instance: ProcessInstance, row: Task, actor: User |
     )
 
 
-def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) -> list[Task]:
-    """Open rows for new READY steps, cancel rows whose step is gone; returns the open items."""
+def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) -> tuple[list[Task], list[events.NewRow]]:
+    """Cancel rows whose step is gone, and make rows for new READY steps; returns the open items
+    and the new rows, with their events, for the caller to write (``events.record_new``)."""
     session, instance, actor = change.session, change.instance, change.actor
     ready = runtime.ready_steps(workflow)
     ready_ids = {step.task_id for step in ready}
@@ -473,7 +470,7 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             cancel(session, instance, row, actor, change.cancel_reason)
             close_reminders(session, instance, row, actor)
     now = utcnow()
-    created = []
+    created: list[Task] = []
     calendar = calendar_of(session) if routed else None
     limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
     limited = {step.bpmn_id: limit[1] for step, _ in routed if (limit := limits[step.task_id])}
@@ -486,7 +483,7 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             limit = (max(limit[0] - used[step.bpmn_id], 0), limit[1])
         deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit) if calendar else None
         row = Task(
-            instance_id=instance.id,
+            instance_id=instance.id,  # None for a new instance: filled in as it is written
             spiff_task_id=step.task_id,
             bpmn_id=step.bpmn_id,
             name=step.name,
@@ -505,10 +502,12 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
             statutory=limit is not None and step.properties.get("clock") != "stopped",
             excluded_steps=step.excluded_steps,
         )
-        payload = {"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code}
-        events.record_new(session, row, "task.created", actor, instance=instance, payload=payload)
         created.append(row)
-    return [row for row in items if row.is_open] + created
+    new_rows = [
+        events.NewRow(row, "task.created", {"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
+        for row in created
+    ]
+    return [row for row in items if row.is_open] + created, new_rows
 
 
 def _starter_agency(session: Session, instance: ProcessInstance) -> str | None:

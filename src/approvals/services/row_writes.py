@@ -10,8 +10,8 @@ when another writer got there first — then marks the objects clean. Anything i
 way (a collection changed) is left to the ORM.
 
 ``insert_row`` writes a new instance or task row with one ``INSERT … RETURNING id`` and attaches
-the object as if it had been loaded (``events.record_new`` adds the row's event to that statement
-on PostgreSQL)."""
+the object as if it had been loaded (on PostgreSQL ``events.record_new`` writes a change's new rows
+and their events in one statement instead, and attaches them with ``attach``)."""
 
 from __future__ import annotations
 
