@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import time_machine
+from sqlalchemy import event
 
 from approvals.services import calendar_years
+from approvals.services.instance_change import open_tasks
+from approvals.services.send_back import send_back
 from tests.factories import complete, start, user
 from tests.helpers import SUBMISSION
 
@@ -41,3 +44,37 @@ def test_a_due_date_in_a_year_without_data_is_provisional_until_the_year_is_load
         calendar_years.load_year(session, 'year = 2027\nrest_days = ["2027-01-01"]\n', user(session, "admin"))
         _, (submit,) = start(session, code="P-2")
         assert not any(t.due_provisional for t in complete(session, submit, SUBMISSION))
+
+
+def test_the_send_back_history_is_read_only_in_instances_that_were_sent_back(database, people, sample):
+    """A step that opens again after a send back resumes its clock with what is left; the runs
+    that ended in a send back are read for that, and only in instances where one happened."""
+    with time_machine.travel(MONDAY_MORNING, tick=False), database.session() as session:
+        instance, (submit,) = start(session)
+    with time_machine.travel(MONDAY_MORNING, tick=False):
+        first, history = _reads_of_send_backs(database, lambda session: complete(session, submit, SUBMISSION))
+    assert history == 0 and {t.bpmn_id: t.limit_workdays for t in first} == {"review_planning": 20, "review_water": 15}
+    planning = next(t for t in first if t.bpmn_id == "review_planning")
+    # Thursday 2026-09-24, three working days in: planning sends the application back to the submission.
+    with time_machine.travel(datetime(2026, 9, 24, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        send_back(session, planning.id, "submit", "材料不全", user(session, "pnr"))
+        (submit,) = open_tasks(session, instance.id)
+    with time_machine.travel(datetime(2026, 9, 28, 2, 0, tzinfo=UTC), tick=False):
+        again, history = _reads_of_send_backs(database, lambda session: complete(session, submit, SUBMISSION))
+    assert history == 1
+    # Planning resumes with 17 of its 20 days; water, cancelled by the send back, was not sent back itself.
+    assert {t.bpmn_id: t.limit_workdays for t in again} == {"review_planning": 17, "review_water": 15}
+
+
+def _reads_of_send_backs(database, change):
+    """What ``change(session)`` returns, and how many of its statements read the runs that ended in
+    a send back (``deadlines.used_before_send_back``: those since the step's last normal end)."""
+    read: list[str] = []
+    listener = lambda _conn, _cursor, sql, *_: read.append(sql)  # noqa: E731
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        with database.session() as session:
+            result = change(session)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    return result, sum(sql.startswith("SELECT") and "coalesce(max(" in sql.lower() for sql in read)

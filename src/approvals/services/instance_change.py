@@ -35,6 +35,7 @@ from ..engine.serializer import STATE_FORMAT
 from ..engine.warm import WARM
 from ..models import (
     InstanceStatus,
+    Outcome,
     ProcessDefinition,
     ProcessInstance,
     Task,
@@ -59,15 +60,28 @@ T = TypeVar("T")
 # -- locking -------------------------------------------------------------------------------------
 
 
-def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
-    """The instance, loaded for change and locked until the transaction ends (404 when unknown).
-    The same statement reads the reference revision, so cached calendars and directories need no other."""
+def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, bool]:
+    """The instance, loaded for change and locked until the transaction ends (404 when unknown),
+    and whether a step of it was ever sent back (see ``_EVER_SENT_BACK``). The same statement
+    reads the reference revision, so cached calendars and directories need no other."""
     row = session.execute(_lock_statement(is_postgres(session)), {"instance_id": instance_id}).one_or_none()
     if row is None:
         raise NotFound(f"process instance {instance_id} not found")
-    instance, revision = row
+    instance, revision, ever_sent_back = row
     reference.note_revision(session, revision)
-    return instance  # type: ignore[no-any-return]
+    return instance, bool(ever_sent_back)
+
+
+# Read with the lock: a step that opens in an instance never sent back (退回) has used none of its
+# time limit yet, so its deadline needs no history (``used_before_send_back``): a statement fewer
+# on most changes that open steps.
+_sent_back_run = aliased(Task)
+_EVER_SENT_BACK = (
+    select(_sent_back_run.id)
+    .where(_sent_back_run.instance_id == ProcessInstance.id, _sent_back_run.outcome == Outcome.SENT_BACK)
+    .exists()
+    .label("ever_sent_back")
+)
 
 
 # The statements of every instance change are built once (building one costs about as much as
@@ -75,7 +89,10 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 @cache
 def _lock_statement(for_update: bool) -> Select[Any]:
     return _locked(
-        select(ProcessInstance, reference.REVISION).where(ProcessInstance.id == bindparam("instance_id")), for_update
+        select(ProcessInstance, reference.REVISION, _EVER_SENT_BACK).where(
+            ProcessInstance.id == bindparam("instance_id")
+        ),
+        for_update,
     )
 
 
@@ -100,18 +117,19 @@ def open_tasks(session: Session, instance_id: int, kind: TaskKind | None = None)
     return list(session.scalars(stmt.options(joinedload(Task.assignee)).order_by(Task.id)))
 
 
-def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, Task, list[Task]]:
+def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bool, Task, list[Task]]:
     """Lock the instance of task ``task_id`` as ``lock_instance`` does and, in the same statement,
     read the task and the instance's open items (as ``open_tasks``) afresh (404 when the task is unknown)."""
     rows = session.execute(_lock_with_task_statement(is_postgres(session)), {"task_id": task_id}).all()
     if not rows:
         raise NotFound(msg("task {task_id} not found", task_id=task_id))
-    instance, revision, _ = rows[0]
+    instance, revision, ever_sent_back, _ = rows[0]
     reference.note_revision(session, revision)
-    for _, _, row in rows:  # what the caller answers with names the instance: no need to read it again
+    items = [row[-1] for row in rows]
+    for row in items:  # what the caller answers with names the instance: no need to read it again
         set_committed_value(row, "instance", instance)
-    task = next(row for _, _, row in rows if row.id == task_id)
-    return instance, task, [row for _, _, row in rows if row.is_open]
+    task = next(row for row in items if row.id == task_id)
+    return instance, bool(ever_sent_back), task, [row for row in items if row.is_open]
 
 
 @cache
@@ -120,7 +138,7 @@ def _lock_with_task_statement(for_update: bool) -> Select[Any]:
     by_id = aliased(Task)  # not correlated with the items joined
     instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
     stmt = (
-        select(ProcessInstance, reference.REVISION, Task)
+        select(ProcessInstance, reference.REVISION, _EVER_SENT_BACK, Task)
         .join(Task, item)
         .where(ProcessInstance.id == instance_id)
         .options(joinedload(Task.assignee))
@@ -144,10 +162,14 @@ class InstanceChange:
         *,
         open_items: list[Task] | None = None,
         task: Task | None = None,
+        ever_sent_back: bool = True,
     ):
         self.session = session
         self.instance = instance
         self.actor = actor
+        # Whether a step of the instance was sent back, before or by this change (True when not
+        # known): if not, the steps it opens start their time limits afresh.
+        self.ever_sent_back = ever_sent_back
         self._task = task  # the work item the change came through, if any
         self._open_items = open_items  # read under the lock (None: read when needed)
         self._runtime: ModelRuntime | None = None
@@ -159,11 +181,6 @@ class InstanceChange:
         self._unchanged = False
         self._started: dict[str, Any] | None = None  # a new instance's start event (new_instance_change)
         self._events: list[row_writes.Pending] = []  # recorded, written with the rows (PostgreSQL)
-
-    @property
-    def is_new(self) -> bool:
-        """The first change of an instance just started."""
-        return self._started is not None
 
     @property
     def task(self) -> Task:
@@ -258,6 +275,7 @@ class InstanceChange:
         """The step is done (completed, or sent back from): who did it, for whom, what was decided,
         the working days it counted; its event, and its reminders closed."""
         now = utcnow()
+        self.ever_sent_back |= outcome == Outcome.SENT_BACK
         task.state = TaskState.COMPLETED
         task.completed_at = now
         task.completed_by = self.actor
@@ -344,7 +362,8 @@ class InstanceChange:
 @contextmanager
 def changing_instance(session: Session, instance_id: int, actor: User | None) -> Iterator[InstanceChange]:
     """Lock instance ``instance_id`` and change it; saved when the block ends normally."""
-    change = InstanceChange(session, lock_instance(session, instance_id), actor)
+    instance, ever_sent_back = lock_instance(session, instance_id)
+    change = InstanceChange(session, instance, actor, ever_sent_back=ever_sent_back)
     yield change
     change.save()
 
@@ -354,12 +373,12 @@ def changing_task(session: Session, task_id: int, actor: User) -> Iterator[Insta
     """Lock the instance of task ``task_id`` and change it through that task (``change.task``,
     read afresh under the lock with the instance's open items), which ``actor`` must be allowed to
     see (403 otherwise); saved when the block ends normally."""
-    instance, task, items = _lock_with_task(session, task_id)
+    instance, ever_sent_back, task, items = _lock_with_task(session, task_id)
     require(
         can_read_task(actor, task),
         msg("task {task_id} belongs to agency {agency_code}", task_id=task_id, agency_code=task.agency_code),
     )
-    change = InstanceChange(session, instance, actor, open_items=items, task=task)
+    change = InstanceChange(session, instance, actor, open_items=items, task=task, ever_sent_back=ever_sent_back)
     yield change
     change.save()
 
@@ -375,7 +394,7 @@ def new_instance_change(
 ) -> InstanceChange:
     """The first change of an instance just started (nothing to lock: no one else can see it yet);
     ``started``: the payload of its ``instance.started`` event, recorded once the instance is written."""
-    change = InstanceChange(session, instance, actor, open_items=[])
+    change = InstanceChange(session, instance, actor, open_items=[], ever_sent_back=False)
     change._runtime, change._workflow, change.failure = runtime, workflow, failure
     change._started = started
     return change
@@ -474,8 +493,8 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
     calendar = calendar_of(session) if routed else None
     limits = {step.task_id: parse_time_limit(step.properties.get("time_limit")) for step, _ in routed}
     limited = {step.bpmn_id: limit[1] for step, _ in routed if (limit := limits[step.task_id])}
-    # A new instance has no step sent back yet: no history to read.
-    used = dict.fromkeys(limited, 0) if change.is_new else used_before_send_back(session, instance.id, limited)
+    # In an instance with no step sent back, none of these has used any of its limit: no history to read.
+    used = used_before_send_back(session, instance.id, limited) if change.ever_sent_back else dict.fromkeys(limited, 0)
     for step, agency in routed:
         time_limit = step.properties.get("time_limit")
         limit = limits[step.task_id]
