@@ -6,6 +6,7 @@ the statement that writes its rows."""
 from __future__ import annotations
 
 import pytest
+from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS  # what psycopg caches
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -168,3 +169,26 @@ def test_a_claim_and_a_completion_record_their_events_in_order_each_with_its_out
         *(("task.created", project_id, review) for review in reviews),
     ]
     _in_the_outbox_in_order(written)
+
+
+def test_a_start_and_a_completion_send_statements_psycopg_keeps_converted(database, people, sample):
+    """psycopg converts a statement's placeholders with regular expressions, and keeps the result
+    only for statements of at most 4 096 bytes and 50 parameters: a start, and a completion that
+    opens two steps, stay within both (else each of them is converted anew, ~0.2 ms)."""
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's cache of converted statements")
+    with database.session() as session:
+        make_project(session, "P-1")
+    sent: list[tuple[str, int]] = []
+    listener = lambda _conn, _cursor, sql, params, *_: sent.append((sql, len(params or ())))  # noqa: E731
+    event.listen(database.engine, "before_cursor_execute", listener)
+    try:
+        _, submit = _start_committed(database)
+        with database.session() as session:
+            opened = tasks.complete_task(session, submit.id, SUBMISSION, user(session, "hq"))[1]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", listener)
+    assert len(opened) == 2
+    writes = [(len(sql.encode()), count) for sql, count in sent if sql.startswith("WITH")]
+    assert len(writes) == 3  # the start; the completion's step; the steps it opens
+    assert all(size <= MAX_CACHED_STATEMENT_LENGTH and count <= MAX_CACHED_STATEMENT_PARAMS for size, count in writes)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import CTE, Insert, Select, Table, bindparam, insert, select
+from sqlalchemy import CTE, JSON, Insert, Select, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from ..db import is_postgres
@@ -80,21 +80,39 @@ def record_new(session: Session, rows: Sequence[NewRow], actor: User | None, *, 
             row_writes.insert_row(session, new.row)
             record(session, new.type, actor, instance=instance, task=task, payload=new.payload)
         return
-    params: dict[str, Any] = {}
+    # What the events share (who, when, about which instance) is passed once; each has its type and payload.
+    named = {"instance_id"} if new_instance else set()  # named by the statement: the new instance
+    shared = _given(EVENT, _values("", actor, None, instance, None, None), named | {"task_id", *_OWN})
+    params: dict[str, Any] = {f"e_{name}": value for name, value in shared.items()}
+    shapes = []
     for place, new in enumerate(rows):
-        row_values = row_writes.values_to_insert(new.row)
-        event = _values(new.type, actor, None, instance, None, new.payload)
-        if new_instance:  # named by the statement, not by parameters
-            row_values.pop("instance_id", None)
-            event.pop("instance_id")
+        table: Table = new.row.__table__  # type: ignore[assignment]
+        # A step names its instance as the statement does: the new instance's id, or the events' e_instance_id.
+        row_values = _given(table, row_writes.values_to_insert(new.row), {"instance_id"})
         params.update((f"r{place}_{name}", value) for name, value in row_values.items())
-        params.update((f"r{place}_e_{name}", value) for name, value in event.items() if name != "task_id")
-    written = session.connection().execute(_with_new_rows(new_instance, len(steps)), params).one()
+        params.update({f"r{place}_e_type": new.type, f"r{place}_e_payload": new.payload})
+        shapes.append(tuple(row_values))
+    written = session.connection().execute(_with_new_rows(new_instance, tuple(shapes), tuple(shared)), params).one()
     # Each row's id, then its event's and its outbox row's (see _with_new_rows).
     for place, new in enumerate(rows):
         if isinstance(new.row, Task):
             new.row.instance_id = written[0] if new_instance else instance.id
         row_writes.attach(session, new.row, written[3 * place])
+
+
+_OWN = ("type", "payload")  # the columns of an event not shared with the others of its change
+
+
+def _given(table: Table, values: dict[str, Any], named: set[str]) -> dict[str, Any]:
+    """The ``values`` a new row's statement passes: not those it ``named`` itself, nor NULLs the
+    database writes anyway (a column without a default; JSON's None is JSON null, so it is passed).
+    Fewer parameters keep the statement under psycopg's limit for caching its conversion (50)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if name not in named
+        and (value is not None or table.c[name].server_default is not None or isinstance(table.c[name].type, JSON))
+    }
 
 
 def written_with_rows(
@@ -155,32 +173,35 @@ def _statement_outbox() -> Insert:
 
 
 @cache
-def _with_new_rows(new_instance: bool, steps: int) -> Select[Any]:
+def _with_new_rows(new_instance: bool, shapes: tuple[tuple[str, ...], ...], shared: tuple[str, ...]) -> Select[Any]:
     """``WITH r0 AS (INSERT … RETURNING id), r0_e AS (INSERT INTO event …), r0_b AS (INSERT INTO
     outbox …), r1 AS …  SELECT (SELECT id FROM r0), (SELECT id FROM r0_e), (SELECT event_id FROM
     r0_b), …`` (PostgreSQL): with ``new_instance`` the first row is the instance and the steps
-    after it name it by the id it gets; each event names its row. Parameters: ``r{place}_`` + a
-    column of the row, ``r{place}_e_`` + a column of its event.
+    after it name it by the id it gets (else by the events' ``instance_id``); each event names its
+    row. ``shapes``: for each row, its columns given as parameters ``r{place}_`` + column;
+    ``shared``: the events' columns given once as ``e_`` + column, each event's type and payload as
+    ``r{place}_e_`` + column.
 
     PostgreSQL promises no order among data-modifying CTEs, but runs each when it is first read;
     the main query reads them all in the rows' order, so the events' and the outbox rows' ids
     follow the rows' (the history and the webhooks go by them)."""
-    tables: list[Table] = ([INSTANCE] if new_instance else []) + [TASK] * steps
     instance_id: Any = None  # a new instance's id, as the statement names it
+    common = {name: bindparam(f"e_{name}", type_=EVENT.c[name].type) for name in shared}
     selected: list[Any] = []
     stmt = select()
-    for place, table in enumerate(tables):
-        values: dict[str, Any] = {
-            c.name: bindparam(f"r{place}_{c.name}", type_=c.type) for c in table.c if c.name != "id"
-        }
-        if table is TASK and instance_id is not None:
-            values["instance_id"] = instance_id
+    for place, columns in enumerate(shapes):
+        table = INSTANCE if new_instance and place == 0 else TASK
+        values: dict[str, Any] = {name: bindparam(f"r{place}_{name}", type_=table.c[name].type) for name in columns}
+        if table is TASK:
+            values["instance_id"] = instance_id if instance_id is not None else common["instance_id"]
         row = insert(table).values(values).returning(table.c.id).cte(f"r{place}")
         row_id = select(row.c.id).scalar_subquery()
         if table is INSTANCE:
             instance_id = row_id
-        event: dict[str, Any] = {name: bindparam(f"r{place}_e_{name}", type_=EVENT.c[name].type) for name in COLUMNS}
-        event["task_id"] = row_id if table is TASK else None
+        own = {name: bindparam(f"r{place}_e_{name}", type_=EVENT.c[name].type) for name in _OWN}
+        event: dict[str, Any] = common | own
+        if table is TASK:
+            event["task_id"] = row_id
         if instance_id is not None:
             event["instance_id"] = instance_id
         written = insert(EVENT).values(event).returning(EVENT.c.id, EVENT.c.created_at).cte(f"r{place}_e")
