@@ -90,7 +90,7 @@ def test_a_start_records_its_events_about_the_rows_it_wrote_each_with_its_outbox
     if database.engine.dialect.name == "postgresql":
         assert writes == ["WITH"]  # the instance, its first step, their events and outbox rows
     else:
-        assert writes == ["INSERT"] * 6
+        assert writes == ["INSERT"] * 4  # the instance; its first step; their events; their outbox rows
     with database.session(read_only=True) as session:
         written = session.execute(
             select(Event.type, Event.project_id, Event.instance_id, Event.task_id, OutboxMessage.id)
@@ -152,6 +152,9 @@ def test_a_claim_and_a_completion_record_their_events_in_order_each_with_its_out
         assert completed == ["WITH", "WITH"]  # the same; then the two new steps with their events
     else:
         assert claimed == ["INSERT", "INSERT", "UPDATE", "UPDATE"]
+        # The step's event and outbox row, the step, the instance; then the two new steps, their
+        # events in one INSERT and their outbox rows in one.
+        assert completed == ["INSERT", "INSERT", "UPDATE", "UPDATE"] + ["INSERT"] * 4
     with database.session(read_only=True) as session:
         written = session.execute(
             select(Event.type, Event.project_id, Event.task_id, OutboxMessage.id)

@@ -65,7 +65,8 @@ class NewRow(NamedTuple):
 def record_new(session: Session, rows: Sequence[NewRow], actor: User | None, *, instance: ProcessInstance) -> None:
     """Write the new ``rows`` of a change to ``instance`` — the instance itself first when it is
     new, then new steps, whose ``instance_id`` is filled in then — each with its event, in their
-    order; on PostgreSQL all of them, events and outbox rows included, in one statement."""
+    order: on PostgreSQL all of them, events and outbox rows included, in one statement; on SQLite
+    each row, then their events in one statement and their outbox rows in one."""
     if not rows:
         return
     new_instance = rows[0].row is instance and instance.id is None
@@ -74,11 +75,18 @@ def record_new(session: Session, rows: Sequence[NewRow], actor: User | None, *, 
         raise TypeError("a change writes new steps of its instance, after the instance when it is new")
     if not is_postgres(session):
         for new in rows:
-            task = new.row if isinstance(new.row, Task) else None
-            if task is not None:
-                task.instance_id = instance.id
+            if isinstance(new.row, Task):
+                new.row.instance_id = instance.id
             row_writes.insert_row(session, new.row)
-            record(session, new.type, actor, instance=instance, task=task, payload=new.payload)
+        events = [
+            _values(new.type, actor, None, instance, new.row if isinstance(new.row, Task) else None, new.payload)
+            for new in rows
+        ]
+        connection = session.connection()
+        # SQLite numbers the rows of one INSERT in their order, so their ids sorted are the events' in order.
+        ids = sorted(connection.execute(_statement_many(), events).scalars())
+        boxed = [{"event_id": i, "created_at": event["created_at"]} for i, event in zip(ids, events, strict=True)]
+        connection.execute(_statement_outbox(), boxed)
         return
     # What the events share (who, when, about which instance) is passed once; each has its type and payload.
     named = {"instance_id"} if new_instance else set()  # named by the statement: the new instance
@@ -165,6 +173,13 @@ def _with_outbox(prefix: str) -> Insert:
     (PostgreSQL), its parameters named ``prefix`` + column."""
     values = {name: bindparam(prefix + name, type_=EVENT.c[name].type) for name in COLUMNS}
     return _to_outbox(insert(EVENT).values(values).returning(EVENT.c.id, EVENT.c.created_at).cte(f"{prefix}written"))
+
+
+@cache
+def _statement_many() -> Insert:
+    """Several events in one ``INSERT … VALUES (…), (…) RETURNING id`` (SQLAlchemy's "insertmanyvalues";
+    asking it for the ids in the rows' order would make it send one statement per row on SQLite)."""
+    return insert(EVENT).returning(EVENT.c.id)
 
 
 @cache
