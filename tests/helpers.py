@@ -1,14 +1,30 @@
-"""Small helpers that drive the sample model through the API."""
+"""Small helpers that drive the sample model through the API, and one that lists the statements sent."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy import Engine, event
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 SUBMISSION = {"application_title": "联合审查申请", "estimated_investment": 125000.5, "site": "福田区"}
 APPROVAL = {"decision": "approve", "approval_number": "深发改〔2026〕12号"}
+
+
+@contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """Each statement sent on ``engine`` inside the block, as (SQL, its parameters)."""
+    sent: list[tuple[str, Any]] = []
+    listener = lambda _conn, _cursor, sql, params, *_: sent.append((sql, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
 
 
 def create_project(client, people, code="P-001", **extra):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from tests.helpers import (
     APPROVAL,
     SUBMISSION,
@@ -12,6 +10,7 @@ from tests.helpers import (
     open_task,
     post_files,
     start_sample,
+    statements_sent,
     submit_and_review,
 )
 
@@ -28,15 +27,9 @@ def test_start_routes_first_step_to_hq_inbox(client, people, sample):
 
 def statements_of(app, request) -> list[str]:
     """The first word of each statement ``request()`` sends."""
-    sent = []
-    engine = app.extensions["approvals_db"].engine
-    listener = lambda _conn, _cursor, sql, *_: sent.append(sql.split(None, 1)[0])  # noqa: E731
-    event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent(app.extensions["approvals_db"].engine) as sent:
         request()
-    finally:
-        event.remove(engine, "before_cursor_execute", listener)
-    return sent
+    return [sql.split(None, 1)[0] for sql, _ in sent]
 
 
 def test_answers_name_the_instance_without_reading_it_again(app, client, people, sample):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import time_machine
-from sqlalchemy import event
 
 from approvals.services import calendar_years
 from approvals.services.instance_change import open_tasks
 from approvals.services.send_back import send_back
 from tests.factories import complete, start, user
-from tests.helpers import SUBMISSION
+from tests.helpers import SUBMISSION, statements_sent
 
 # 10:00 in Shenzhen on Monday 2026-09-21.
 MONDAY_MORNING = datetime(2026, 9, 21, 2, 0, tzinfo=UTC)
@@ -69,12 +68,6 @@ def test_the_send_back_history_is_read_only_in_instances_that_were_sent_back(dat
 def _reads_of_send_backs(database, change):
     """What ``change(session)`` returns, and how many of its statements read the runs that ended in
     a send back (``deadlines.used_before_send_back``: those since the step's last normal end)."""
-    read: list[str] = []
-    listener = lambda _conn, _cursor, sql, *_: read.append(sql)  # noqa: E731
-    event.listen(database.engine, "before_cursor_execute", listener)
-    try:
-        with database.session() as session:
-            result = change(session)
-    finally:
-        event.remove(database.engine, "before_cursor_execute", listener)
-    return result, sum(sql.startswith("SELECT") and "coalesce(max(" in sql.lower() for sql in read)
+    with statements_sent(database.engine) as sent, database.session() as session:
+        result = change(session)
+    return result, sum(sql.startswith("SELECT") and "coalesce(max(" in sql.lower() for sql, _ in sent)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS  # what psycopg caches
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from approvals.engine.runtime import ModelRuntime
 from approvals.models import Event, OutboxMessage, ProcessInstance, Task, TaskState
 from approvals.services import instances, tasks
 from tests.factories import make_project, start, user
-from tests.helpers import SUBMISSION
+from tests.helpers import SUBMISSION, statements_sent
 
 TASK_COLUMNS = [column.key for column in Task.__table__.c]
 INSTANCE_COLUMNS = [column.key for column in ProcessInstance.__table__.c]
@@ -123,14 +123,9 @@ def _in_the_outbox_in_order(written) -> None:
 
 def _writes_of(database, change) -> list[str]:
     """The first word of each statement ``change()`` sends that is not a read."""
-    sent: list[str] = []
-    listener = lambda _conn, _cursor, sql, *_: sent.append(sql.split(None, 1)[0])  # noqa: E731
-    event.listen(database.engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent(database.engine) as sent:
         change()
-    finally:
-        event.remove(database.engine, "before_cursor_execute", listener)
-    return [word for word in sent if word not in ("SELECT", "BEGIN")]
+    return [word for sql, _ in sent if (word := sql.split(None, 1)[0]) not in ("SELECT", "BEGIN")]
 
 
 def test_a_claim_and_a_completion_record_their_events_in_order_each_with_its_outbox_row(database, people, sample):
@@ -177,21 +172,16 @@ def test_a_claim_and_a_completion_record_their_events_in_order_each_with_its_out
 def test_a_start_and_a_completion_send_statements_psycopg_keeps_converted(database, people, sample):
     """psycopg converts a statement's placeholders with regular expressions, and keeps the result
     only for statements of at most 4 096 bytes and 50 parameters: a start, and a completion that
-    opens two steps, stay within both (else each of them is converted anew, ~0.2 ms)."""
+    opens two steps, stay within both (else each of them is converted anew: about 900 Python calls)."""
     if database.engine.dialect.name != "postgresql":
         pytest.skip("psycopg's cache of converted statements")
     with database.session() as session:
         make_project(session, "P-1")
-    sent: list[tuple[str, int]] = []
-    listener = lambda _conn, _cursor, sql, params, *_: sent.append((sql, len(params or ())))  # noqa: E731
-    event.listen(database.engine, "before_cursor_execute", listener)
-    try:
+    with statements_sent(database.engine) as sent:
         _, submit = _start_committed(database)
         with database.session() as session:
             opened = tasks.complete_task(session, submit.id, SUBMISSION, user(session, "hq"))[1]
-    finally:
-        event.remove(database.engine, "before_cursor_execute", listener)
     assert len(opened) == 2
-    writes = [(len(sql.encode()), count) for sql, count in sent if sql.startswith("WITH")]
+    writes = [(len(sql.encode()), len(params or ())) for sql, params in sent if sql.startswith("WITH")]
     assert len(writes) == 3  # the start; the completion's step; the steps it opens
     assert all(size <= MAX_CACHED_STATEMENT_LENGTH and count <= MAX_CACHED_STATEMENT_PARAMS for size, count in writes)
