@@ -29,6 +29,7 @@ import requests
 from sqlalchemy import func, select
 
 from approvals.app import create_app
+from approvals.engine import ENGINE_LOGGER
 from approvals.models import Event
 from approvals.observability import JsonFormatter
 from approvals.process_tuning import tune_process
@@ -143,18 +144,21 @@ def _work_without_server(client, auth: dict[str, dict[str, str]], instances_work
 
 @contextmanager
 def _request_log_dropped() -> Iterator[None]:
-    """The app's JSON request log written and dropped, as the server's is (its stderr goes nowhere)."""
-    root = logging.getLogger()
+    """The app's JSON request log written and dropped, as the server's is (its stderr goes nowhere),
+    with the engine's own lines from warnings up, as ``configure_logging`` sets them."""
+    root, engine = logging.getLogger(), logging.getLogger(ENGINE_LOGGER)
     with open(os.devnull, "w") as nowhere:
         handler = logging.StreamHandler(nowhere)
         handler.setFormatter(JsonFormatter())
         level, root.level = root.level, logging.INFO
+        engine_level, engine.level = engine.level, logging.WARNING
         root.addHandler(handler)
         try:
             yield
         finally:
             root.removeHandler(handler)
             root.setLevel(level)
+            engine.setLevel(engine_level)
 
 
 class Gate:

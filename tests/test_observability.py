@@ -72,6 +72,36 @@ def test_metrics_add_up_every_gunicorn_worker(database_url):
     assert any(line.get("route") == "/healthz" and len(line["request_id"]) == 32 for line in lines)
 
 
+def test_the_server_log_has_a_line_per_request_not_the_engines_every_step(database_url, client, people, sample):
+    """What an operator reads on the server's stderr: a JSON line for each request, not the
+    workflow engine's task state changes (several a step, naming no instance)."""
+    create_project(client, people)
+    server = Server(database_url, workers=1).start()
+    try:
+        started = requests.post(
+            server.base + "/api/projects/P-001/instances",
+            json={"process_key": "sample_review"},
+            headers=people.auth("hq"),
+            timeout=10,
+        )
+        assert started.status_code == 201
+        submission = started.json()["open_tasks"][0]["id"]
+        done = requests.post(
+            f"{server.base}/api/tasks/{submission}/complete",
+            json={"data": SUBMISSION},
+            headers=people.auth("hq"),
+            timeout=10,
+        )
+        assert done.status_code == 200
+        lines = [json.loads(line) for line in server.log_text().splitlines() if line.startswith("{")]
+    finally:
+        server.stop()
+    worked = [line["route"] for line in lines if line.get("status") in (200, 201)]
+    assert worked.count("/api/projects/<string:code>/instances") == 1
+    assert worked.count("/api/tasks/<int:task_id>/complete") == 1
+    assert {line["logger"] for line in lines} == {"approvals.request"}
+
+
 def test_metrics_can_ask_for_a_token(app, client):
     app.config["METRICS_TOKEN"] = "scrape-secret-1234"
     assert client.get("/metrics").status_code == 401

@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
 from .db import Database
+from .engine import ENGINE_LOGGER
 from .models import (
     DeliveryStatus,
     Incident,
@@ -71,7 +72,9 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: int = logging.INFO) -> None:
     """JSON lines on stderr for the whole process (``approvals serve`` and ``worker``), unless the
-    process has set up its logging already (an embedding program, the test runner)."""
+    process has set up its logging already (an embedding program, the test runner). The workflow
+    engine's own lines only from warnings up: at INFO it writes every task state change (the sample
+    model's start wrote 10 lines, a completion 2 to 5, each a JSON line and a write for the worker)."""
     root = logging.getLogger()
     if root.handlers:
         return
@@ -79,6 +82,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger(ENGINE_LOGGER).setLevel(max(level, logging.WARNING))
 
 
 def init_app(app: Flask) -> None:
