@@ -21,7 +21,7 @@ def get_year(year: int):
 
 @blp.put("/years/<int(min=2000, max=2100):year>")
 @blp.doc(security=SECURITY)
-@blp.arguments(CalendarYearRequest)
+@blp.arguments(CalendarYearRequest())
 @blp.response(200, CalendarYearSchema)
 @authenticated
 def load_year(body, year: int):

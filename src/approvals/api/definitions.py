@@ -196,7 +196,7 @@ def bpmn_xml(key: str, version: int):
 
 @blp.get("/<string:key>/versions/<int:version>/diff")
 @blp.doc(security=SECURITY)
-@blp.arguments(DiffQuery, location="query")
+@blp.arguments(DiffQuery(), location="query")
 @blp.response(200, DiffSchema)
 @authenticated
 def diff(query: dict[str, Any], key: str, version: int) -> Any:
@@ -209,7 +209,7 @@ def diff(query: dict[str, Any], key: str, version: int) -> Any:
 
 @blp.post("/<string:key>/migrations")
 @blp.doc(security=SECURITY)
-@blp.arguments(MigrationRequest)
+@blp.arguments(MigrationRequest())
 @blp.response(200, MigrationReport)
 @blp.alt_response(404, description="the key or one of the versions is not published")
 @authenticated

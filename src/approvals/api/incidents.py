@@ -16,7 +16,7 @@ blp = Blueprint(
 
 @blp.get("")
 @blp.doc(security=SECURITY)
-@blp.arguments(IncidentQuery, location="query")
+@blp.arguments(IncidentQuery(), location="query")
 @blp.response(200, IncidentSchema(many=True))
 @authenticated
 def list_incidents(query: dict[str, Any]) -> Any:
@@ -41,7 +41,7 @@ def get_incident(incident_id: int) -> Any:
 
 @blp.post("/<int:incident_id>/retry")
 @blp.doc(security=SECURITY)
-@blp.arguments(RetryRequest)
+@blp.arguments(RetryRequest())
 @blp.response(200, InstanceSchema)
 @blp.alt_response(409, description="the incident is resolved, or nothing failed that can run again")
 @authenticated

@@ -37,7 +37,7 @@ def events(instance_id: int):
 
 @blp.post("/<int:instance_id>/comments")
 @blp.doc(security=SECURITY)
-@blp.arguments(CommentRequest)
+@blp.arguments(CommentRequest())
 @blp.response(201, EventSchema)
 @authenticated
 def comment(body, instance_id: int):
@@ -67,7 +67,7 @@ def resume(instance_id: int):
 
 @blp.post("/<int:instance_id>/terminate")
 @blp.doc(security=SECURITY)
-@blp.arguments(TerminateRequest, required=False)
+@blp.arguments(TerminateRequest(), required=False)
 @blp.response(200, InstanceSchema)
 @authenticated
 def terminate(body, instance_id: int):
@@ -79,7 +79,7 @@ def terminate(body, instance_id: int):
 
 @blp.post("/<int:instance_id>/modify")
 @blp.doc(security=SECURITY)
-@blp.arguments(ModifyRequest)
+@blp.arguments(ModifyRequest())
 @blp.response(200, InstanceSchema)
 @blp.alt_response(409, description="the instance has ended")
 @authenticated

@@ -28,7 +28,7 @@ def get_notifications() -> Any:
 
 @blp.put("/notifications")
 @blp.doc(security=SECURITY)
-@blp.arguments(NotificationSettings)
+@blp.arguments(NotificationSettings())
 @blp.response(200, NotificationSettings)
 @authenticated
 def put_notifications(body: dict[str, Any]) -> Any:

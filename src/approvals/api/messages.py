@@ -21,7 +21,7 @@ blp = Blueprint(
 @blp.post("")
 @blp.doc(security=SECURITY, **DOC)
 @idempotent
-@blp.arguments(MessageRequest)
+@blp.arguments(MessageRequest())
 @blp.response(200, CompleteResponse)
 @blp.alt_response(403, description="the catcher is in another agency's lane")
 @blp.alt_response(404, description="nothing waits for this message there, and no process starts by it")

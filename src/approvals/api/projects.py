@@ -23,7 +23,7 @@ blp = Blueprint("projects", __name__, url_prefix="/api/projects", description="P
 
 @blp.get("")
 @blp.doc(security=SECURITY)
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, ProjectPage)
 @authenticated
 def list_projects(query):
@@ -40,7 +40,7 @@ def list_projects(query):
 
 @blp.post("")
 @blp.doc(security=SECURITY)
-@blp.arguments(ProjectRequest)
+@blp.arguments(ProjectRequest())
 @blp.response(201, ProjectSchema)
 @blp.alt_response(409, description="the code is taken")
 @authenticated
@@ -63,7 +63,7 @@ def project_status(code: str):
 @blp.post("/<string:code>/instances")
 @blp.doc(security=SECURITY, **DOC)
 @idempotent
-@blp.arguments(StartRequest)
+@blp.arguments(StartRequest())
 @blp.response(201, InstanceSchema)
 @authenticated
 def start(body, code: str):

@@ -14,7 +14,7 @@ blp = Blueprint(
 
 @blp.get("")
 @blp.doc(security=SECURITY)
-@blp.arguments(SubstitutionQuery, location="query")
+@blp.arguments(SubstitutionQuery(), location="query")
 @blp.response(200, SubstitutionSchema(many=True))
 @authenticated
 def list_substitutions(query):
@@ -24,7 +24,7 @@ def list_substitutions(query):
 
 @blp.post("")
 @blp.doc(security=SECURITY)
-@blp.arguments(SubstitutionRequest)
+@blp.arguments(SubstitutionRequest())
 @blp.response(201, SubstitutionSchema)
 @authenticated
 def create_substitution(body):

@@ -32,7 +32,7 @@ blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Work it
 
 @blp.get("")
 @blp.doc(security=SECURITY)
-@blp.arguments(InboxArgs, location="query")
+@blp.arguments(InboxArgs(), location="query")
 @blp.response(200, TaskPage)
 @authenticated
 def inbox(query):
@@ -89,7 +89,7 @@ def unclaim(task_id: int):
 
 @blp.post("/<int:task_id>/assign")
 @blp.doc(security=SECURITY)
-@blp.arguments(AssignRequest)
+@blp.arguments(AssignRequest())
 @blp.response(200, TaskSchema)
 @authenticated
 def assign(body, task_id: int):
@@ -100,7 +100,7 @@ def assign(body, task_id: int):
 @blp.post("/<int:task_id>/complete")
 @blp.doc(security=SECURITY, **DOC)
 @idempotent
-@blp.arguments(CompleteRequest)
+@blp.arguments(CompleteRequest())
 @blp.response(200, CompleteResponse)
 @blp.alt_response(409, description="no longer open, claimed by someone else, or the instance is not running")
 @authenticated
@@ -114,7 +114,7 @@ def complete(body, task_id: int):
 
 @blp.post("/<int:task_id>/send-back")
 @blp.doc(security=SECURITY)
-@blp.arguments(SendBackRequest)
+@blp.arguments(SendBackRequest())
 @blp.response(200, CompleteResponse)
 @blp.alt_response(422, description="no reason, or the target is not an earlier step on the path taken")
 @authenticated
@@ -144,7 +144,7 @@ def send_back_targets(task_id: int):
 
 @blp.post("/<int:task_id>/delegate")
 @blp.doc(security=SECURITY)
-@blp.arguments(AssignRequest)
+@blp.arguments(AssignRequest())
 @blp.response(200, TaskSchema)
 @authenticated
 def delegate(body, task_id: int):

@@ -23,7 +23,7 @@ def _issued(user, token: str, expires_at) -> dict:
 
 
 @blp.post("")
-@blp.arguments(TokenRequest)
+@blp.arguments(TokenRequest())
 @blp.response(201, TokenResponse)
 @blp.alt_response(401, description="wrong username or password")
 @blp.alt_response(429, description="too many recent attempts for this name or address; wait Retry-After seconds")
@@ -45,7 +45,7 @@ def revoke_current_token():
 
 @blp.post("/service")
 @blp.doc(security=SECURITY)
-@blp.arguments(ServiceTokenRequest)
+@blp.arguments(ServiceTokenRequest())
 @blp.response(201, TokenResponse)
 @authenticated
 def create_service_token(body):

@@ -20,7 +20,7 @@ blp = Blueprint(
 
 @blp.post("")
 @blp.doc(security=SECURITY)
-@blp.arguments(WebhookRequest)
+@blp.arguments(WebhookRequest())
 @blp.response(201, CreatedWebhookSchema)
 @authenticated
 def create(body: dict[str, Any]) -> Any:
@@ -60,7 +60,7 @@ def delete(webhook_id: int) -> None:
 
 @blp.get("/<int:webhook_id>/deliveries")
 @blp.doc(security=SECURITY)
-@blp.arguments(DeliveryQuery, location="query")
+@blp.arguments(DeliveryQuery(), location="query")
 @blp.response(200, DeliverySchema(many=True))
 @authenticated
 def list_deliveries(query: dict[str, Any], webhook_id: int) -> Any:
