@@ -1,5 +1,6 @@
 """The layering DESIGN.md states, checked on the source: api/ and web/ never import each other, only
-engine/ imports SpiffWorkflow, and no view commits or rolls back the request's transaction."""
+engine/ imports SpiffWorkflow, and no view commits or rolls back the request's transaction; and
+endpoints read their arguments with a schema instance."""
 
 from __future__ import annotations
 
@@ -67,13 +68,30 @@ def test_no_view_commits_or_rolls_back():
     assert [hit for path in views for hit in _calls(path, {"commit", "rollback"})] == []
 
 
+def _schema_classes_given(path: Path, root: Path = PACKAGE) -> list[str]:
+    """``@blp.arguments(SomeSchema)``: given a class, webargs makes an instance on every request."""
+    return [
+        f"{path.relative_to(root)}:{node.lineno} reads its arguments with a new {node.args[0].id} each request"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "arguments"
+        and node.args
+        and isinstance(node.args[0], ast.Name)
+    ]
+
+
+def test_endpoints_read_their_arguments_with_one_schema_instance():
+    assert [hit for path in _modules("api") for hit in _schema_classes_given(path)] == []
+
+
 def test_the_checks_find_what_they_look_for(tmp_path):
     """A module that breaks each rule is caught (so a pass above means something)."""
     probe = tmp_path / "web" / "probe.py"
     probe.parent.mkdir()
     probe.write_text(
         "from ..api.auth import bearer_token\nfrom SpiffWorkflow.bpmn import BpmnWorkflow\n\n"
-        "def view(session):\n    session.rollback()\n"
+        "def view(session):\n    session.rollback()\n\n@blp.arguments(StartRequest)\ndef start(args):\n    pass\n"
     )
     assert _offenders([probe], "approvals.api", tmp_path) == [
         "web/probe.py imports approvals.api.auth",
@@ -84,3 +102,6 @@ def test_the_checks_find_what_they_look_for(tmp_path):
         "web/probe.py imports SpiffWorkflow.bpmn.BpmnWorkflow",
     ]
     assert _calls(probe, {"commit", "rollback"}, tmp_path) == ["web/probe.py:5 calls rollback()"]
+    assert _schema_classes_given(probe, tmp_path) == [
+        "web/probe.py:7 reads its arguments with a new StartRequest each request"
+    ]
