@@ -4,8 +4,9 @@ backends, read from /proc, so clients on the same cores do not count) against th
 work done in-process through the services in the same run; latency percentiles (no convoy: p99
 within 4× p50); completions per second against the raw engine's rate. Correctness: the audit
 trail must hold exactly the completions the clients were told succeeded. The same requests are also
-sent through Flask's test client (the whole request path, no server, no socket), so the HTTP side's
-excess splits into the framework's part and the server's.
+sent through Flask's test client (the whole request path, no server, no socket; the CPU inside the
+app counted, not the test client's own), so the HTTP side's excess splits into the framework's part
+and the server's.
 
 The two sides take turns (``PHASES`` rounds of in-process work, then HTTP load with the clients
 let go), so that the shared machine's drift falls on both alike: measured one after the other,
@@ -24,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 from sqlalchemy import func, select
@@ -142,6 +144,23 @@ def _work_without_server(client, auth: dict[str, dict[str, str]], instances_work
     return completions
 
 
+class _AppCpu:
+    """The CPU spent inside the app's WSGI callable: a request as a server's worker runs it, without
+    the test client's own work in the same process (building the request, reading the answer)."""
+
+    def __init__(self, app: Any) -> None:
+        self.seconds = 0.0
+        self._inner = app.wsgi_app
+        app.wsgi_app = self
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        began = time.process_time()
+        try:
+            return self._inner(environ, start_response)  # Flask's answer is built by now: its body is bytes
+        finally:
+            self.seconds += time.process_time() - began
+
+
 @contextmanager
 def _request_log_dropped() -> Iterator[None]:
     """The app's JSON request log written and dropped, as the server's is (its stderr goes nowhere),
@@ -255,7 +274,8 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             }
         process, base = _serve(url, workers)
         auth = {agency: {"Authorization": f"Bearer {token}"} for agency, token in tokens.items()}
-        client = create_app({"DATABASE_URL": url, "DATA_DIR": data_dir}).test_client()
+        app = create_app({"DATABASE_URL": url, "DATA_DIR": data_dir})
+        app_cpu, client = _AppCpu(app), app.test_client()
         sides: dict[str, Callable[[], int]] = {  # the in-process sides, worked on a project of their own
             "in-process": lambda: _work_in_process(database, instances // PHASES, IN_PROCESS),
             "no server": lambda: _work_without_server(client, auth, instances // PHASES, IN_PROCESS),
@@ -301,8 +321,11 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
             workers_before = workers_cpu()
             for _ in range(PHASES):
                 for side, work in sides.items():
+                    inside_app = app_cpu.seconds
                     with _request_log_dropped():
                         figures = _cpu_while(work)
+                    if side == "no server":  # the app's part: the test client stands for the clients
+                        figures = (app_cpu.seconds - inside_app, figures[1], figures[2])
                     used[side] = [total + more for total, more in zip(used[side], figures, strict=True)]
                 python, backends, answered, _ = under_load(lone_gate, lone_latencies, seconds / PHASES / 2)
                 lone_served, lone_database, lone = lone_served + python, lone_database + backends, lone + answered
@@ -338,7 +361,7 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
     )
     bare, alone = bare_python + bare_database, (lone_served + lone_database) / len(lone)
     table.add(
-        "  the same requests without a server (Flask's test client) vs in-process",
+        "  the same requests without a server (the app's CPU under Flask's test client) vs in-process",
         f"{bare * 1000:.2f} ms = {bare / in_process:.2f}x (Python {bare_python * 1000:.2f} / PostgreSQL "
         f"{bare_database * 1000:.2f})",
     )
