@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from approvals.app import create_app
 from approvals.engine import ENGINE_LOGGER
 from approvals.models import Event
-from approvals.observability import JsonFormatter
+from approvals.observability import JsonFormatter, engine_level
 from approvals.process_tuning import tune_process
 from approvals.services import projects, users
 
@@ -170,14 +170,14 @@ def _request_log_dropped() -> Iterator[None]:
         handler = logging.StreamHandler(nowhere)
         handler.setFormatter(JsonFormatter())
         level, root.level = root.level, logging.INFO
-        engine_level, engine.level = engine.level, logging.WARNING
+        engine_before, engine.level = engine.level, engine_level(logging.INFO)
         root.addHandler(handler)
         try:
             yield
         finally:
             root.removeHandler(handler)
             root.setLevel(level)
-            engine.setLevel(engine_level)
+            engine.setLevel(engine_before)
 
 
 class Gate:

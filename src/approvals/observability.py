@@ -82,7 +82,12 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger(ENGINE_LOGGER).setLevel(max(level, logging.WARNING))
+    logging.getLogger(ENGINE_LOGGER).setLevel(engine_level(level))
+
+
+def engine_level(level: int) -> int:
+    """The level of the workflow engine's logger in a process that logs at ``level``."""
+    return max(level, logging.WARNING)
 
 
 def init_app(app: Flask) -> None:
