@@ -23,10 +23,12 @@ from sqlalchemy import event, text
 from approvals.engine.warm import SIZE, WARM
 from approvals.services import instances, tasks, users
 
+from . import rows_prototype
 from .common import SAMPLE, STAFF, SUBMISSION, Table, fresh_database, median_ms, timed
 
 OPINION = {"opinion": "agree"}
 COMPLETION_TARGET, START_TARGET = 1.25, 1.5  # × (raw + floor), issue 19
+SERVICE_CYCLES = ("complete", "complete warm", "start", "floor complete", "floor start", "complete on rows")
 
 
 def raw_cycles() -> tuple[Callable[[], None], Callable[[], None]]:
@@ -69,25 +71,32 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
     """On a fresh database of ``kind``, the cycles by name: ``complete`` (``complete_task`` in its
     own committed transaction, each call on another instance in the same state, read from the
     database), ``complete warm`` (the same on instances this process changed last, so their
-    workflows are kept warm: engine/warm.py), ``start`` (``start_instance`` likewise), and their
-    storage floors; ``statements`` lists what each completion sent, commit included."""
+    workflows are kept warm: engine/warm.py), ``start`` (``start_instance`` likewise), their
+    storage floors, and ``complete on rows`` (the same step without ORM objects: rows_prototype.py,
+    cold, checked first against ``complete_task`` on a twin); ``statements`` lists what each
+    completion sent, commit included."""
     with fresh_database(kind) as (database, _):
         WARM.size = 2 * repeat + 10
         with database.session() as session:
             hq = users.get_user(session, STAFF["HQ"])
             reviews = []
-            for _ in range(2 * repeat):
+            for _ in range(3 * repeat + 2):
                 started, _ = instances.start_instance(session, "B-1", "sample_review", {}, hq)
                 tasks.complete_task(session, instances.open_tasks(session, started.id)[0].id, SUBMISSION, hq)
                 review = next(t for t in instances.open_tasks(session, started.id) if t.bpmn_id == "review_planning")
                 reviews.append((review.id, started.id))
-        cold, warm, statements, sent = iter(reviews[:repeat]), iter(reviews[repeat:]), [], 0
+        cold, warm, statements, sent = iter(reviews[:repeat]), iter(reviews[repeat : 2 * repeat]), [], 0
+        on_rows = iter(reviews[2 * repeat :])
 
         def count(*_):
             nonlocal sent
             sent += 1
 
         event.listen(database.engine, "before_cursor_execute", count)
+
+        def complete(task_id: int) -> None:
+            with database.session() as session:
+                tasks.complete_task(session, task_id, OPINION, users.get_user(session, STAFF["PNR"]))
 
         def completion(pending: Iterator[tuple[int, int]], forget: bool) -> Callable[[], None]:
             def cycle():
@@ -96,8 +105,7 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
                 if forget:
                     WARM.forget(instance_id)
                 sent = 1  # the commit
-                with database.session() as session:
-                    tasks.complete_task(session, task_id, OPINION, users.get_user(session, STAFF["PNR"]))
+                complete(task_id)
                 statements.append(sent)
 
             return cycle
@@ -107,6 +115,14 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
                 instances.start_instance(session, "B-1", "sample_review", {}, users.get_user(session, STAFF["HQ"]))
 
         floor_complete, floor_start = _floors(database.engine)
+        prototype = rows_prototype.completion(database, STAFF["PNR"], OPINION)
+
+        def rows_cycle() -> None:
+            task_id, instance_id = next(on_rows)
+            WARM.forget(instance_id)
+            prototype(task_id)
+
+        rows_prototype.twin_check(database, complete, prototype, (task_id for task_id, _ in on_rows))
         try:
             yield {
                 "complete": completion(cold, forget=True),
@@ -114,6 +130,7 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
                 "start": start,
                 "floor complete": floor_complete,
                 "floor start": floor_start,
+                "complete on rows": rows_cycle,
                 "statements": statements,
             }
         finally:
@@ -166,12 +183,7 @@ def run(table: Table, repeat: int = 300) -> float:
     with service_cycles("sqlite", repeat + warm_up) as sqlite, service_cycles("postgresql", repeat + warm_up) as pg:
         cycles = {"raw complete": raw_complete, "raw start": raw_start}
         for kind, ours in (("sqlite", sqlite), ("postgresql", pg)):
-            cycles.update(
-                {
-                    f"{name} {kind}": ours[name]
-                    for name in ("complete", "complete warm", "start", "floor complete", "floor start")
-                }
-            )
+            cycles.update({f"{name} {kind}": ours[name] for name in SERVICE_CYCLES})
         times: dict[str, list[float]] = {name: [] for name in cycles}
         for n in range(repeat + warm_up):
             for name, cycle in cycles.items():
@@ -202,6 +214,13 @@ def run(table: Table, repeat: int = 300) -> float:
                 f"<= {target}x raw+floor",
                 ratio <= target,
             )
+        # No target: what the rewrite asked of the team could reach (rows_prototype.py).
+        on_rows, floor = median_ms(times[f"complete on rows {kind}"]), median_ms(times[f"floor complete {kind}"])
+        ratio = on_rows / (raw["complete"] + floor)
+        table.add(
+            f"completion on Core rows, no ORM objects (prototype: bench/rows_prototype.py) on {kind}",
+            f"{on_rows:.2f} ms = {ratio:.2f}x (raw {raw['complete']:.2f} + floor {floor:.2f})",
+        )
     return raw["complete"]
 
 
