@@ -28,7 +28,15 @@ from .common import SAMPLE, STAFF, SUBMISSION, Table, fresh_database, median_ms,
 
 OPINION = {"opinion": "agree"}
 COMPLETION_TARGET, START_TARGET = 1.25, 1.5  # × (raw + floor), issue 19
-SERVICE_CYCLES = ("complete", "complete warm", "start", "floor complete", "floor start", "complete on rows")
+SERVICE_CYCLES = (
+    "complete",
+    "complete warm",
+    "start",
+    "floor complete",
+    "floor start",
+    "complete on rows",
+    "start on rows",
+)
 
 
 def raw_cycles() -> tuple[Callable[[], None], Callable[[], None]]:
@@ -72,9 +80,9 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
     own committed transaction, each call on another instance in the same state, read from the
     database), ``complete warm`` (the same on instances this process changed last, so their
     workflows are kept warm: engine/warm.py), ``start`` (``start_instance`` likewise), their
-    storage floors, and ``complete on rows`` (the same step without ORM objects: rows_prototype.py,
-    cold, checked first against ``complete_task`` on a twin); ``statements`` lists what each
-    completion sent, commit included."""
+    storage floors, and ``complete on rows`` and ``start on rows`` (the same work without ORM
+    objects: rows_prototype.py, the completion cold; each checked first against the service on a
+    twin); ``statements`` lists what each completion sent, commit included."""
     with fresh_database(kind) as (database, _):
         WARM.size = 2 * repeat + 10
         with database.session() as session:
@@ -110,9 +118,10 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
 
             return cycle
 
-        def start():
+        def start() -> int:
             with database.session() as session:
-                instances.start_instance(session, "B-1", "sample_review", {}, users.get_user(session, STAFF["HQ"]))
+                hq = users.get_user(session, STAFF["HQ"])
+                return instances.start_instance(session, "B-1", "sample_review", {}, hq)[0].id
 
         floor_complete, floor_start = _floors(database.engine)
         prototype = rows_prototype.completion(database, STAFF["PNR"], OPINION)
@@ -123,6 +132,8 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
             prototype(task_id)
 
         rows_prototype.twin_check(database, complete, prototype, (task_id for task_id, _ in on_rows))
+        start_on_rows = rows_prototype.start(database, STAFF["HQ"], "B-1", "sample_review")
+        rows_prototype.twin_check_start(database, start, lambda: start_on_rows({}))
         try:
             yield {
                 "complete": completion(cold, forget=True),
@@ -131,6 +142,7 @@ def service_cycles(kind: str, repeat: int) -> Iterator[dict[str, Any]]:
                 "floor complete": floor_complete,
                 "floor start": floor_start,
                 "complete on rows": rows_cycle,
+                "start on rows": lambda: start_on_rows({}),
                 "statements": statements,
             }
         finally:
@@ -214,13 +226,14 @@ def run(table: Table, repeat: int = 300) -> float:
                 f"<= {target}x raw+floor",
                 ratio <= target,
             )
-        # No target: what the rewrite asked of the team could reach (rows_prototype.py).
-        on_rows, floor = median_ms(times[f"complete on rows {kind}"]), median_ms(times[f"floor complete {kind}"])
-        ratio = on_rows / (raw["complete"] + floor)
-        table.add(
-            f"completion on Core rows, no ORM objects (prototype: bench/rows_prototype.py) on {kind}",
-            f"{on_rows:.2f} ms = {ratio:.2f}x (raw {raw['complete']:.2f} + floor {floor:.2f})",
-        )
+        for what in ("complete", "start"):  # no target: what the rewrite asked of the team could reach
+            on_rows, floor = median_ms(times[f"{what} on rows {kind}"]), median_ms(times[f"floor {what} {kind}"])
+            ratio = on_rows / (raw[what] + floor)
+            table.add(
+                f"{'completion' if what == 'complete' else what} on Core rows, no ORM objects "
+                f"(prototype: bench/rows_prototype.py) on {kind}",
+                f"{on_rows:.2f} ms = {ratio:.2f}x (raw {raw[what]:.2f} + floor {floor:.2f})",
+            )
     return raw["complete"]
 
 

@@ -1,30 +1,38 @@
-"""What the benchmark's completion would cost if the change functions worked on rows, not ORM
-objects (the rewrite asked of the team in issue 19): the same work as ``complete_task`` does for
-that step, on Core rows and one connection.
+"""What the benchmark's completion and start would cost if the change functions worked on rows,
+not ORM objects (the rewrite asked of the team in issue 19): the same work as ``complete_task`` and
+``start_instance`` do for them, on Core rows and one connection.
 
-The caller read; the lock, reading every column the API's answer about the change shows (the
-instance, its definition and project, each open item with its assignee); the checks; the form's
-validation; the engine (load or warm, complete, dump, ready steps, next timer); the step's counted
+``completion``: the caller read; the lock, reading every column the API's answer about the
+change shows (the instance, its definition and project, each open item with its assignee); the
+checks; the form's validation; the engine (load or warm, complete, dump, ready steps, next timer); the step's counted
 working days; the step's UPDATE and the instance's (``lock_version`` checked); the step's event and
-outbox row; the commit. It sends the service's own statements where it writes (``row_writes``,
-``events``): on PostgreSQL the two UPDATEs, the event and its outbox row in one.
+outbox row; the commit.
 
-A measurement, not the service: it handles the benchmark's step only (unclaimed, under no
-four-eyes rule, not escalated, opening no step) and refuses any other; the calendar, limits and
-engine settings are read once, as the service caches them per process. ``twin_check`` makes sure
-it writes what ``complete_task`` writes."""
+``start``: the caller read; the project with the process's latest version; the data's checks; the
+engine (new workflow with the project's facts, first steps, dump, ready steps, next timer); each
+first step routed to its agency (never the starter's, for a routing lane) with its deadline on the
+calendar; the instance's and the steps' INSERTs with their events and outbox rows; the commit.
+
+Both send the service's own statements where they write (``row_writes``, ``events``): on
+PostgreSQL a completion's two UPDATEs and its event in one statement, a start's rows and events in
+one.
+
+A measurement, not the service: each handles the benchmark's case only (a step unclaimed, under no
+four-eyes rule, not escalated, opening no step; a start whose first steps route and open) and
+refuses any other; the calendar, agencies, limits and engine settings are read once, as the
+service caches them per process. ``twin_check`` and ``twin_check_start`` make sure they write what
+the service writes."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, Table, bindparam, func, select
 
 from approvals.db import Database
-from approvals.engine.data import plain_json
+from approvals.engine.data import check_safe_data, json_size, plain_json
 from approvals.engine.runtime import runtime_for, use_calendar
 from approvals.engine.serializer import STATE_FORMAT
 from approvals.engine.warm import WARM
@@ -42,14 +50,19 @@ from approvals.models import (
     utcnow,
 )
 from approvals.services import events, reference, row_writes
-from approvals.services.authz import can_read_task, can_work_on
+from approvals.services.agencies import lane_agencies
+from approvals.services.authz import can_manage_projects, can_read_task, can_work_on
 from approvals.services.calendar_years import calendar_of
-from approvals.services.deadlines import local_date
-from approvals.services.definitions import form_schema
+from approvals.services.deadlines import due_for, local_date, parse_time_limit
+from approvals.services.definitions import form_schema, latest_id
 from approvals.services.forms import outcome_of, validate_submission
-from approvals.services.limits import limits_of
+from approvals.services.instances import RESERVED_START_KEYS
+from approvals.services.limits import Limits, limits_of
+from approvals.services.projects import project_facts
+from approvals.workdays import WorkCalendar
 
-INSTANCE, TASK, OUTBOX, USER = events.INSTANCE, events.TASK, events.OUTBOX, User.__table__
+INSTANCE, TASK, EVENT, OUTBOX = events.INSTANCE, events.TASK, events.EVENT, events.OUTBOX
+USER: Table = User.__table__  # type: ignore[assignment]
 DEFINITION, PROJECT = ProcessDefinition.__table__, Project.__table__
 ASSIGNEE = USER.alias("assignee")
 _LARGE = ("bpmn_xml", "forms", "spec_json", "tests")  # deferred by the service too
@@ -92,12 +105,26 @@ _STEP = (TASK, tuple(sorted((*_STEP_COLUMNS, "outcome", "state", "submitted_data
 _INSTANCE = (INSTANCE, tuple(sorted(("next_timer_at", "state", "state_format", "updated_at"))), True)
 
 
+class _PerProcess(NamedTuple):
+    """What the service keeps per process (while the reference revision holds): read once here."""
+
+    calendar: WorkCalendar
+    limits: Limits
+    agencies: Mapping[str, str]
+    engine: dict[str, Any]  # the runtime's settings
+
+
+def _per_process(database: Database) -> _PerProcess:
+    with database.session() as session:
+        limits = limits_of(session)
+        engine = {"script_timeout": limits.script_timeout, "script_memory_bytes": limits.script_memory_bytes}
+        return _PerProcess(calendar_of(session), limits, lane_agencies(session), engine)
+
+
 def completion(database: Database, username: str, data: dict[str, Any]) -> Callable[[int], None]:
     """``complete(task_id)``: complete that step for ``username`` with ``data``, committed."""
     postgres = database.engine.dialect.name == "postgresql"
-    with database.session() as session:  # cached per process by the service, read once here
-        calendar, limits = calendar_of(session), limits_of(session)
-    settings = {"script_timeout": limits.script_timeout, "script_memory_bytes": limits.script_memory_bytes}
+    calendar, limits, _, settings = _per_process(database)
     lock = _lock(postgres)
     both = row_writes._updates((_STEP, _INSTANCE), (events._with_outbox,)) if postgres else None
 
@@ -116,7 +143,7 @@ def completion(database: Database, username: str, data: dict[str, Any]) -> Calla
                 raise RuntimeError("not open")
             if row.t_assignee_id is not None or row.t_excluded_steps or row.t_escalated_at is not None:
                 raise NotImplementedError("the prototype completes the benchmark's step only")
-            if len(json.dumps(data).encode()) > limits.max_data_bytes:
+            if json_size(data) > limits.max_data_bytes:
                 raise ValueError("data too large")
             use_calendar(calendar)
             spec = _spec_of(connection, instance.definition_id)
@@ -185,6 +212,132 @@ def completion(database: Database, username: str, data: dict[str, Any]) -> Calla
     return complete
 
 
+PROJECT_AND_LATEST = (
+    select(*PROJECT.c, *(c.label(f"d_{c.name}") for c in DEFINITION.c if c.name not in _LARGE), reference.REVISION)
+    .join_from(PROJECT, DEFINITION, DEFINITION.c.id == latest_id(bindparam("key"), "bpmn"))
+    .where(PROJECT.c.code == bindparam("code"))
+)
+
+
+def start(database: Database, username: str, project_code: str, process_key: str) -> Callable[[dict[str, Any]], int]:
+    """``start(data)``: start the latest version of ``process_key`` for the project, committed;
+    returns the instance's id."""
+    postgres = database.engine.dialect.name == "postgresql"
+    calendar, limits, agencies, settings = _per_process(database)
+
+    def start(data: dict[str, Any]) -> int:
+        with database.engine.begin() as connection:
+            actor = connection.execute(CALLER, {"username": username}).one()
+            if not can_manage_projects(actor):
+                raise PermissionError("only the coordinating agency starts processes")
+            found = connection.execute(PROJECT_AND_LATEST, {"code": project_code, "key": process_key}).one()
+            if not isinstance(data, dict) or any(key in data for key in RESERVED_START_KEYS):
+                raise ValueError("data must be an object, without the keys the service sets")
+            check_safe_data(data)
+            if json_size(data) > limits.max_data_bytes:
+                raise ValueError("data too large")
+            use_calendar(calendar)
+            runtime = runtime_for(found.d_checksum, _spec_of(connection, found.d_id), found.d_lane_routes, **settings)
+            facts = {"project": project_facts(found)}
+            workflow = runtime.new_workflow({**data, **facts})
+            runtime.advance(workflow)
+            state = runtime.dump(workflow)
+            if len(state.encode()) > limits.max_state_bytes:
+                raise ValueError("state too large")
+            now = utcnow()
+            instance = _new_row(
+                INSTANCE,
+                project_id=found.id,
+                definition_id=found.d_id,
+                status=InstanceStatus.RUNNING,
+                state=state,
+                state_format=STATE_FORMAT,
+                next_timer_at=runtime.next_timer_due(workflow),
+                started_at=now,
+                started_by_id=actor.id,
+                updated_at=now,
+            )
+            started = {"process_key": found.d_key, "version": found.d_version, "data": plain_json(data)}
+            new_rows = [(instance, "instance.started", started)]
+            for step in runtime.ready_steps(workflow):
+                agency = agencies.get(runtime.route(step.lane, facts) or "")
+                if agency is None or (runtime.routes(step.lane) and agency == actor.agency_code):
+                    raise NotImplementedError("the prototype's first steps route to another agency")
+                time_limit = step.properties.get("time_limit")
+                limit, deadline = parse_time_limit(time_limit), due_for(calendar, now, time_limit)
+                row = _new_row(
+                    TASK,
+                    spiff_task_id=step.task_id,
+                    bpmn_id=step.bpmn_id,
+                    name=step.name,
+                    stage=step.stage,
+                    lane=step.lane,
+                    agency_code=agency,
+                    form=step.form,
+                    documentation=step.documentation,
+                    state=TaskState.OPEN,
+                    created_at=now,
+                    input_data=plain_json(step.data),
+                    time_limit=time_limit,
+                    due_at=deadline.end_of_day_utc() if deadline else None,
+                    due_provisional=bool(deadline and deadline.provisional),
+                    limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
+                    statutory=limit is not None and step.properties.get("clock") != "stopped",
+                    excluded_steps=step.excluded_steps,
+                )
+                new_rows.append((row, "task.created", {"bpmn_id": step.bpmn_id, "name": step.name, "agency": agency}))
+            if len(new_rows) == 1 or runtime.is_completed(workflow):
+                raise NotImplementedError("the prototype's start opens steps")
+            shared = {"created_at": now, "actor_id": actor.id, "actor_name": actor.username, "project_id": found.id}
+            instance_id = (_write_new_pg if postgres else _write_new_sqlite)(connection, new_rows, shared)
+            WARM.keep(instance_id, state, runtime, workflow)
+            return instance_id
+
+    return start
+
+
+def _new_row(table: Table, **values: Any) -> dict[str, Any]:
+    """Every column of a new row but its id: the column's default (as the models set it) unless given."""
+    row = {}
+    for column in table.c:
+        if column.name != "id":
+            default: Any = column.default
+            row[column.name] = None if default is None else default.arg if default.is_scalar else default.arg(None)
+    return row | values
+
+
+NewRows = list[tuple[dict[str, Any], str, dict[str, Any]]]  # (the instance's row, then its steps'), event, payload
+
+
+def _write_new_sqlite(connection: Connection, new_rows: NewRows, shared: dict[str, Any]) -> int:
+    """As events.record_new on SQLite: each row, then their events in one INSERT, their outbox rows in one."""
+    instance_id = connection.execute(row_writes._insert(INSTANCE), new_rows[0][0]).scalar_one()
+    written = []
+    for row, type_, payload in new_rows:
+        task_id = None
+        if row is not new_rows[0][0]:
+            task_id = connection.execute(row_writes._insert(TASK), row | {"instance_id": instance_id}).scalar_one()
+        about = {"instance_id": instance_id, "task_id": task_id, "type": type_, "payload": payload, "request_id": None}
+        written.append(shared | about)
+    ids = sorted(connection.execute(events._statement_many(), written).scalars())
+    boxed = [{"event_id": event_id, "created_at": shared["created_at"]} for event_id in ids]
+    connection.execute(events._statement_outbox(), boxed)
+    return int(instance_id)
+
+
+def _write_new_pg(connection: Connection, new_rows: NewRows, shared: dict[str, Any]) -> int:
+    """As events.record_new on PostgreSQL: every row, event and outbox row in one statement."""
+    common = events._given(EVENT, shared | {"request_id": None}, set())
+    params = _prefixed("e_", common)
+    shapes = []
+    for place, (row, type_, payload) in enumerate(new_rows):
+        given = events._given(INSTANCE if place == 0 else TASK, row, {"instance_id"})
+        params |= _prefixed(f"r{place}_", given) | {f"r{place}_e_type": type_, f"r{place}_e_payload": payload}
+        shapes.append(tuple(given))
+    statement = events._with_new_rows(True, tuple(shapes), tuple(common))
+    return int(connection.execute(statement, params).one()[0])
+
+
 def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     """Parameters named as row_writes' and events' statements name them."""
     return {prefix + name: value for name, value in values.items()}
@@ -212,25 +365,57 @@ def twin_check(
 ) -> None:
     """Complete one step with the service and its twin (another instance in the same state) with
     the prototype, and fail unless both wrote the same: the step's row (but its id and times), the
-    instance's ready steps and data, the event."""
+    instance's status and version, its open items, the step's event and its outbox row."""
     ours, theirs = next(twins), next(twins)
     service(ours)
     prototype(theirs)
     with database.session(read_only=True) as session:
-        seen = [_written(session, task_id) for task_id in (ours, theirs)]
+        _same("complete_task", [_completed(session, task_id) for task_id in (ours, theirs)])
+
+
+def twin_check_start(database: Database, service: Callable[[], int], prototype: Callable[[], int]) -> None:
+    """Start an instance with the service and one with the prototype, and fail unless both wrote the
+    same: the instance's row and its steps' (but ids, times and the workflow's state), their events
+    in order and the outbox rows."""
+    ids = (service(), prototype())
+    with database.session(read_only=True) as session:
+        _same("start_instance", [_started(session, instance_id) for instance_id in ids])
+
+
+_TIMES = {"id", "instance_id", "created_at", "claimed_at", "completed_at", "due_at", "spiff_task_id"}
+_TIMES |= {"started_at", "updated_at", "state", "lock_version"}  # the instance's
+
+
+def _same(what: str, seen: list[dict[str, Any]]) -> None:
     if seen[0] != seen[1]:
-        raise AssertionError(f"the prototype writes otherwise than complete_task:\n{seen[0]}\n{seen[1]}")
+        raise AssertionError(f"the prototype writes otherwise than {what}:\n{seen[0]}\n{seen[1]}")
 
 
-def _written(session: Any, task_id: int) -> dict[str, Any]:
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in row.__table__.c if c.name not in _TIMES}
+
+
+def _events(session: Any, **about: Any) -> list[tuple[Any, ...]]:
+    found = session.scalars(select(Event).filter_by(**about).order_by(Event.id))
+    boxed = select(func.count()).select_from(OUTBOX)
+    return [(e.type, e.actor_name, e.payload, session.scalar(boxed.where(OUTBOX.c.event_id == e.id))) for e in found]
+
+
+def _completed(session: Any, task_id: int) -> dict[str, Any]:
     step = session.get(Task, task_id)
     instance = session.get(ProcessInstance, step.instance_id)
-    times = {"id", "instance_id", "created_at", "claimed_at", "completed_at", "due_at", "spiff_task_id"}
-    event = session.scalars(select(Event).where(Event.task_id == task_id).order_by(Event.id.desc())).first()
     return {
-        "step": {c.name: getattr(step, c.name) for c in TASK.c if c.name not in times},
+        "step": _columns(step),
         "instance": (instance.status, instance.lock_version, instance.state_format, instance.next_timer_at),
         "open": sorted((t.bpmn_id, t.state) for t in instance.tasks if t.is_open),
-        "event": (event.type, event.actor_name, event.payload),
-        "outbox": session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.event_id == event.id)),
+        "events": _events(session, task_id=task_id),
+    }
+
+
+def _started(session: Any, instance_id: int) -> dict[str, Any]:
+    instance = session.get(ProcessInstance, instance_id)
+    return {
+        "instance": _columns(instance),
+        "steps": [_columns(step) for step in instance.tasks],
+        "events": _events(session, instance_id=instance_id),
     }
