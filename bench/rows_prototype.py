@@ -38,6 +38,7 @@ from approvals.engine.serializer import STATE_FORMAT
 from approvals.engine.warm import WARM
 from approvals.models import (
     OPEN_STATES,
+    SENT_BACK,
     Event,
     InstanceStatus,
     ProcessDefinition,
@@ -74,9 +75,10 @@ def _lock(for_update: bool) -> Select[Any]:
     """The lock read as rows: the instance (state included), its definition and project, and each
     open item (with the step asked for) with its assignee, prefixed ``p_``, ``t_``, ``a_``."""
     by_id, sent_back = TASK.alias("by_id"), TASK.alias("sent_back")
-    ever = select(sent_back.c.id).where(sent_back.c.instance_id == INSTANCE.c.id, sent_back.c.outcome == "sent_back")
-    item = (TASK.c.instance_id == INSTANCE.c.id) & (
-        (TASK.c.id == bindparam("task_id")) | TASK.c.state.in_(sorted(OPEN_STATES))
+    ever = select(sent_back.c.id).where(sent_back.c.instance_id == INSTANCE.c.id, sent_back.c.outcome == SENT_BACK)
+    # As the service reads them: each side of the OR through its own index.
+    item = (TASK.c.id == bindparam("task_id")) | (
+        (TASK.c.instance_id == INSTANCE.c.id) & TASK.c.state.in_(sorted(OPEN_STATES))
     )
     stmt = (
         select(

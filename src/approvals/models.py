@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    ColumnClause,
     ColumnElement,
     Date,
     DateTime,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     false,
+    literal_column,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -257,6 +260,13 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
+# The steps sent back (退回), as SQL text: a query that names the outcome in its text, not as a bound
+# parameter, is served by the partial index on them (ix_task_sent_back; a parameter's value cannot
+# be matched against the index's condition when the statement is planned).
+SENT_BACK_ROWS = f"outcome = '{Outcome.SENT_BACK}'"
+SENT_BACK: ColumnClause[str] = literal_column(f"'{Outcome.SENT_BACK}'", String)
+
+
 class Task(Base):
     """A work item: one row per human step, open or finished. Inbox and status read only these."""
 
@@ -268,6 +278,10 @@ class Task(Base):
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
         Index("ix_task_spiff_task_id", "spiff_task_id"),
+        # Every change asks whether its instance was ever sent back: a few rows, not all its history.
+        Index(
+            "ix_task_sent_back", "instance_id", sqlite_where=text(SENT_BACK_ROWS), postgresql_where=text(SENT_BACK_ROWS)
+        ),
         one_of("state", TaskState),
         one_of("kind", TaskKind),
     )

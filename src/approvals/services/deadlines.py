@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from ..models import Outcome, Task, TaskState
+from ..models import SENT_BACK, Outcome, Task, TaskState
 from ..workdays import Deadline, WorkCalendar, local_date
 
 
@@ -58,24 +58,31 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
 
 def _sent_back_runs() -> Select[str, int | None, datetime, datetime | None]:
     """The runs of some steps of an instance that sent it back since the step last finished
-    normally (built once: building it cost more than running it)."""
+    normally (built once: building it cost more than running it). When each step last finished is
+    read once for all its runs, and the runs that sent the instance back through their own index:
+    an instance sent back hundreds of times is read once, not once for every run."""
     finished = aliased(Task)
     restarted = (
-        select(func.coalesce(func.max(finished.id), 0))
+        select(finished.bpmn_id, func.max(finished.id).label("after"))
         .where(
             finished.instance_id == bindparam("instance_id"),
-            finished.bpmn_id == Task.bpmn_id,
+            finished.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
             finished.state == TaskState.COMPLETED,
             finished.outcome.is_distinct_from(Outcome.SENT_BACK),
         )
-        .scalar_subquery()
+        .group_by(finished.bpmn_id)
+        .subquery()
     )
-    return select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at).where(
-        Task.instance_id == bindparam("instance_id"),
-        Task.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
-        Task.state == TaskState.COMPLETED,
-        Task.outcome == Outcome.SENT_BACK,
-        Task.id > restarted,
+    return (
+        select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at)
+        .outerjoin(restarted, restarted.c.bpmn_id == Task.bpmn_id)
+        .where(
+            Task.instance_id == bindparam("instance_id"),
+            Task.outcome == SENT_BACK,
+            Task.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
+            Task.state == TaskState.COMPLETED,
+            Task.id > func.coalesce(restarted.c.after, 0),
+        )
     )
 
 

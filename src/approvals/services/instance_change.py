@@ -34,6 +34,7 @@ from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
 from ..engine.warm import WARM
 from ..models import (
+    SENT_BACK,
     InstanceStatus,
     Outcome,
     ProcessDefinition,
@@ -74,11 +75,12 @@ def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, 
 
 # Read with the lock: a step that opens in an instance never sent back (退回) has used none of its
 # time limit yet, so its deadline needs no history (``used_before_send_back``): a statement fewer
-# on most changes that open steps.
+# on most changes that open steps. Asked through the partial index on the steps sent back
+# (``SENT_BACK`` names the outcome in the SQL text), not the instance's whole history.
 _sent_back_run = aliased(Task)
 _EVER_SENT_BACK = (
     select(_sent_back_run.id)
-    .where(_sent_back_run.instance_id == ProcessInstance.id, _sent_back_run.outcome == Outcome.SENT_BACK)
+    .where(_sent_back_run.instance_id == ProcessInstance.id, _sent_back_run.outcome == SENT_BACK)
     .exists()
     .label("ever_sent_back")
 )
@@ -134,7 +136,9 @@ def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bo
 
 @cache
 def _lock_with_task_statement(for_update: bool) -> Select[Any]:
-    item = (Task.instance_id == ProcessInstance.id) & ((Task.id == bindparam("task_id")) | Task.is_open)
+    # The step asked for, or an open item of its instance: each side found through its own index
+    # (the primary key; instance and state), not by reading every step the instance ever had.
+    item = (Task.id == bindparam("task_id")) | ((Task.instance_id == ProcessInstance.id) & Task.is_open)
     by_id = aliased(Task)  # not correlated with the items joined
     instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
     stmt = (
