@@ -34,6 +34,7 @@ from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
 from ..engine.warm import WARM
 from ..models import (
+    OPEN_STATES,
     SENT_BACK,
     InstanceStatus,
     Outcome,
@@ -127,7 +128,7 @@ def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bo
         raise NotFound(msg("task {task_id} not found", task_id=task_id))
     instance, revision, ever_sent_back, _ = rows[0]
     reference.note_revision(session, revision)
-    items = [row[-1] for row in rows]
+    items = [row[-1] for row in rows if row[-1].id == task_id or row[-1].is_open]
     for row in items:  # what the caller answers with names the instance: no need to read it again
         set_committed_value(row, "instance", instance)
     task = next(row for row in items if row.id == task_id)
@@ -136,11 +137,13 @@ def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bo
 
 @cache
 def _lock_with_task_statement(for_update: bool) -> Select[Any]:
-    # The step asked for, or an open item of its instance: each side found through its own index
-    # (the primary key; instance and state), not by reading every step the instance ever had.
-    item = (Task.id == bindparam("task_id")) | ((Task.instance_id == ProcessInstance.id) & Task.is_open)
     by_id = aliased(Task)  # not correlated with the items joined
     instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
+    # The instance's open items and the step asked for, found by instance and state in their index
+    # (the asked step's own state among those wanted: a finished one brings its finished siblings,
+    # dropped by _lock_with_task), never by reading every step the instance ever had.
+    asked_state = select(by_id.state).where(by_id.id == bindparam("task_id")).scalar_subquery()
+    item = (Task.instance_id == ProcessInstance.id) & Task.state.in_([*sorted(OPEN_STATES), asked_state])
     stmt = (
         select(ProcessInstance, reference.REVISION, _EVER_SENT_BACK, Task)
         .join(Task, item)
