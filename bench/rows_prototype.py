@@ -76,10 +76,9 @@ def _lock(for_update: bool) -> Select[Any]:
     open item (with the step asked for) with its assignee, prefixed ``p_``, ``t_``, ``a_``."""
     by_id, sent_back = TASK.alias("by_id"), TASK.alias("sent_back")
     ever = select(sent_back.c.id).where(sent_back.c.instance_id == INSTANCE.c.id, sent_back.c.outcome == SENT_BACK)
-    # As the service reads them: each side of the OR through its own index.
-    item = (TASK.c.id == bindparam("task_id")) | (
-        (TASK.c.instance_id == INSTANCE.c.id) & TASK.c.state.in_(sorted(OPEN_STATES))
-    )
+    # As the service reads them: by instance and state, the asked step's own state among those wanted.
+    asked_state = select(by_id.c.state).where(by_id.c.id == bindparam("task_id")).scalar_subquery()
+    item = (TASK.c.instance_id == INSTANCE.c.id) & TASK.c.state.in_([*sorted(OPEN_STATES), asked_state])
     stmt = (
         select(
             *INSTANCE.c,
@@ -133,7 +132,11 @@ def completion(database: Database, username: str, data: dict[str, Any]) -> Calla
     def complete(task_id: int) -> None:
         with database.engine.begin() as connection:
             actor = connection.execute(CALLER, {"username": username}).one()
-            rows = connection.execute(lock, {"task_id": task_id}).all()
+            rows = [
+                r
+                for r in connection.execute(lock, {"task_id": task_id})
+                if r.t_id == task_id or r.t_state in OPEN_STATES
+            ]
             if not rows:
                 raise LookupError(f"task {task_id} not found")
             instance = rows[0]
