@@ -37,6 +37,7 @@ from approvals.engine.runtime import runtime_for, use_calendar
 from approvals.engine.serializer import STATE_FORMAT
 from approvals.engine.warm import WARM
 from approvals.models import (
+    OPEN,
     OPEN_STATES,
     SENT_BACK,
     Event,
@@ -72,13 +73,13 @@ CALLER = select(*(c for c in USER.c if c.name != "password_hash")).where(USER.c.
 
 
 def _lock(for_update: bool) -> Select[Any]:
-    """The lock read as rows: the instance (state included), its definition and project, and each
-    open item (with the step asked for) with its assignee, prefixed ``p_``, ``t_``, ``a_``."""
+    """The lock read as rows: the instance (state included) with its definition and project, and
+    each open item with its assignee (the definition's, project's, item's and assignee's columns
+    prefixed ``d_``, ``p_``, ``t_``, ``a_``)."""
     by_id, sent_back = TASK.alias("by_id"), TASK.alias("sent_back")
     ever = select(sent_back.c.id).where(sent_back.c.instance_id == INSTANCE.c.id, sent_back.c.outcome == SENT_BACK)
-    # As the service reads them: by instance and state, the asked step's own state among those wanted.
-    asked_state = select(by_id.c.state).where(by_id.c.id == bindparam("task_id")).scalar_subquery()
-    item = (TASK.c.instance_id == INSTANCE.c.id) & TASK.c.state.in_([*sorted(OPEN_STATES), asked_state])
+    # As the service reads them: through their partial index (the states named in the SQL text).
+    item = (TASK.c.instance_id == INSTANCE.c.id) & TASK.c.state.in_(OPEN)
     stmt = (
         select(
             *INSTANCE.c,
@@ -92,10 +93,9 @@ def _lock(for_update: bool) -> Select[Any]:
         .select_from(INSTANCE)
         .join(DEFINITION, DEFINITION.c.id == INSTANCE.c.definition_id)
         .join(PROJECT, PROJECT.c.id == INSTANCE.c.project_id)
-        .join(TASK, item)
+        .outerjoin(TASK, item)
         .outerjoin(ASSIGNEE, ASSIGNEE.c.id == TASK.c.assignee_id)
         .where(INSTANCE.c.id == select(by_id.c.instance_id).where(by_id.c.id == bindparam("task_id")).scalar_subquery())
-        .order_by(TASK.c.id)
     )
     return stmt.with_for_update(of=INSTANCE) if for_update else stmt
 
@@ -132,15 +132,11 @@ def completion(database: Database, username: str, data: dict[str, Any]) -> Calla
     def complete(task_id: int) -> None:
         with database.engine.begin() as connection:
             actor = connection.execute(CALLER, {"username": username}).one()
-            rows = [
-                r
-                for r in connection.execute(lock, {"task_id": task_id})
-                if r.t_id == task_id or r.t_state in OPEN_STATES
-            ]
-            if not rows:
-                raise LookupError(f"task {task_id} not found")
+            rows = sorted(connection.execute(lock, {"task_id": task_id}), key=lambda r: r.t_id or 0)
+            row = next((r for r in rows if r.t_id == task_id), None)
+            if row is None:
+                raise NotImplementedError("the prototype completes an open step only")
             instance = rows[0]
-            row = next(r for r in rows if r.t_id == task_id)
             step = SimpleNamespace(agency_code=row.t_agency_code, assignee_id=row.t_assignee_id)
             if not (can_read_task(actor, step) and can_work_on(actor, step)):
                 raise PermissionError("not this caller's step")

@@ -260,9 +260,13 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": lock_version}
 
 
-# The steps sent back (退回), as SQL text: a query that names the outcome in its text, not as a bound
-# parameter, is served by the partial index on them (ix_task_sent_back; a parameter's value cannot
-# be matched against the index's condition when the statement is planned).
+# Open items and steps sent back (退回) as SQL text: a query that names the states or the outcome in
+# its text, not as bound parameters, is served by the partial indexes on those rows (ix_task_open,
+# ix_task_sent_back): a parameter's value cannot be matched against an index's condition when the
+# statement is planned. An instance's open items, and whether it was ever sent back, are asked on
+# every change: through these, a few rows are read, never the instance's whole history.
+OPEN: tuple[ColumnClause[str], ...] = tuple(literal_column(f"'{state}'", String) for state in OPEN_STATES)
+OPEN_ROWS = f"state IN ({', '.join(repr(str(state)) for state in OPEN_STATES)})"
 SENT_BACK_ROWS = f"outcome = '{Outcome.SENT_BACK}'"
 SENT_BACK: ColumnClause[str] = literal_column(f"'{Outcome.SENT_BACK}'", String)
 
@@ -278,7 +282,7 @@ class Task(Base):
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
         Index("ix_task_spiff_task_id", "spiff_task_id"),
-        # Every change asks whether its instance was ever sent back: a few rows, not all its history.
+        Index("ix_task_open", "instance_id", sqlite_where=text(OPEN_ROWS), postgresql_where=text(OPEN_ROWS)),
         Index(
             "ix_task_sent_back", "instance_id", sqlite_where=text(SENT_BACK_ROWS), postgresql_where=text(SENT_BACK_ROWS)
         ),
@@ -339,7 +343,7 @@ class Task(Base):
     @is_open.inplace.expression
     @classmethod
     def _is_open_expression(cls) -> ColumnElement[bool]:
-        return cls.state.in_(OPEN_STATES)
+        return cls.state.in_(OPEN)  # the states in the SQL text (see OPEN)
 
     def _overdue_at(self, now: datetime) -> bool:
         return self.is_open and self.due_at is not None and self.due_at < now
@@ -353,7 +357,7 @@ class Task(Base):
 
 def _overdue_expression(cls: type[Task], now: datetime) -> ColumnElement[bool]:
     """``Task.overdue_at(now)`` in a query."""
-    return and_(cls.state.in_(OPEN_STATES), cls.due_at.is_not(None), cls.due_at < now)
+    return and_(cls.state.in_(OPEN), cls.due_at.is_not(None), cls.due_at < now)
 
 
 class Material(Base):

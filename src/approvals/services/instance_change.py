@@ -34,7 +34,6 @@ from ..engine.runtime import ModelRuntime
 from ..engine.serializer import STATE_FORMAT
 from ..engine.warm import WARM
 from ..models import (
-    OPEN_STATES,
     SENT_BACK,
     InstanceStatus,
     Outcome,
@@ -122,34 +121,37 @@ def open_tasks(session: Session, instance_id: int, kind: TaskKind | None = None)
 
 def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bool, Task, list[Task]]:
     """Lock the instance of task ``task_id`` as ``lock_instance`` does and, in the same statement,
-    read the task and the instance's open items (as ``open_tasks``) afresh (404 when the task is unknown)."""
+    read its open items (as ``open_tasks``) afresh, the task among them unless it is finished
+    (then read by its key): 404 when the task is unknown."""
     rows = session.execute(_lock_with_task_statement(is_postgres(session)), {"task_id": task_id}).all()
     if not rows:
         raise NotFound(msg("task {task_id} not found", task_id=task_id))
     instance, revision, ever_sent_back, _ = rows[0]
     reference.note_revision(session, revision)
-    items = [row[-1] for row in rows if row[-1].id == task_id or row[-1].is_open]
-    for row in items:  # what the caller answers with names the instance: no need to read it again
+    # In their order here, not by the statement: asked for an order by id, a planner may walk the
+    # whole table in that order rather than look the instance's few open rows up.
+    items = sorted((row[-1] for row in rows if row[-1] is not None), key=lambda row: row.id)
+    task = next((row for row in items if row.id == task_id), None)
+    if task is None:  # finished: the change will say so
+        task = session.get(Task, task_id, options=[joinedload(Task.assignee)], populate_existing=True)
+        if task is None:
+            raise NotFound(msg("task {task_id} not found", task_id=task_id))
+    for row in (*items, task):  # what the caller answers with names the instance: no need to read it again
         set_committed_value(row, "instance", instance)
-    task = next(row for row in items if row.id == task_id)
-    return instance, bool(ever_sent_back), task, [row for row in items if row.is_open]
+    return instance, bool(ever_sent_back), task, items
 
 
 @cache
 def _lock_with_task_statement(for_update: bool) -> Select[Any]:
-    by_id = aliased(Task)  # not correlated with the items joined
+    by_id = aliased(Task)
     instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
-    # The instance's open items and the step asked for, found by instance and state in their index
-    # (the asked step's own state among those wanted: a finished one brings its finished siblings,
-    # dropped by _lock_with_task), never by reading every step the instance ever had.
-    asked_state = select(by_id.state).where(by_id.id == bindparam("task_id")).scalar_subquery()
-    item = (Task.instance_id == ProcessInstance.id) & Task.state.in_([*sorted(OPEN_STATES), asked_state])
+    # The instance's open items, through their partial index (``Task.is_open`` names the states in
+    # the SQL text): a few rows, never the instance's whole history. Outer: an instance may have none.
     stmt = (
         select(ProcessInstance, reference.REVISION, _EVER_SENT_BACK, Task)
-        .join(Task, item)
+        .outerjoin(Task, (Task.instance_id == ProcessInstance.id) & Task.is_open)
         .where(ProcessInstance.id == instance_id)
         .options(joinedload(Task.assignee))
-        .order_by(Task.id)
     )
     return _locked(stmt, for_update)
 
