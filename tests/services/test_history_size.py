@@ -10,6 +10,7 @@ history's cost (EXPLAIN on a 1 000-round loop shows the same indexes used: bench
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.orm import Session
 
 from approvals.db import Database
 from approvals.services.instance_change import open_tasks
@@ -28,7 +29,7 @@ ANSWERS = {
 }
 
 
-def test_a_step_of_an_instance_with_a_long_history_does_the_work_of_a_new_ones(database, people, sample):
+def test_a_step_deep_into_a_long_loop_does_the_work_of_one_in_a_new_instance(database, people, sample):
     young, old = _instances(database)
     for _ in range(4 * 40):  # 40 rounds, 160 steps behind it
         _next_step(database, old)
@@ -56,10 +57,14 @@ def _instances(database: Database) -> tuple[int, int]:
 
 
 def _next_step(database: Database, instance_id: int) -> None:
-    """Complete the instance's first open step with the loop's answer."""
     with database.session() as session:
-        step = open_tasks(session, instance_id)[0]
-        complete(session, step, ANSWERS[step.bpmn_id], opinion="请补正")
+        _complete_first(session, instance_id)
+
+
+def _complete_first(session: Session, instance_id: int) -> None:
+    """Complete the instance's first open step with the loop's answer."""
+    step = open_tasks(session, instance_id)[0]
+    complete(session, step, ANSWERS[step.bpmn_id], opinion="请补正")
 
 
 def _work(database: Database, instance_id: int) -> int:
@@ -75,8 +80,7 @@ def _work(database: Database, instance_id: int) -> int:
         raw = session.connection().connection.dbapi_connection
         raw.set_progress_handler(count, 1)
         try:
-            step = open_tasks(session, instance_id)[0]
-            complete(session, step, ANSWERS[step.bpmn_id], opinion="请补正")
+            _complete_first(session, instance_id)
         finally:
             raw.set_progress_handler(None, 1)
     return steps

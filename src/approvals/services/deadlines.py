@@ -78,7 +78,7 @@ def _sent_back_runs() -> Select[str, int | None, datetime, datetime | None]:
         .outerjoin(restarted, restarted.c.bpmn_id == Task.bpmn_id)
         .where(
             Task.instance_id == bindparam("instance_id"),
-            Task.outcome == SENT_BACK,  # (completed, as every step sent back): read through their partial index
+            Task.outcome == SENT_BACK,  # completed, as every step sent back: read through their partial index
             Task.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
             Task.id > func.coalesce(restarted.c.after, 0),
         )

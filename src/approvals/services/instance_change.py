@@ -143,7 +143,7 @@ def _lock_with_task(session: Session, task_id: int) -> tuple[ProcessInstance, bo
 
 @cache
 def _lock_with_task_statement(for_update: bool) -> Select[Any]:
-    by_id = aliased(Task)
+    by_id = aliased(Task)  # not correlated with the items joined
     instance_id = select(by_id.instance_id).where(by_id.id == bindparam("task_id")).scalar_subquery()
     # The instance's open items, through their partial index (``Task.is_open`` names the states in
     # the SQL text): a few rows, never the instance's whole history. Outer: an instance may have none.
