@@ -435,7 +435,9 @@ def close_reminders(session: Session, instance: ProcessInstance, step: Task, act
     """A step that is done (or cancelled) needs no more reminding (only escalated steps have reminders)."""
     if step.escalated_at is None:
         return
-    for reminder in session.scalars(select(Task).where(Task.reminder_for_id == step.id, Task.is_open)):
+    # By instance too: its open items are indexed (ix_task_open); the reminders of one step are not.
+    reminders = select(Task).where(Task.instance_id == instance.id, Task.reminder_for_id == step.id, Task.is_open)
+    for reminder in session.scalars(reminders):
         cancel(
             session, instance, reminder, actor, msg("“{name}” is {state}", name=step.name, state=msg(str(step.state)))
         )

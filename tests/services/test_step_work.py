@@ -1,6 +1,8 @@
-"""A step's work does not grow with its instance's history (issue 19: in a loop of 1 000 rounds
-every step read the instance's 4 000 earlier steps, twice, and took 1.6x as long as in the first
-rounds; a submission after hundreds of send backs read every run sent back once for each of them).
+"""A step's work does not grow with its instance's history, nor with the other instances' open
+items (issue 19: in a loop of 1 000 rounds every step read the instance's 4 000 earlier steps,
+twice, and took 1.6x as long as in the first rounds; a submission after hundreds of send backs read
+every run sent back once for each of them; an escalated step looked for its reminders among every
+open item of every instance).
 
 The work is counted as SQLite's virtual machine steps, which depend on the rows the statements
 visit, not on the machine's speed. On SQLite only: PostgreSQL's planner picks its plans by the
@@ -9,10 +11,15 @@ history's cost (EXPLAIN on a 1 000-round loop shows the same indexes used: bench
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from sqlalchemy.orm import Session
 
 from approvals.db import Database
+from approvals.services import escalation
 from approvals.services.instance_change import open_tasks
 from approvals.services.send_back import send_back
 from tests.factories import complete, start, user
@@ -35,7 +42,7 @@ def test_a_step_deep_into_a_long_loop_does_the_work_of_one_in_a_new_instance(dat
         _next_step(database, old)
     for _ in range(4):
         _next_step(database, young)
-    assert _work(database, old) <= 1.25 * _work(database, young)
+    assert _next_work(database, old) <= 1.25 * _next_work(database, young)
 
 
 def test_a_submission_reads_the_runs_sent_back_once_each(database, people, sample):
@@ -48,7 +55,31 @@ def test_a_submission_reads_the_runs_sent_back_once_each(database, people, sampl
             with database.session() as session:
                 review = next(t for t in open_tasks(session, instance_id) if t.bpmn_id == "review_planning")
                 send_back(session, review.id, "submit", "材料不全", user(session, "pnr"))
-    assert _work(database, more) <= 2 * _work(database, fewer)  # the submission again
+    assert _next_work(database, more) <= 2 * _next_work(database, fewer)  # the submission again
+
+
+def test_an_escalated_step_finds_its_reminders_among_its_instances_items(database, people, sample):
+    """Completing an overdue step cancels its reminder: as much work with 100 other instances
+    waiting as with none."""
+    with time_machine.travel(datetime(2026, 9, 21, 2, 0, tzinfo=UTC), tick=False):
+        first, second = _instances(database)
+        for instance_id in (first, second):
+            _next_step(database, instance_id)  # submitted: the reviews open, water due 2026-10-19
+    with time_machine.travel(datetime(2026, 10, 20, 2, 0, tzinfo=UTC), tick=False):
+        assert escalation.escalate_overdue(database) == 2  # the water reviews
+
+        def complete_water(instance_id: int) -> Callable[[Session], None]:
+            def change(session: Session) -> None:
+                water = next(t for t in open_tasks(session, instance_id) if t.bpmn_id == "review_water")
+                complete(session, water, ANSWERS["review_water"])
+
+            return change
+
+        alone = _work(database, complete_water(first))
+        with database.session() as session:
+            for n in range(100):
+                start(session, code=f"W-{n}")
+        assert _work(database, complete_water(second)) <= 1.25 * alone
 
 
 def _instances(database: Database) -> tuple[int, int]:
@@ -67,8 +98,13 @@ def _complete_first(session: Session, instance_id: int) -> None:
     complete(session, step, ANSWERS[step.bpmn_id], opinion="请补正")
 
 
-def _work(database: Database, instance_id: int) -> int:
-    """SQLite's virtual machine steps for the instance's next step, its reads and writes."""
+def _next_work(database: Database, instance_id: int) -> int:
+    """The work of the instance's next step in the loop."""
+    return _work(database, lambda session: _complete_first(session, instance_id))
+
+
+def _work(database: Database, change: Callable[[Session], None]) -> int:
+    """SQLite's virtual machine steps for ``change``, its reads and writes."""
     steps = 0
 
     def count() -> int:
@@ -80,7 +116,7 @@ def _work(database: Database, instance_id: int) -> int:
         raw = session.connection().connection.dbapi_connection
         raw.set_progress_handler(count, 1)
         try:
-            _complete_first(session, instance_id)
+            change(session)
         finally:
             raw.set_progress_handler(None, 1)
     return steps
