@@ -58,6 +58,7 @@ from approvals.services.calendar_years import calendar_of
 from approvals.services.deadlines import due_for, local_date, parse_time_limit
 from approvals.services.definitions import form_schema, latest_id
 from approvals.services.forms import outcome_of, validate_submission
+from approvals.services.instance_change import new_step_columns
 from approvals.services.instances import RESERVED_START_KEYS
 from approvals.services.limits import Limits, limits_of
 from approvals.services.projects import project_facts
@@ -266,26 +267,7 @@ def start(database: Database, username: str, project_code: str, process_key: str
                     raise NotImplementedError("the prototype's first steps route to another agency")
                 time_limit = step.properties.get("time_limit")
                 limit, deadline = parse_time_limit(time_limit), due_for(calendar, now, time_limit)
-                row = _new_row(
-                    TASK,
-                    spiff_task_id=step.task_id,
-                    bpmn_id=step.bpmn_id,
-                    name=step.name,
-                    stage=step.stage,
-                    lane=step.lane,
-                    agency_code=agency,
-                    form=step.form,
-                    documentation=step.documentation,
-                    state=TaskState.OPEN,
-                    created_at=now,
-                    input_data=plain_json(step.data),
-                    time_limit=time_limit,
-                    due_at=deadline.end_of_day_utc() if deadline else None,
-                    due_provisional=bool(deadline and deadline.provisional),
-                    limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
-                    statutory=limit is not None and step.properties.get("clock") != "stopped",
-                    excluded_steps=step.excluded_steps,
-                )
+                row = _new_row(TASK, **new_step_columns(step, agency, now, limit, deadline))
                 new_rows.append((row, "task.created", {"bpmn_id": step.bpmn_id, "name": step.name, "agency": agency}))
             if len(new_rows) == 1 or runtime.is_completed(workflow):
                 raise NotImplementedError("the prototype's start opens steps")

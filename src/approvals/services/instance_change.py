@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -30,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..db import is_postgres
 from ..engine.data import plain_json
 from ..engine.errors import EngineFailure
-from ..engine.runtime import ModelRuntime
+from ..engine.runtime import ModelRuntime, ReadyStep
 from ..engine.serializer import STATE_FORMAT
 from ..engine.warm import WARM
 from ..models import (
@@ -46,6 +47,7 @@ from ..models import (
     utcnow,
 )
 from ..text import Message, msg
+from ..workdays import Deadline
 from . import events, incidents, reference, row_writes
 from .agencies import lane_agencies
 from .authz import can_read_task, require
@@ -512,32 +514,39 @@ def _sync_tasks(change: InstanceChange, runtime: ModelRuntime, workflow: Any) ->
         if limit:  # a step sent back earlier resumes its clock (working or calendar days) with what is left
             limit = (max(limit[0] - used[step.bpmn_id], 0), limit[1])
         deadline = due_for(calendar, now, f"{limit[0]}{limit[1]}" if limit else time_limit) if calendar else None
-        row = Task(
-            instance_id=instance.id,  # None for a new instance: filled in as it is written
-            spiff_task_id=step.task_id,
-            bpmn_id=step.bpmn_id,
-            name=step.name,
-            stage=step.stage,
-            lane=step.lane,
-            agency_code=agency,
-            form=step.form,
-            documentation=step.documentation,
-            state=TaskState.OPEN,
-            created_at=now,
-            input_data=plain_json(step.data),
-            time_limit=time_limit,
-            due_at=deadline.end_of_day_utc() if deadline else None,
-            due_provisional=bool(deadline and deadline.provisional),
-            limit_workdays=limit[0] if limit and limit[1] == "WD" else None,
-            statutory=limit is not None and step.properties.get("clock") != "stopped",
-            excluded_steps=step.excluded_steps,
-        )
-        created.append(row)
+        # instance_id None for a new instance: filled in as it is written
+        created.append(Task(instance_id=instance.id, **new_step_columns(step, agency, now, limit, deadline)))
     new_rows = [
         events.NewRow(row, "task.created", {"bpmn_id": row.bpmn_id, "name": row.name, "agency": row.agency_code})
         for row in created
     ]
     return [row for row in items if row.is_open] + created, new_rows
+
+
+def new_step_columns(
+    step: ReadyStep, agency: str, now: datetime, limit: tuple[int, str] | None, deadline: Deadline | None
+) -> dict[str, Any]:
+    """The columns of the row a step opens, but its instance: routed to ``agency`` at ``now``, with
+    the time ``limit`` it has left (None: none) and the ``deadline`` that gives."""
+    return {
+        "spiff_task_id": step.task_id,
+        "bpmn_id": step.bpmn_id,
+        "name": step.name,
+        "stage": step.stage,
+        "lane": step.lane,
+        "agency_code": agency,
+        "form": step.form,
+        "documentation": step.documentation,
+        "state": TaskState.OPEN,
+        "created_at": now,
+        "input_data": plain_json(step.data),
+        "time_limit": step.properties.get("time_limit"),
+        "due_at": deadline.end_of_day_utc() if deadline else None,
+        "due_provisional": bool(deadline and deadline.provisional),
+        "limit_workdays": limit[0] if limit and limit[1] == "WD" else None,
+        "statutory": limit is not None and step.properties.get("clock") != "stopped",
+        "excluded_steps": step.excluded_steps,
+    }
 
 
 def _starter_agency(session: Session, instance: ProcessInstance) -> str | None:
