@@ -1,7 +1,9 @@
 """A loop run 1 000 rounds through the services: the sample review returned for correction (退回
 修改) again and again. Plain SpiffWorkflow keeps every finished task, so its step cost grows each
 round and it fails after about a hundred rounds of this model; approvals cuts old history from the
-live state (engine/compact.py) while the audit trail keeps all of it. A second instance is sent
+live state (engine/compact.py) while the audit trail keeps all of it. The loop's instance is sent
+back once before it (then each step that opens reads the runs sent back since it last ended
+normally, and must not read the whole history to find them). A second instance is sent
 back (退回) to its submission 1 000 times: each resubmission counts every run sent back toward the
 reviews' clocks, and must not read them more than once. Costs are medians over the first and the
 last 5 % of the rounds (50 of 1 000), so that a few slow rounds on the shared machine do not
@@ -14,6 +16,7 @@ import time
 
 from sqlalchemy import func, select
 
+from approvals.db import Database
 from approvals.models import Event, ProcessInstance
 from approvals.services import instances, send_back, tasks, users
 
@@ -34,6 +37,10 @@ def run(table: Table, rounds: int = 1000) -> None:
             instance_id = instances.start_instance(
                 session, "B-1", "sample_review", {}, users.get_user(session, STAFF["HQ"])
             )[0].id
+        # Sent back once first: from then on, every step that opens reads the runs sent back since
+        # its last normal end (its clock resumes), which once meant the instance's whole history.
+        _resubmit(database, instance_id)
+        _send_back(database, instance_id)
         per_round, sizes = [], []
         for _ in range(rounds):
             start = time.perf_counter()
@@ -53,7 +60,7 @@ def run(table: Table, rounds: int = 1000) -> None:
             status = session.get(ProcessInstance, instance_id).status
     first, last = _first_and_last(per_round)
     table.add(
-        f"loop: instance after {rounds} rounds",
+        f"loop (after one send back): instance after {rounds} rounds",
         f"{status}, state {sizes[-1] // 1024} KiB (round 1: {sizes[0] // 1024} KiB)",
         "survives",
         status == "running",
@@ -64,7 +71,8 @@ def run(table: Table, rounds: int = 1000) -> None:
         "<= 2x",
         last / first <= 2,
     )
-    table.add("loop: audit trail", f"{completed} completions recorded of {rounds * 4}", "all", completed == rounds * 4)
+    made = rounds * 4 + 1  # and the submission sent back before the loop
+    table.add("loop: audit trail", f"{completed} completions recorded of {made}", "all", completed == made)
     _sent_back_loop(table, rounds)
 
 
@@ -77,13 +85,8 @@ def _sent_back_loop(table: Table, rounds: int) -> None:
         per_round = []
         for _ in range(rounds):
             start = time.perf_counter()
-            with database.session() as session:
-                (submit,) = instances.open_tasks(session, instance_id)
-                tasks.complete_task(session, submit.id, SUBMISSION, users.get_user(session, STAFF["HQ"]))
-            with database.session() as session:
-                review = next(t for t in instances.open_tasks(session, instance_id) if t.bpmn_id == "review_planning")
-                pnr = users.get_user(session, STAFF["PNR"])
-                send_back.send_back(session, review.id, "submit", "材料不全", pnr)
+            _resubmit(database, instance_id)
+            _send_back(database, instance_id)
             per_round.append((time.perf_counter() - start) / 2)
         with database.session(read_only=True) as session:
             sent_back = session.scalar(
@@ -96,6 +99,19 @@ def _sent_back_loop(table: Table, rounds: int) -> None:
         "<= 2x, all",
         last / first <= 2 and sent_back == rounds,
     )
+
+
+def _resubmit(database: Database, instance_id: int) -> None:
+    with database.session() as session:
+        (submit,) = instances.open_tasks(session, instance_id)
+        tasks.complete_task(session, submit.id, SUBMISSION, users.get_user(session, STAFF["HQ"]))
+
+
+def _send_back(database: Database, instance_id: int) -> None:
+    """The planning review sends the application back to the submission (退回)."""
+    with database.session() as session:
+        review = next(t for t in instances.open_tasks(session, instance_id) if t.bpmn_id == "review_planning")
+        send_back.send_back(session, review.id, "submit", "材料不全", users.get_user(session, STAFF["PNR"]))
 
 
 def _first_and_last(per_round: list[float]) -> tuple[float, float]:

@@ -278,7 +278,10 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_agency_state", "agency_code", "state"),
         Index("ix_task_assignee_state", "assignee_id", "state"),
-        Index("ix_task_instance_state", "instance_id", "state"),
+        # An instance's items by state, and the runs of one of its steps, latest first (the four-eyes
+        # rule, a send back's target, a step's previous run, its clock after a send back): a few
+        # rows, not the instance's whole history.
+        Index("ix_task_instance_state", "instance_id", "state", "bpmn_id", "id"),
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
         Index("ix_task_spiff_task_id", "spiff_task_id"),

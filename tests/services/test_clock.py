@@ -70,4 +70,4 @@ def _reads_of_send_backs(database, change):
     a send back (``deadlines.used_before_send_back``: those since the step's last normal end)."""
     with statements_sent(database.engine) as sent, database.session() as session:
         result = change(session)
-    return result, sum(sql.startswith("SELECT") and "max(" in sql.lower() for sql, _ in sent)
+    return result, sum(sql.startswith("SELECT task.bpmn_id, task.counted_workdays") for sql, _ in sent)

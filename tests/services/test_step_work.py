@@ -2,7 +2,8 @@
 items (issue 19: in a loop of 1 000 rounds every step read the instance's 4 000 earlier steps,
 twice, and took 1.6x as long as in the first rounds; a submission after hundreds of send backs read
 every run sent back once for each of them; an escalated step looked for its reminders among every
-open item of every instance).
+open item of every instance; in an instance once sent back, every step that opened read all the
+steps it had finished, and so did a returned step's page, and its send-back options).
 
 The work is counted as SQLite's virtual machine steps, which depend on the rows the statements
 visit, not on the machine's speed. On SQLite only: PostgreSQL's planner picks its plans by the
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from approvals.db import Database
 from approvals.services import escalation
 from approvals.services.instance_change import open_tasks
-from approvals.services.send_back import send_back
+from approvals.services.send_back import returned, send_back, targets
 from tests.factories import complete, start, user
 from tests.helpers import SUBMISSION
 
@@ -58,6 +59,21 @@ def test_a_submission_reads_the_runs_sent_back_once_each(database, people, sampl
     assert _next_work(database, more) <= 2 * _next_work(database, fewer)  # the submission again
 
 
+def test_a_step_deep_into_a_long_loop_once_sent_back_does_the_work_of_one_in_a_new_instance(database, people, sample):
+    """Once an instance was sent back, the steps that open read the runs sent back since each last
+    finished normally (their clocks resume): found by walking each step's own runs back from the
+    latest, not by reading every step the instance finished."""
+    young, old = _instances(database)
+    for instance_id in (young, old):
+        _next_step(database, instance_id)
+        _work(database, _send_back(instance_id))
+    for _ in range(4 * 40):
+        _next_step(database, old)
+    for _ in range(4):
+        _next_step(database, young)
+    assert _next_work(database, old) <= 1.25 * _next_work(database, young)  # the submission: the reviews open
+
+
 def test_an_escalated_step_finds_its_reminders_among_its_instances_items(database, people, sample):
     """Completing an overdue step cancels its reminder: as much work with 100 other instances
     waiting as with none."""
@@ -80,6 +96,44 @@ def test_an_escalated_step_finds_its_reminders_among_its_instances_items(databas
             for n in range(100):
                 start(session, code=f"W-{n}")
         assert _work(database, complete_water(second)) <= 1.25 * alone
+
+
+def test_a_send_back_deep_into_a_long_loop_does_the_work_of_one_in_a_new_instance(database, people, sample):
+    """The step sent back to is looked up among its own runs, not the instance's whole history."""
+    young, old = _instances(database)
+    for _ in range(4 * 40):
+        _next_step(database, old)
+    for instance_id in (young, old):
+        _next_step(database, instance_id)  # submitted: the reviews open
+    assert _work(database, _send_back(old)) <= 1.25 * _work(database, _send_back(young))
+
+
+def test_a_returned_steps_pages_read_no_more_deep_into_a_long_loop(database, people, sample):
+    """What a step's page shows besides the step — why it is open again (who sent it back, the
+    answers of its previous run) and where it may be sent back to — is read from the runs of the
+    steps concerned, not from the instance's whole history."""
+    young, old = _instances(database)
+    for _ in range(4 * 40):
+        _next_step(database, old)
+    for _ in range(4):  # one round: the path back to the submission as long as the old one's
+        _next_step(database, young)
+    work = {}
+    for instance_id in (young, old):
+        _next_step(database, instance_id)
+        _work(database, _send_back(instance_id))  # the submission is open again
+
+        def why_returned(session: Session, instance_id: int = instance_id) -> None:
+            assert returned(session, open_tasks(session, instance_id)[0]) is not None
+
+        def where_to(session: Session, instance_id: int = instance_id) -> None:
+            review = next(t for t in open_tasks(session, instance_id) if t.bpmn_id == "review_planning")
+            assert [t.bpmn_id for t in targets(session, review)][0] == "submit"  # nearest first
+
+        returned_work = _work(database, why_returned)
+        _next_step(database, instance_id)  # submitted again: the reviews open
+        work[instance_id] = (returned_work, _work(database, where_to))
+    assert work[old][0] <= 1.25 * work[young][0]
+    assert work[old][1] <= 1.25 * work[young][1]
 
 
 def _instances(database: Database) -> tuple[int, int]:
@@ -120,3 +174,11 @@ def _work(database: Database, change: Callable[[Session], None]) -> int:
         finally:
             raw.set_progress_handler(None, 1)
     return steps
+
+
+def _send_back(instance_id: int) -> Callable[[Session], None]:
+    def change(session: Session) -> None:
+        review = next(t for t in open_tasks(session, instance_id) if t.bpmn_id == "review_planning")
+        send_back(session, review.id, "submit", "材料不全", user(session, "pnr"))
+
+    return change

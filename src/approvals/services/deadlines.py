@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ..models import SENT_BACK, Outcome, Task, TaskState
@@ -46,9 +48,8 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
     used = dict.fromkeys(units, 0)
     if not units:
         return used
-    for bpmn_id, counted, created_at, completed_at in session.execute(
-        _SENT_BACK_RUNS, {"instance_id": instance_id, "bpmn_ids": list(units)}
-    ):
+    params = {"instance_id": instance_id} | {f"b{n}": bpmn_id for n, bpmn_id in enumerate(units)}
+    for bpmn_id, counted, created_at, completed_at in session.execute(_sent_back_runs(len(units)), params):
         if units[bpmn_id] == "WD":
             used[bpmn_id] += counted or 0
         elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
@@ -56,33 +57,39 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
     return used
 
 
-def _sent_back_runs() -> Select[str, int | None, datetime, datetime | None]:
-    """The runs of some steps of an instance that sent it back since the step last finished
-    normally (built once: building it cost more than running it). When each step last finished is
-    read once for all its runs, and the runs that sent the instance back through their own index:
-    an instance sent back hundreds of times is read once, not once for every run."""
+@cache  # by the number of steps (a few): building the statement costs more than running it
+def _sent_back_runs(count: int) -> Select[str, int | None, datetime, datetime | None]:
+    """The runs of ``count`` steps of an instance (``b0``, ``b1``…) that sent it back since the
+    step last finished normally. Each step's last normal finish is found walking its runs back
+    from the latest (the (instance, state, step, id) index), so it reads only the runs since then,
+    which are read anyway; the runs that sent the instance back come through their own index. No
+    subquery depends on the run: one that did would walk again for every run sent back."""
     finished = aliased(Task)
-    restarted = (
-        select(finished.bpmn_id, func.max(finished.id).label("after"))
-        .where(
-            finished.instance_id == bindparam("instance_id"),
-            finished.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
-            finished.state == TaskState.COMPLETED,
-            finished.outcome.is_distinct_from(Outcome.SENT_BACK),
+
+    def restarted(n: int) -> Select[Any]:
+        bpmn_id = bindparam(f"b{n}", type_=Task.bpmn_id.type)
+        last = (
+            select(finished.id)
+            .where(
+                finished.instance_id == bindparam("instance_id"),
+                finished.state == TaskState.COMPLETED,
+                finished.bpmn_id == bpmn_id,
+                finished.outcome.is_distinct_from(Outcome.SENT_BACK),
+            )
+            .order_by(finished.id.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        .group_by(finished.bpmn_id)
-        .subquery()
-    )
+        return select(bpmn_id.label("bpmn_id"), func.coalesce(last, 0).label("after"))
+
+    steps = [restarted(n) for n in range(count)]
+    since = (steps[0] if count == 1 else union_all(*steps)).subquery()
     return (
         select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at)
-        .outerjoin(restarted, restarted.c.bpmn_id == Task.bpmn_id)
+        .join(since, since.c.bpmn_id == Task.bpmn_id)
         .where(
             Task.instance_id == bindparam("instance_id"),
             Task.outcome == SENT_BACK,  # completed, as every step sent back: read through their partial index
-            Task.bpmn_id.in_(bindparam("bpmn_ids", expanding=True)),
-            Task.id > func.coalesce(restarted.c.after, 0),
+            Task.id > since.c.after,
         )
     )
-
-
-_SENT_BACK_RUNS = _sent_back_runs()

@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..engine.runtime import NotOnPath, TaskNotReady
-from ..models import Event, InstanceStatus, Outcome, ProcessInstance, Task, TaskKind, TaskState, User
+from ..models import SENT_BACK, InstanceStatus, Outcome, ProcessInstance, Task, TaskKind, TaskState, User
 from ..text import msg
 from .definitions import runtime_of
 from .errors import Conflict, InvalidInput
-from .instance_change import changing_task
+from .instance_change import changing_task, open_tasks
 from .tasks import MAX_OPINION, acting_for, require_workable
 
 
@@ -105,18 +105,26 @@ def targets(session: Session, task: Task) -> list[Target]:
     instance = task.instance
     if not task.is_step or not task.is_open or instance.status != InstanceStatus.RUNNING:
         return []
-    rows = list(session.scalars(select(Task).where(Task.instance_id == instance.id, Task.kind == TaskKind.STEP)))
-    open_rows = {t.spiff_task_id: t for t in rows if t.is_open and t.id != task.id}
+    open_rows = {t.spiff_task_id: t for t in open_tasks(session, instance.id, TaskKind.STEP) if t.id != task.id}
+    runtime = runtime_of(session, instance.definition)
+    candidates = runtime.send_back_targets(runtime.load(instance.state), task.spiff_task_id, list(open_rows))
+    if not candidates:
+        return []
+    # The runs of the steps the engine names, by its task ids (a step sent back to runs again under
+    # its id), not the instance's whole history; the latest finished run of each. Checked on the
+    # rows, not in the statement: asked for the instance too, SQLite reads all of its steps through
+    # their (instance, state) index rather than look a few ids up.
+    runs = session.scalars(select(Task).where(Task.spiff_task_id.in_([spiff_id for spiff_id, _ in candidates])))
     completed = {
         t.spiff_task_id: t
-        for t in sorted(rows, key=lambda t: t.id)
-        if t.state == TaskState.COMPLETED and t.outcome != Outcome.SENT_BACK
+        for t in sorted(runs, key=lambda t: t.id)
+        if t.instance_id == instance.id
+        and t.is_step
+        and t.state == TaskState.COMPLETED
+        and t.outcome != Outcome.SENT_BACK
     }
-    runtime = runtime_of(session, instance.definition)
     found: list[Target] = []
-    for spiff_id, cancelled in runtime.send_back_targets(
-        runtime.load(instance.state), task.spiff_task_id, list(open_rows)
-    ):
+    for spiff_id, cancelled in candidates:
         row = completed.get(spiff_id)
         if row is not None and all(t.bpmn_id != row.bpmn_id for t in found):
             found.append(Target(row.bpmn_id, row.name, row.agency_code, [open_rows[i] for i in cancelled]))
@@ -153,24 +161,27 @@ def returned(session: Session, task: Task) -> Returned | None:
     )
     if before is None or before.completed_at is None:
         return None
+    # The send backs since its previous run ended, latest first: through their partial index (the
+    # outcome named in the SQL text), not the instance's whole audit trail. A step sent back records
+    # where to, why (its opinion), by whom and when.
     sent = session.scalars(
-        select(Event)
+        select(Task)
         .where(
-            Event.instance_id == task.instance_id,
-            Event.type == "task.sent_back",
-            Event.created_at >= before.completed_at,
+            Task.instance_id == task.instance_id,
+            Task.outcome == SENT_BACK,
+            Task.completed_at >= before.completed_at,
         )
-        .order_by(Event.id.desc())
+        .options(joinedload(Task.completed_by))
+        .order_by(Task.id.desc())
     )
-    event = next((e for e in sent if (e.payload or {}).get("to_bpmn_id") == task.bpmn_id), None)
-    if event is None:
+    sender = next((t for t in sent if (t.submitted_data or {}).get("to_bpmn_id") == task.bpmn_id), None)
+    if sender is None or sender.completed_at is None:
         return None
-    sender = session.get(Task, event.task_id) if event.task_id else None
-    actor = session.get(User, event.actor_id) if event.actor_id else None
+    actor = sender.completed_by
     return Returned(
-        by=f"{actor.display_name or actor.username} ({actor.agency_code})" if actor else event.actor_name,
-        at=event.created_at,
-        reason=str(event.payload.get("reason") or ""),
-        from_name=sender.name if sender else "",
+        by=f"{actor.display_name or actor.username} ({actor.agency_code})" if actor else "",
+        at=sender.completed_at,
+        reason=sender.opinion or "",
+        from_name=sender.name,
         earlier=dict(before.submitted_data or {}),
     )
