@@ -282,6 +282,8 @@ class Task(Base):
         # rule, a send back's target, a step's previous run, its clock after a send back): a few
         # rows, not the instance's whole history.
         Index("ix_task_instance_state", "instance_id", "state", "bpmn_id", "id"),
+        # Whether an agency holds or held a step of an instance (who may read its files and history).
+        Index("ix_task_instance_agency", "instance_id", "agency_code"),
         Index("ix_task_state_due", "state", "due_at"),  # the overdue scan
         # Not unique: a step sent back to (退回) runs again under the engine task id it had before.
         Index("ix_task_spiff_task_id", "spiff_task_id"),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from approvals.db import Database
 from approvals.services import escalation
 from approvals.services.instance_change import open_tasks
+from approvals.services.materials import can_read_materials
 from approvals.services.send_back import returned, send_back, targets
 from tests.factories import complete, start, user
 from tests.helpers import SUBMISSION
@@ -134,6 +135,28 @@ def test_a_returned_steps_pages_read_no_more_deep_into_a_long_loop(database, peo
         work[instance_id] = (returned_work, _work(database, where_to))
     assert work[old][0] <= 1.25 * work[young][0]
     assert work[old][1] <= 1.25 * work[young][1]
+
+
+def test_who_may_read_an_instances_files_is_asked_within_the_instance(database, people, sample):
+    """Whether the caller's agency holds or held a step of an instance (its files, its history and
+    its comments are theirs to read) costs as much with 100 other instances at that agency as with
+    none."""
+    first, _ = _instances(database)
+    _next_step(database, first)  # submitted: PNR's review opens
+
+    def may_read(instance_id: int) -> Callable[[Session], None]:
+        def check(session: Session) -> None:
+            assert can_read_materials(session, user(session, "pnr"), instance_id)
+
+        return check
+
+    alone = _work(database, may_read(first))
+    with database.session() as session:
+        for n in range(100):
+            _complete_first(session, start(session, code=f"W-{n}")[0].id)
+        last = start(session, code="P-3")[0].id
+        _complete_first(session, last)
+    assert _work(database, may_read(last)) <= 1.25 * alone
 
 
 def _instances(database: Database) -> tuple[int, int]:
