@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from approvals.services import calendar_years
+from approvals.services import calendar_years, definitions
 from approvals.services.instance_change import open_tasks
 from approvals.services.send_back import send_back
+from tests.conftest import BPMN_DIR, read_forms
 from tests.factories import complete, start, user
 from tests.helpers import SUBMISSION, statements_sent
 
@@ -71,3 +72,24 @@ def _reads_of_send_backs(database, change):
     with statements_sent(database.engine) as sent, database.session() as session:
         result = change(session)
     return result, sum(sql.startswith("SELECT task.bpmn_id, task.counted_workdays") for sql, _ in sent)
+
+
+def test_a_step_limited_in_calendar_days_resumes_with_the_days_left_after_a_send_back(database, people, sample):
+    """Calendar days count from the day the step opened to the day it sent the file back; the
+    step opens again with the rest."""
+    model = (BPMN_DIR / "sample_review.bpmn").read_text().replace('value="20WD"', 'value="10CD"', 1)
+    with database.session() as session:
+        definitions.publish(session, model.encode(), read_forms(BPMN_DIR / "sample_review.bpmn"), None)
+    # Monday 2026-11-02, 10:00 in Shenzhen: due ten calendar days later, Thursday 2026-11-12.
+    with time_machine.travel(datetime(2026, 11, 2, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        instance, (submit,) = start(session)
+        planning = next(t for t in complete(session, submit, SUBMISSION) if t.bpmn_id == "review_planning")
+        assert planning.time_limit == "10CD" and planning.due_at == datetime(2026, 11, 12, 15, 59, 59, tzinfo=UTC)
+    # Thursday 2026-11-05: three calendar days used.
+    with time_machine.travel(datetime(2026, 11, 5, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        send_back(session, planning.id, "submit", "材料不全", user(session, "pnr"))
+        (submit,) = open_tasks(session, instance.id)
+    # Resubmitted Monday 2026-11-09: seven calendar days left, due Monday 2026-11-16 (not the 19th).
+    with time_machine.travel(datetime(2026, 11, 9, 2, 0, tzinfo=UTC), tick=False), database.session() as session:
+        again = next(t for t in complete(session, submit, SUBMISSION) if t.bpmn_id == "review_planning")
+        assert again.due_at == datetime(2026, 11, 16, 15, 59, 59, tzinfo=UTC) and again.limit_workdays is None

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, union_all
+from sqlalchemy import Boolean, Select, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from ..models import SENT_BACK, Outcome, Task, TaskState
@@ -48,7 +48,9 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
     used = dict.fromkeys(units, 0)
     if not units:
         return used
-    params = {"instance_id": instance_id} | {f"b{n}": bpmn_id for n, bpmn_id in enumerate(units)}
+    params: dict[str, Any] = {"instance_id": instance_id}
+    for n, (bpmn_id, unit) in enumerate(units.items()):
+        params |= {f"b{n}": bpmn_id, f"cd{n}": unit == "CD"}
     for bpmn_id, counted, created_at, completed_at in session.execute(_sent_back_runs(len(units)), params):
         if units[bpmn_id] == "WD":
             used[bpmn_id] += counted or 0
@@ -60,10 +62,12 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
 @cache  # by the number of steps (a few): building the statement costs more than running it
 def _sent_back_runs(count: int) -> Select[str, int | None, datetime, datetime | None]:
     """The runs of ``count`` steps of an instance (``b0``, ``b1``…) that sent it back since the
-    step last finished normally. Each step's last normal finish is found walking its runs back
-    from the latest (the (instance, state, step, id) index), so it reads only the runs since then,
-    which are read anyway; the runs that sent the instance back come through their own index. No
-    subquery depends on the run: one that did would walk again for every run sent back."""
+    step last finished normally, with when each opened and went back if the step's limit is in
+    calendar days (``cd0``, ``cd1``…; else None: turning them into datetimes was most of the
+    reading). Each step's last normal finish is found walking its runs back from the latest (the
+    (instance, state, step, id) index), so it reads only the runs since then, which are read
+    anyway; the runs that sent the instance back come through their own index. No subquery
+    depends on the run: one that did would walk again for every run sent back."""
     finished = aliased(Task)
 
     def restarted(n: int) -> Select[Any]:
@@ -80,12 +84,18 @@ def _sent_back_runs(count: int) -> Select[str, int | None, datetime, datetime | 
             .limit(1)
             .scalar_subquery()
         )
-        return select(bpmn_id.label("bpmn_id"), func.coalesce(last, 0).label("after"))
+        calendar_days = bindparam(f"cd{n}", type_=Boolean)
+        return select(bpmn_id.label("bpmn_id"), func.coalesce(last, 0).label("after"), calendar_days.label("cd"))
 
     steps = [restarted(n) for n in range(count)]
     since = (steps[0] if count == 1 else union_all(*steps)).subquery()
     return (
-        select(Task.bpmn_id, Task.counted_workdays, Task.created_at, Task.completed_at)
+        select(
+            Task.bpmn_id,
+            Task.counted_workdays,
+            case((since.c.cd, Task.created_at)),
+            case((since.c.cd, Task.completed_at)),
+        )
         .join(since, since.c.bpmn_id == Task.bpmn_id)
         .where(
             Task.instance_id == bindparam("instance_id"),
