@@ -54,13 +54,13 @@ def used_before_send_back(session: Session, instance_id: int, units: dict[str, s
     for bpmn_id, counted, created_at, completed_at in session.execute(_sent_back_runs(len(units)), params):
         if units[bpmn_id] == "WD":
             used[bpmn_id] += counted or 0
-        elif completed_at is not None:  # calendar days, from the day it opened to the day it went back
+        elif created_at is not None and completed_at is not None:  # calendar days, from opening to going back
             used[bpmn_id] += (local_date(completed_at) - local_date(created_at)).days
     return used
 
 
 @cache  # by the number of steps (a few): building the statement costs more than running it
-def _sent_back_runs(count: int) -> Select[str, int | None, datetime, datetime | None]:
+def _sent_back_runs(count: int) -> Select[str, int | None, datetime | None, datetime | None]:
     """The runs of ``count`` steps of an instance (``b0``, ``b1``…) that sent it back since the
     step last finished normally, with when each opened and went back if the step's limit is in
     calendar days (``cd0``, ``cd1``…; else None: turning them into datetimes was most of the
