@@ -350,6 +350,17 @@ class Task(Base):
     def _is_open_expression(cls) -> ColumnElement[bool]:
         return cls.state.in_(OPEN)  # the states in the SQL text (see OPEN)
 
+    # Done, not sent back (退回): what the four-eyes rule, a send back's target and the clock after
+    # a send back count as a step's run that finished.
+    @hybrid_property
+    def finished_normally(self) -> bool:
+        return self.state == TaskState.COMPLETED and self.outcome != Outcome.SENT_BACK
+
+    @finished_normally.inplace.expression
+    @classmethod
+    def _finished_normally_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.state == TaskState.COMPLETED, cls.outcome.is_distinct_from(Outcome.SENT_BACK))
+
     def _overdue_at(self, now: datetime) -> bool:
         return self.is_open and self.due_at is not None and self.due_at < now
 
@@ -362,7 +373,7 @@ class Task(Base):
 
 def _overdue_expression(cls: type[Task], now: datetime) -> ColumnElement[bool]:
     """``Task.overdue_at(now)`` in a query."""
-    return and_(cls.state.in_(OPEN), cls.due_at.is_not(None), cls.due_at < now)
+    return and_(cls.is_open, cls.due_at.is_not(None), cls.due_at < now)
 
 
 class Material(Base):

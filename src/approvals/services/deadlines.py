@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, Select, bindparam, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from ..models import SENT_BACK, Outcome, Task, TaskState
+from ..models import SENT_BACK, Task
 from ..workdays import Deadline, WorkCalendar, local_date
 
 
@@ -76,9 +76,8 @@ def _sent_back_runs(count: int) -> Select[str, int | None, datetime | None, date
             select(finished.id)
             .where(
                 finished.instance_id == bindparam("instance_id"),
-                finished.state == TaskState.COMPLETED,
                 finished.bpmn_id == bpmn_id,
-                finished.outcome.is_distinct_from(Outcome.SENT_BACK),
+                finished.finished_normally,
             )
             .order_by(finished.id.desc())
             .limit(1)

@@ -47,8 +47,7 @@ def send_back(
                 Task.instance_id == instance.id,
                 Task.bpmn_id == to_bpmn_id,
                 Task.kind == TaskKind.STEP,
-                Task.state == TaskState.COMPLETED,
-                Task.outcome.is_distinct_from(Outcome.SENT_BACK),
+                Task.finished_normally,
             )
             .order_by(Task.id.desc())
             .limit(1)
@@ -118,10 +117,7 @@ def targets(session: Session, task: Task) -> list[Target]:
     completed = {
         t.spiff_task_id: t
         for t in sorted(runs, key=lambda t: t.id)
-        if t.instance_id == instance.id
-        and t.is_step
-        and t.state == TaskState.COMPLETED
-        and t.outcome != Outcome.SENT_BACK
+        if t.instance_id == instance.id and t.is_step and t.finished_normally
     }
     found: list[Target] = []
     for spiff_id, cancelled in candidates:

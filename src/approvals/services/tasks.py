@@ -15,7 +15,6 @@ from ..models import (
     NEGATIVE_OUTCOMES,
     InstanceStatus,
     Material,
-    Outcome,
     ProcessDefinition,
     ProcessInstance,
     Project,
@@ -196,8 +195,7 @@ def _require_other_eyes(session: Session, task: Task, user: User) -> None:
         .where(
             Task.instance_id == task.instance_id,
             Task.bpmn_id.in_(task.excluded_steps),
-            Task.state == TaskState.COMPLETED,
-            Task.outcome.is_distinct_from(Outcome.SENT_BACK),
+            Task.finished_normally,
             (Task.completed_by_id == user.id) | (Task.on_behalf_of_id == user.id),
         )
         .limit(1)
