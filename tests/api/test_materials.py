@@ -12,7 +12,7 @@ from approvals.demo import sample_pdf
 from approvals.models import Event, Material
 from approvals.services import users
 from tests.conftest import BPMN_DIR, PASSWORD, read_forms
-from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample
+from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample, statements_sent
 
 PDF = sample_pdf("feasibility report")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
@@ -173,6 +173,38 @@ def test_size_limits_per_file_and_per_step(database_url, database, people, submi
         assert counts(database) == (1, 1)
     finally:
         app.extensions["approvals_db"].dispose()
+
+
+def test_a_projects_materials_are_those_of_its_instances_the_agency_takes_part_in(client, people, app, sample):
+    """WATER reads the files of the instances it has a step in, not of the one it has none in yet,
+    and asking costs the same statements however many instances the project has."""
+    create_project(client, people)
+    engine = app.extensions["approvals_db"].engine
+
+    def instance_with_file(name, submitted):
+        step = start_sample(client, people)["open_tasks"][0]
+        assert upload(client, people, "hq", step["id"], PDF, name).status_code == 201
+        if submitted:  # the reviews open, WATER's among them
+            assert complete(client, people, "hq", step["id"], SUBMISSION).status_code == 200
+
+    def water_reads():
+        with statements_sent(engine) as sent:
+            answer = client.get("/api/projects/P-001/materials", headers=people.auth("water"))
+        assert answer.status_code == 200
+        return sorted(m["name"] for m in answer.json), len(sent)
+
+    instance_with_file("a.pdf", submitted=True)
+    names, first_count = water_reads()
+    assert names == ["a.pdf"]
+    instance_with_file("b.pdf", submitted=True)
+    instance_with_file("c.pdf", submitted=False)
+    for _ in range(3):
+        instance_with_file("d.pdf", submitted=True)
+    names, count = water_reads()
+    assert names == ["a.pdf", "b.pdf", "d.pdf", "d.pdf", "d.pdf"]
+    assert count == first_count
+    everything = client.get("/api/projects/P-001/materials", headers=people.auth("observer")).json
+    assert sorted(m["name"] for m in everything) == ["a.pdf", "b.pdf", "c.pdf", "d.pdf", "d.pdf", "d.pdf"]
 
 
 def test_only_agencies_of_the_process_read_its_materials(client, people, submit_step, database):

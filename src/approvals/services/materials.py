@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from ..models import Material, ProcessInstance, Task, User, utcnow
 from ..text import msg, plain_text, without_controls
@@ -40,10 +40,14 @@ def store_of(session: Session) -> MaterialStore:
 def can_read_materials(session: Session, user: User, instance_id: int) -> bool:
     if can_read_all_materials(user):
         return True
-    held = session.scalar(
-        select(Task.id).where(Task.instance_id == instance_id, Task.agency_code == user.agency_code).limit(1)
-    )
+    held = session.scalar(select(Task.id).where(_agency_takes_part(user, instance_id)).limit(1))
     return held is not None
+
+
+def _agency_takes_part(user: User, instance_id: int | InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """The user's agency holds or held a step of the instance (``instance_id``: its id, or a column
+    naming it): asked through the (instance, agency) index."""
+    return and_(Task.instance_id == instance_id, Task.agency_code == user.agency_code)
 
 
 def upload(
@@ -256,10 +260,10 @@ def shown_with_task(session: Session, task: Task, actor: User) -> list[Material]
 def project_materials(session: Session, code: str, actor: User) -> list[Material]:
     """The materials of every instance of a project the caller may read."""
     project = get_project(session, code)
-    instance_ids = session.scalars(select(ProcessInstance.id).where(ProcessInstance.project_id == project.id))
-    readable = [i for i in instance_ids if can_read_materials(session, actor, i)]
-    if not readable:
-        return []
+    # In one statement, however many instances the project has.
+    readable = select(ProcessInstance.id).where(ProcessInstance.project_id == project.id)
+    if not can_read_all_materials(actor):
+        readable = readable.where(select(Task.id).where(_agency_takes_part(actor, ProcessInstance.id)).exists())
     return list(
         session.scalars(
             select(Material)
