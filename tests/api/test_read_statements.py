@@ -67,7 +67,8 @@ def _grow(client, people, projects: int, instances: int) -> None:
             review = open_task(client, people, "pnr", "review_planning", instance["id"])
             assert complete(client, people, "pnr", review["id"], {"opinion": "agree"}).status_code == 200
             comment = {"text": "请水务局尽快出具意见"}
-            assert client.post(f"/api/instances/{instance['id']}/comments", json=comment, headers=people.auth("hq"))
+            answer = client.post(f"/api/instances/{instance['id']}/comments", json=comment, headers=people.auth("hq"))
+            assert answer.status_code == 201, answer.json
 
 
 def _page_client(app, username: str):
