@@ -13,7 +13,7 @@ import pytest
 from approvals.demo import sample_pdf
 from tests.conftest import PASSWORD
 from tests.helpers import SUBMISSION, complete, create_project, open_task, start_sample, statements_sent
-from tests.web.conftest import csrf_of
+from tests.web.conftest import sign_in_client
 
 PDF = sample_pdf("report")
 
@@ -71,20 +71,12 @@ def _grow(client, people, projects: int, instances: int) -> None:
             assert answer.status_code == 201, answer.json
 
 
-def _page_client(app, username: str):
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(page)})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
-
-
 def _statements(app, client, people, ids: dict[str, int]) -> dict[tuple[str, str], tuple[int, int]]:
     """(reader, path) -> (status, statements sent) for every read, as each reader."""
     engine = app.extensions["approvals_db"].engine
     sent_by: dict[tuple[str, str], tuple[int, int]] = {}
     for reader in READERS:
-        pages = _page_client(app, reader)
+        pages = sign_in_client(app, reader, password=PASSWORD)
         reads = [(client, path, people.auth(reader)) for path in API_READS] + [(pages, path, {}) for path in PAGES]
         for asker, path, headers in reads:
             with statements_sent(engine) as sent:

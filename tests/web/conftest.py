@@ -162,11 +162,11 @@ def _demo_app(demo_template, root):
     app.extensions["approvals_db"].dispose()
 
 
-def sign_in_client(app, username: str, lang: str = "zh"):
-    """A test client signed in as ``username`` (password demo), the language chosen before."""
+def sign_in_client(app, username: str, lang: str = "zh", password: str = "demo"):
+    """A test client signed in as ``username`` (the demo's password unless given), the language chosen before."""
     client = app.test_client()
     client.get(f"/lang/{lang}")
     page = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"username": username, "password": "demo", "csrf_token": csrf_of(page)})
+    answer = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(page)})
     assert answer.status_code == 302, answer.get_data(as_text=True)
     return client
