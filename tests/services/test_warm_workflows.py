@@ -3,15 +3,18 @@ deserializing, and never acts on a workflow that is not the state the database h
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from approvals.db import Database
 from approvals.engine.runtime import ModelRuntime
-from approvals.services import instances
+from approvals.engine.warm import WARM, WarmWorkflows
+from approvals.services import instances, send_back, tasks
 from approvals.services.errors import InvalidInput
 from approvals.services.limits import Limits
 from tests.conftest import publish_file
-from tests.factories import complete, start
+from tests.factories import complete, start, user
 from tests.helpers import SUBMISSION
 
 
@@ -100,3 +103,31 @@ def test_a_change_made_by_another_process_wins_over_the_warm_workflow(database, 
     assert loads == [theirs]
     with database.session() as session:
         assert instances.get_instance(session, instance_id).status == "completed"
+
+
+def test_a_step_read_for_its_send_back_targets_leaves_the_workflow_warm_for_its_change(database, people, loads):
+    """A step's page (its send-back targets need the workflow) on an instance whose workflow this
+    process does not keep (another worker made its last change): the page loads the state once,
+    however often it is read, and the completion that follows takes that workflow."""
+    instance_id, steps = submitted(database)
+    WARM.forget(instance_id)
+    saved = state_of(database, instance_id)
+    for _ in range(2):
+        with database.session() as session:
+            pnr = user(session, "pnr")
+            step = tasks.get_task(session, steps["review_planning"].id, pnr)
+            assert [target.bpmn_id for target in send_back.targets(session, step)] == ["submit"]
+    with database.session() as session:
+        complete(session, steps["review_planning"], {"opinion": "agree"})
+    assert loads == [saved]
+    assert list(open_steps(database, instance_id)) == ["review_water"]
+
+
+def test_a_read_gives_its_workflow_back_unless_a_change_kept_a_newer_one():
+    store, runtime = WarmWorkflows(), SimpleNamespace(load=lambda state: f"loaded from {state}")
+    with store.lent(1, "saved", runtime) as workflow:
+        assert workflow == "loaded from saved"
+    with store.lent(1, "saved", runtime) as workflow:  # given back: taken, not loaded again
+        assert workflow == "loaded from saved" and store.taken == 1
+        store.keep(1, "changed", runtime, "the change's")  # another request's change, meanwhile
+    assert store.take(1, "changed", runtime) == "the change's"

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from ..engine.runtime import NotOnPath, TaskNotReady
+from ..engine.warm import WARM
 from ..models import SENT_BACK, InstanceStatus, Outcome, ProcessInstance, Task, TaskKind, TaskState, User
 from ..text import msg
 from .definitions import runtime_of
@@ -106,7 +107,8 @@ def targets(session: Session, task: Task) -> list[Target]:
         return []
     open_rows = {t.spiff_task_id: t for t in open_tasks(session, instance.id, TaskKind.STEP) if t.id != task.id}
     runtime = runtime_of(session, instance.definition)
-    candidates = runtime.send_back_targets(runtime.load(instance.state), task.spiff_task_id, list(open_rows))
+    with WARM.lent(instance.id, instance.state, runtime) as workflow:  # warm for the send back or completion next
+        candidates = runtime.send_back_targets(workflow, task.spiff_task_id, list(open_rows))
     if not candidates:
         return []
     # The runs of the steps the engine names, by its task ids (a step sent back to runs again under
