@@ -7,6 +7,7 @@ depend on the database."""
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pytest
 
@@ -71,10 +72,10 @@ def _grow(client, people, projects: int, instances: int) -> None:
             assert answer.status_code == 201, answer.json
 
 
-def _statements(app, client, people, ids: dict[str, int]) -> dict[tuple[str, str], tuple[int, int]]:
-    """(reader, path) -> (status, statements sent) for every read, as each reader."""
+def _statements(app, client, people, ids: dict[str, int]) -> dict[tuple[str, str], tuple[int, list]]:
+    """(reader, path) -> (status, the statements sent, with their parameters) for every read, as each reader."""
     engine = app.extensions["approvals_db"].engine
-    sent_by: dict[tuple[str, str], tuple[int, int]] = {}
+    sent_by: dict[tuple[str, str], tuple[int, list]] = {}
     for reader in READERS:
         pages = sign_in_client(app, reader, password=PASSWORD)
         reads = [(client, path, people.auth(reader)) for path in API_READS] + [(pages, path, {}) for path in PAGES]
@@ -82,7 +83,7 @@ def _statements(app, client, people, ids: dict[str, int]) -> dict[tuple[str, str
             with statements_sent(engine) as sent:
                 answer = asker.get(path.format(**ids), headers=headers)
             assert answer.status_code in (200, 403), (reader, path, answer.status_code)
-            sent_by[(reader, path)] = (answer.status_code, len(sent))
+            sent_by[(reader, path)] = (answer.status_code, sent)
     return sent_by
 
 
@@ -92,8 +93,29 @@ def test_no_read_sends_a_statement_per_row_it_shows(app, client, people, sample)
     first = client.get("/api/projects/P-000/status", headers=people.auth("hq")).json["instances"][0]["id"]
     water = open_task(client, people, "water", "review_water", first)  # open: WATER's page, its targets
     ids = {"task": water["id"], "instance": first}
-    small = _statements(app, client, people, ids)
+    _statements(app, client, people, ids)  # what a process keeps once read (a model's forms, the directory)
+    small = _counted(_statements(app, client, people, ids))
     _grow(client, people, projects=6, instances=6)
-    large = _statements(app, client, people, ids)
+    large = _counted(_statements(app, client, people, ids))
     grew = {read: (small[read], large[read]) for read in small if large[read] != small[read]}
     assert grew == {}, f"(status, statements) with 2 then 6 instances and projects: {grew}"
+
+
+def _counted(sent_by: dict[tuple[str, str], tuple[int, list]]) -> dict[tuple[str, str], tuple[int, int]]:
+    return {read: (status, len(sent)) for read, (status, sent) in sent_by.items()}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_no_read_asks_the_database_the_same_thing_twice(app, client, people, sample):
+    """A read that sends one statement twice with the same parameters does work twice (on
+    PostgreSQL each is a round trip): two parts of a page that need the same rows share them."""
+    _grow(client, people, projects=2, instances=2)
+    first = client.get("/api/projects/P-000/status", headers=people.auth("hq")).json["instances"][0]["id"]
+    water = open_task(client, people, "water", "review_water", first)
+    twice = {}
+    for read, (_, sent) in _statements(app, client, people, {"task": water["id"], "instance": first}).items():
+        asked = Counter((sql, repr(params)) for sql, params in sent)
+        repeated = [" ".join(sql.split())[:120] for (sql, _), times in asked.items() if times > 1]
+        if repeated:
+            twice[read] = repeated
+    assert twice == {}, f"statements sent twice by one read: {twice}"

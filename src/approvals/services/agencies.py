@@ -69,5 +69,15 @@ def _read_lane_agencies(session: Session) -> Mapping[str, str]:
     return MappingProxyType(names)
 
 
+def agency_names(session: Session) -> Mapping[str, tuple[str, str]]:
+    """Each agency's names, Chinese and English, by code (cached per process, see reference.py)."""
+    return reference.cached(session, "agency names", _read_agency_names)
+
+
+def _read_agency_names(session: Session) -> Mapping[str, tuple[str, str]]:
+    rows = session.execute(select(Agency.code, Agency.name_zh, Agency.name_en).order_by(Agency.code))
+    return MappingProxyType({code: (name_zh, name_en) for code, name_zh, name_en in rows})
+
+
 def list_agencies(session: Session) -> list[Agency]:
     return list(session.scalars(select(Agency).order_by(Agency.code)))

@@ -546,14 +546,17 @@ def _engine_settings(session: Session) -> dict[str, Any]:
 _FORMS: dict[str, dict[str, dict[str, Any]]] = {}
 
 
-def form_schema(definition: ProcessDefinition, name: str | None) -> dict[str, Any] | None:
-    """The JSON Schema of one of a definition's forms (None for a step without a form)."""
-    if not name:
-        return None
+def forms_of(definition: ProcessDefinition) -> dict[str, dict[str, Any]]:
+    """A definition's forms by name (their JSON Schemas; shared by every caller: do not change them)."""
     forms = _FORMS.get(definition.checksum)
     if forms is None:
         forms = _FORMS.setdefault(definition.checksum, definition.forms)
-    return forms.get(name)
+    return forms
+
+
+def form_schema(definition: ProcessDefinition, name: str | None) -> dict[str, Any] | None:
+    """The JSON Schema of one of a definition's forms (None for a step without a form)."""
+    return forms_of(definition).get(name) if name else None
 
 
 def diff_versions(session: Session, key: str, version: int, against: int) -> dict[str, list[dict[str, Any]]]:

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
+from sqlalchemy import ColumnElement, and_, event, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction, joinedload
 
 from ..models import Material, ProcessInstance, Task, User, utcnow
 from ..text import msg, plain_text, without_controls
@@ -40,8 +40,24 @@ def store_of(session: Session) -> MaterialStore:
 def can_read_materials(session: Session, user: User, instance_id: int) -> bool:
     if can_read_all_materials(user):
         return True
+    known: set[tuple[str, int]] = session.info.setdefault(_TAKING_PART, set())
+    if (user.agency_code, instance_id) in known:
+        return True
     held = session.scalar(select(Task.id).where(_agency_takes_part(user, instance_id)).limit(1))
+    if held is not None:
+        known.add((user.agency_code, instance_id))
     return held is not None
+
+
+# An agency that holds or held a step of an instance always will (rows are never deleted), so a
+# yes is remembered for the rest of the transaction: a step's page asks for its files and for its
+# history. Forgotten when any transaction or savepoint ends, as one rolled back may take a step away.
+_TAKING_PART = "approvals_taking_part"  # in session.info: {(agency code, instance id)}
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_taking_part(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_TAKING_PART, None)
 
 
 def _agency_takes_part(user: User, instance_id: int | InstrumentedAttribute[int]) -> ColumnElement[bool]:

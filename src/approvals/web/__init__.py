@@ -23,7 +23,7 @@ def local_time(moment: datetime | None) -> str:
 
 def init_app(app: Flask) -> None:
     from . import admin, operations, sso, static_files  # noqa: F401 - their pages join the blueprint
-    from .views import bp
+    from .views import agency_name, bp
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, not an hour
     # The API authenticates with bearer tokens, which a browser never sends by itself: only the
@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals.update(TEMPLATE_PREDICATES)  # the services' own rules decide what a page offers
+    app.jinja_env.globals["agency_name"] = agency_name
 
     @app.context_processor
     def _page_context():

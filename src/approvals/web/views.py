@@ -226,7 +226,7 @@ def _task_page(task_id: int, values=None, errors=None, opinion: str = "", code: 
     if values is None:  # a step reopened by a send back starts from its answers of last time
         values = task.submitted_data or (returned.earlier if returned else {})
     shown = materials.shown_with_task(session, task, user)
-    forms = task.instance.definition.forms
+    forms = definitions.forms_of(task.instance.definition)
     attached: dict[str, list] = {}
     for material in shown:
         if material.task_id == task.id and material.field:
@@ -472,13 +472,21 @@ def project_page(code: str):
         project=found.project,
         now=now,
         diagrams={s.instance.id: instance_diagrams(session, s, now) for s in found.instances},
-        answers={s.instance.id: answer_titles(s.instance.definition.forms) for s in found.instances},
+        answers={s.instance.id: answer_titles(definitions.forms_of(s.instance.definition)) for s in found.instances},
         agency_names=_agency_names(session),
     )
 
 
 def _agency_names(session) -> dict[str, str]:
-    return {a.code: a.name_zh if language() == "zh" else a.name_en for a in agencies.list_agencies(session)}
+    """Each agency's name in the page's language, by code."""
+    zh = language() == "zh"
+    return {code: names[0] if zh else names[1] for code, names in agencies.agency_names(session).items()}
+
+
+def agency_name(code: str) -> str:
+    """An agency's name in the page's language (every page names the signed-in user's)."""
+    names = agencies.agency_names(get_session()).get(code)
+    return code if names is None else names[0] if language() == "zh" else names[1]
 
 
 @bp.get("/projects/export.<any(csv, xlsx):fmt>")
@@ -513,7 +521,7 @@ def project_export(code: str, fmt: str):
     header += [translate(w) for w in (N_("Created"), N_("Due"), N_("Completed"), N_("Result"), N_("Working days"))]
     rows: list[list[Any]] = []
     for s in found.instances:
-        titles = answer_titles(s.instance.definition.forms)
+        titles = answer_titles(definitions.forms_of(s.instance.definition))
         for t in [*s.open_tasks, *s.completed_tasks]:
             package = (t.input_data or {}).get("package")
             rows.append(
