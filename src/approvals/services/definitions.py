@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
@@ -33,6 +33,8 @@ from .authz import can_publish, require
 from .errors import InvalidInput, ModelInvalid, NotFound
 from .limits import limits_of
 from .material_types import field_problems
+
+T = TypeVar("T")
 
 FORM_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}(\.[A-Za-z0-9_-]{1,40})?\.json")  # e.g. my_step.schema.json
 
@@ -208,12 +210,14 @@ class _Draft:
 def stages_of(session: Session, definition: ProcessDefinition) -> list[tuple[str, str]]:
     """The stages a model runs through, as (label, the stage name its steps carry): the processes
     its call activities call, left to right, or the model itself when it calls none."""
-    stages = []
-    for _id, label, key in call_activities(_stored(definition.bpmn_xml)):
-        called = latest(session, key, "bpmn")
-        name = called.name if called is not None else key
-        stages.append((label or name, name))
-    return stages or [(definition.name, definition.name)]
+    calls = _kept(_CALLS, definition, lambda: tuple(call_activities(_stored(definition.bpmn_xml))))
+    if not calls:
+        return [(definition.name, definition.name)]
+    # The latest versions' names, in one statement however many processes the model calls.
+    latest_ids = [latest_id(key, "bpmn") for key in sorted({key for _id, _label, key in calls})]
+    names = select(ProcessDefinition.key, ProcessDefinition.name).where(ProcessDefinition.id.in_(latest_ids))
+    named = {key: name for key, name in session.execute(names)}
+    return [(label or named.get(key, key), named.get(key, key)) for _id, label, key in calls]
 
 
 def _stored(xml: str | bytes) -> Any:
@@ -541,17 +545,27 @@ def _engine_settings(session: Session) -> dict[str, Any]:
     return {"script_timeout": limits.script_timeout, "script_memory_bytes": limits.script_memory_bytes}
 
 
-# A published version never changes, so its forms can be kept for the life of the process, keyed
-# by content checksum like the engine's runtimes (saves loading and parsing them on every step).
+# A published version never changes, so its forms and diagram can be kept for the life of the
+# process, keyed by content checksum like the engine's runtimes: a step reads its form on every
+# change, and its page shows the form and the diagram on every view.
 _FORMS: dict[str, dict[str, dict[str, Any]]] = {}
+_DIAGRAMS: dict[str, str] = {}
+_CALLS: dict[str, tuple[tuple[str, str, str], ...]] = {}  # the call activities (a lifecycle's stages)
 
 
 def forms_of(definition: ProcessDefinition) -> dict[str, dict[str, Any]]:
     """A definition's forms by name (their JSON Schemas; shared by every caller: do not change them)."""
-    forms = _FORMS.get(definition.checksum)
-    if forms is None:
-        forms = _FORMS.setdefault(definition.checksum, definition.forms)
-    return forms
+    return _kept(_FORMS, definition, lambda: definition.forms)
+
+
+def diagram_xml(definition: ProcessDefinition) -> str:
+    """A definition's BPMN (or DMN) XML, as published."""
+    return _kept(_DIAGRAMS, definition, lambda: definition.bpmn_xml)
+
+
+def _kept(kept: dict[str, T], definition: ProcessDefinition, read: Callable[[], T]) -> T:
+    found = kept.get(definition.checksum)
+    return found if found is not None else kept.setdefault(definition.checksum, read())
 
 
 def form_schema(definition: ProcessDefinition, name: str | None) -> dict[str, Any] | None:

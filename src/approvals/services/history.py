@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Event, Task, User
 from .authz import can_read_task
-from .instances import instance_events
+from .instances import get_instance, instance_events
 from .materials import can_read_materials
 
 # Keys of an event's payload that only readers of its step may see.
@@ -41,9 +40,11 @@ class EventView:
 
 
 def history(session: Session, instance_id: int, actor: User) -> list[EventView]:
+    instance = get_instance(session, instance_id)  # held: the session keeps only what is referenced
     events = instance_events(session, instance_id)
     involved = can_read_materials(session, actor, instance_id)
-    steps = {task.id: task for task in session.scalars(select(Task).where(Task.instance_id == instance_id))}
+    # Through the instance's relationship: a page that also draws them (the step's diagram) reads them once.
+    steps = {task.id: task for task in instance.tasks}
     return [_view(event, actor, involved, steps) for event in events]
 
 

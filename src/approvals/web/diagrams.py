@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..models import Task, TaskState, utcnow
-from ..services.definitions import diagram_of
+from ..services.definitions import diagram_of, diagram_xml
 from ..services.status import InstanceProgress
 
 
@@ -29,7 +29,7 @@ def step_diagram(session: Session, task: Task) -> dict[str, Any]:
     same_stage = [t for t in task.instance.tasks if t.stage == task.stage]
     markers = _markers(same_stage, utcnow())
     markers["active"] = [task.bpmn_id]  # this step is the one the page is about
-    return {"xml": definition.bpmn_xml, "title": task.stage, **markers}
+    return {"xml": diagram_xml(definition), "title": task.stage, **markers}
 
 
 def instance_diagrams(session: Session, found: InstanceProgress, now: datetime) -> list[dict[str, Any]]:
@@ -41,7 +41,8 @@ def instance_diagrams(session: Session, found: InstanceProgress, now: datetime) 
     if not stages:
         stages[found.instance.definition.name] = []
     ordered = sorted(stages.items(), key=lambda item: not any(t.is_open for t in item[1]))
+    definition = found.instance.definition
     return [
-        {"xml": diagram_of(session, found.instance.definition, stage).bpmn_xml, "title": stage, **_markers(rows, now)}
+        {"xml": diagram_xml(diagram_of(session, definition, stage)), "title": stage, **_markers(rows, now)}
         for stage, rows in ordered
     ]
