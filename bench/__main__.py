@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import engine_overhead, long_running, reads, split, throughput, two_nodes
+from . import engine_overhead, long_running, pages, reads, split, throughput, two_nodes
 from .common import Table
 
 
@@ -23,6 +23,8 @@ def main() -> None:
     long_running.run(table, rounds=60 if quick else 1000)
     print("reads as data grows", flush=True)
     reads.run(table, small=1000, large=5000 if quick else 100_000, repeat=50 if quick else 200)
+    print("pages on the demo's data", flush=True)
+    pages.run(table, repeat=50 if quick else 200)
     print("throughput under load", flush=True)
     throughput.run(table, seconds=5 if quick else 20)
     print("a second node", flush=True)

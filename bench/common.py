@@ -40,9 +40,9 @@ def sample_forms() -> dict[str, bytes]:
 
 
 @contextmanager
-def fresh_database(kind: str):
-    """A migrated, empty database with the agencies, the sample model, a project and one staff
-    member per agency; yields (Database, url)."""
+def empty_database(kind: str):
+    """A new, empty database of ``kind`` (``approvals_bench`` on PostgreSQL) and a folder for its
+    files; yields (url, folder)."""
     with tempfile.TemporaryDirectory() as folder:
         if kind == "sqlite":
             url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
@@ -51,6 +51,14 @@ def fresh_database(kind: str):
                 admin.execute("DROP DATABASE IF EXISTS approvals_bench WITH (FORCE)")
                 admin.execute("CREATE DATABASE approvals_bench")
             url = PG_BENCH
+        yield url, folder
+
+
+@contextmanager
+def fresh_database(kind: str):
+    """A migrated, empty database with the agencies, the sample model, a project and one staff
+    member per agency; yields (Database, url)."""
+    with empty_database(kind) as (url, folder):
         migrate.upgrade(url)
         database = Database(url, {"limits": Limits(data_dir=folder)})
         with database.session() as session:
