@@ -12,8 +12,8 @@ from dataclasses import asdict, is_dataclass
 from enum import StrEnum
 from typing import Any
 
-from flask import Flask, current_app, request, session
-from flask_babel import Babel, gettext
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel, get_translations
 
 from ..text import N_, Message
 
@@ -197,11 +197,20 @@ def said(payload: dict[str, Any]) -> str:
 
 
 def _lookup(text: str) -> str:
-    found = gettext(text)
+    found = _catalogue().ugettext(text)
     missed = current_app.extensions.get("approvals_untranslated")
     if missed is not None and found == text and language() == "zh":
         missed.add(text)  # the tests' record (None, so nothing grows, unless they ask for it)
     return found
+
+
+def _catalogue() -> Any:
+    """The request's catalogue, found once: Flask-Babel's ``gettext`` finds the same one (it keeps
+    it for the request too) through three context lookups on each call, 6 µs against 0.1 µs for
+    the lookup itself, and a page shows about a hundred words."""
+    if "approvals_catalogue" not in g:
+        g.approvals_catalogue = get_translations()
+    return g.approvals_catalogue
 
 
 def init_app(app: Flask) -> None:
