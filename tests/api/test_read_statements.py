@@ -1,8 +1,9 @@
 """What a read costs does not grow with what it lists: every API read and page sends as many
 statements for a project of two instances among two projects as for one of six among six. A
 statement per row shown (one per instance, per project, per step…) is caught here by name, before
-a large district's data makes a page slow. On SQLite only: the statements a read sends do not
-depend on the database."""
+a large district's data makes a page slow; and no read sends one statement twice with the same
+parameters (two parts of a page asking the same thing). On SQLite only: the statements a read
+sends do not depend on the database."""
 
 from __future__ import annotations
 

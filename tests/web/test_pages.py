@@ -10,7 +10,8 @@ import pytest
 import time_machine
 
 from approvals.models import Event, Task
-from tests.conftest import BPMN_DIR, PASSWORD
+from approvals.services import agencies
+from tests.conftest import AGENCIES, BPMN_DIR, PASSWORD
 from tests.helpers import create_project, open_review, start_sample
 
 
@@ -67,6 +68,23 @@ def test_english_switch(app, people):
     client.get("/lang/en")
     page = client.get("/tasks").get_data(as_text=True)
     assert "Inbox" in page and "My steps" in page and "待办" not in page
+
+
+def test_every_page_names_the_users_agency_in_its_language_as_the_directory_has_it(app, people, database, tmp_path):
+    client = signed_in(app, "pnr")
+
+    def affiliation() -> str:
+        page = client.get("/tasks").get_data(as_text=True)
+        return re.sub(r"\s+", " ", re.search(r'class="affiliation">(.*?)</span>', page, re.S).group(1))
+
+    assert "市规划和自然资源局 (PNR)" in affiliation()
+    client.get("/lang/en")
+    assert "Planning and Natural Resources Bureau (PNR)" in affiliation()
+    renamed = tmp_path / "agencies.toml"
+    renamed.write_text(AGENCIES.read_text(encoding="utf-8").replace("Natural Resources Bureau", "Land Bureau"), "utf-8")
+    with database.session() as session:
+        agencies.load_agencies(session, renamed)
+    assert "Planning and Land Bureau (PNR)" in affiliation()  # every process reads the directory again
 
 
 def test_form_errors_show_by_the_field_and_change_nothing(app, people, review, database):
