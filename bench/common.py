@@ -4,6 +4,7 @@ users, timing and the table they print."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import statistics
@@ -104,6 +105,14 @@ def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token of a page's form (the sign-in page's, to sign in as a browser does)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise RuntimeError("no CSRF token on the page")
+    return found.group(1)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -11,7 +11,6 @@ not speed-up."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from approvals.demo import sample_pdf
 from approvals.models import Event
 from approvals.services import definitions, users
 
-from .common import PASSWORD, STAFF, Table, free_port, fresh_database, launch, stop_process
+from .common import PASSWORD, STAFF, Table, csrf_token_in, free_port, fresh_database, launch, stop_process
 from .throughput import Gate, _client, _serve
 
 TIMERS = 40
@@ -84,7 +83,7 @@ def _session_moves(base: str, password: str) -> tuple[bool, set[str]]:
     signed in, the nodes that served them)."""
     browser = requests.Session()
     page = browser.get(base + "/login", timeout=10)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token_in(page.text)
     signed = browser.post(
         base + "/login",
         data={"username": STAFF["PNR"], "password": password, "csrf_token": token},

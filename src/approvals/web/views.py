@@ -485,8 +485,7 @@ def _agency_names(session) -> dict[str, str]:
 
 def agency_name(code: str) -> str:
     """An agency's name in the page's language (every page names the signed-in user's)."""
-    names = agencies.agency_names(get_session()).get(code)
-    return code if names is None else names[0] if language() == "zh" else names[1]
+    return _agency_names(get_session()).get(code, code)
 
 
 @bp.get("/projects/export.<any(csv, xlsx):fmt>")
