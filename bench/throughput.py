@@ -5,8 +5,9 @@ work done in-process through the services in the same run; latency percentiles (
 within 4× p50); completions per second against the raw engine's rate. Correctness: the audit
 trail must hold exactly the completions the clients were told succeeded. The same requests are also
 sent through Flask's test client (the whole request path, no server, no socket; the CPU inside the
-app counted, not the test client's own), so the HTTP side's excess splits into the framework's part
-and the server's.
+app counted, not the test client's own), and from one client alone to the server and to the same
+server with one worker, so the HTTP side's excess splits into the framework's part, the server's as
+such, and what its other worker processes add.
 
 The two sides take turns (``PHASES`` rounds of in-process work, then HTTP load with the clients
 let go), so that the shared machine's drift falls on both alike: measured one after the other,
@@ -81,8 +82,13 @@ def _cpu_seconds(wanted) -> float:
 
 
 def _database_cpu() -> float:
-    """The PostgreSQL backends serving the benchmark's database."""
-    return _cpu_seconds(lambda pid, pgrp, cmdline: cmdline.startswith("postgres:") and "approvals_bench" in cmdline)
+    """The PostgreSQL backends serving the benchmark's database (not autovacuum's: its runs fall in
+    whichever side's turn they happen to)."""
+    return _cpu_seconds(
+        lambda pid, pgrp, cmdline: (
+            cmdline.startswith("postgres:") and "approvals_bench" in cmdline and "autovacuum" not in cmdline
+        )
+    )
 
 
 def _cpu_while(work: Callable[[], int]) -> tuple[float, float, int]:
@@ -273,6 +279,7 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
                 for agency, name in STAFF.items()
             }
         process, base = _serve(url, workers)
+        single, single_base = _serve(url, 1)  # the same server with one worker: what the other processes add
         auth = {agency: {"Authorization": f"Bearer {token}"} for agency, token in tokens.items()}
         app = create_app({"DATABASE_URL": url, "DATA_DIR": data_dir})
         app_cpu, client = _AppCpu(app), app.test_client()
@@ -287,37 +294,44 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
         def workers_cpu() -> dict[int, float]:  # gunicorn's workers: its process group, the arbiter excepted
             return _cpu_by_process(lambda pid, pgrp, cmdline: pgrp == process.pid and pid != process.pid)
 
-        def server_cpu() -> tuple[float, float]:
-            return _cpu_seconds(lambda pid, pgrp, cmdline: pgrp == process.pid), _database_cpu()
+        def server_cpu(server: subprocess.Popen) -> tuple[float, float]:
+            return _cpu_seconds(lambda pid, pgrp, cmdline: pgrp == server.pid), _database_cpu()
 
-        def under_load(gate: Gate, latencies: list[float], length: float) -> tuple[float, float, list[float], float]:
-            """``gate`` open for ``length`` seconds: the server's CPU (gunicorn, PostgreSQL), the
+        def under_load(
+            gate: Gate, latencies: list[float], length: float, server: subprocess.Popen = process
+        ) -> tuple[float, float, list[float], float]:
+            """``gate`` open for ``length`` seconds: the ``server``'s CPU (gunicorn, PostgreSQL), the
             latencies of the completions answered meanwhile, and the time it took."""
-            before, started, cpu_before = len(latencies), time.perf_counter(), server_cpu()
+            before, started, cpu_before = len(latencies), time.perf_counter(), server_cpu(server)
             gate.open()
             time.sleep(length)
             gate.close()
-            cpu_after = server_cpu()
+            cpu_after = server_cpu(server)
             elapsed = time.perf_counter() - started
             return cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], latencies[before:], elapsed
 
         # The clients, and one more that works alone (no other request in flight, so no contention
-        # for the two cores): what a request costs the server as such.
+        # for the two cores): what a request costs the server as such; and one that works alone on
+        # the one-worker server: what the other worker processes add to it.
         gate, latencies, done, errors = Gate(), [], Counter(), []
-        lone_gate, lone_latencies = Gate(), []
+        lone_gate, lone_latencies, single_gate, single_latencies = Gate(), [], Gate(), []
         threads = [
             threading.Thread(target=_client, args=(base, tokens, gate, latencies, done, errors)) for _ in range(clients)
         ]
         threads.append(threading.Thread(target=_client, args=(base, tokens, lone_gate, lone_latencies, done, errors)))
-        served = database_used = elapsed = lone_served = lone_database = 0.0
+        single_client = (single_base, tokens, single_gate, single_latencies, done, errors)
+        threads.append(threading.Thread(target=_client, args=single_client))
+        served = database_used = elapsed = lone_served = lone_database = single_served = single_database = 0.0
         measured: list[float] = []
         lone: list[float] = []
+        single_answered: list[float] = []
         try:
             for thread in threads:
                 thread.start()
-            gate.open()
-            time.sleep(2)  # warm up: workers load the model
-            gate.close()
+            for warming in (gate, single_gate):  # warm up: workers load the model
+                warming.open()
+                time.sleep(2)
+                warming.close()
             workers_before = workers_cpu()
             for _ in range(PHASES):
                 for side, work in sides.items():
@@ -329,16 +343,20 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
                     used[side] = [total + more for total, more in zip(used[side], figures, strict=True)]
                 python, backends, answered, _ = under_load(lone_gate, lone_latencies, seconds / PHASES / 2)
                 lone_served, lone_database, lone = lone_served + python, lone_database + backends, lone + answered
+                python, backends, answered, _ = under_load(single_gate, single_latencies, seconds / PHASES / 2, single)
+                single_served, single_database = single_served + python, single_database + backends
+                single_answered += answered
                 python, backends, answered, took = under_load(gate, latencies, seconds / PHASES)
                 served, database_used, measured = served + python, database_used + backends, measured + answered
                 elapsed += took
             workers_after = workers_cpu()
         finally:
-            gate.stop()
-            lone_gate.stop()
+            for stopping in (gate, lone_gate, single_gate):
+                stopping.stop()
             for thread in threads:
                 thread.join(timeout=60)
             stop_process(process)
+            stop_process(single)
         with database.session(read_only=True) as session:
             b1 = projects.get_project(session, "B-1").id
             completed_event = (Event.type == "task.completed") & (Event.id > after) & (Event.project_id == b1)
@@ -360,17 +378,29 @@ def run(table: Table, seconds: float = 20, clients: int = 20, workers: int = 4, 
         f"in-process {in_python * 1000:.2f} / {in_database * 1000:.2f}",
     )
     bare, alone = bare_python + bare_database, (lone_served + lone_database) / len(lone)
+    one_worker = (single_served + single_database) / len(single_answered)
     table.add(
         "  the same requests without a server (the app's CPU under Flask's test client) vs in-process",
         f"{bare * 1000:.2f} ms = {bare / in_process:.2f}x (Python {bare_python * 1000:.2f} / PostgreSQL "
         f"{bare_database * 1000:.2f})",
     )
     table.add(
-        "  the same requests over HTTP from one client alone vs in-process",
+        "  the same requests over HTTP from one client alone, to one worker (4 threads) vs in-process",
+        f"{one_worker * 1000:.2f} ms = {one_worker / in_process:.2f}x (gunicorn "
+        f"{single_served / len(single_answered) * 1000:.2f} / PostgreSQL "
+        f"{single_database / len(single_answered) * 1000:.2f})",
+    )
+    table.add(
+        f"  the same requests over HTTP from one client alone, to {workers} workers vs in-process",
         f"{alone * 1000:.2f} ms = {alone / in_process:.2f}x (gunicorn {lone_served / len(lone) * 1000:.2f} / "
-        f"PostgreSQL {lone_database / len(lone) * 1000:.2f}): the server's own part "
-        f"{(alone - bare) / in_process:.2f}x, {clients} clients' contention for the cores "
-        f"{(over_http - alone) / in_process:.2f}x",
+        f"PostgreSQL {lone_database / len(lone) * 1000:.2f})",
+    )
+    table.add(
+        "  so the HTTP side's excess over in-process, as multiples of it",
+        f"the framework {(bare - in_process) / in_process:.2f}x, "
+        f"the server as such {(one_worker - bare) / in_process:.2f}x, "
+        f"{workers} worker processes instead of one {(alone - one_worker) / in_process:.2f}x, {clients} clients' "
+        f"contention for the cores {(over_http - alone) / in_process:.2f}x",
     )
     spread = sorted(workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after)
     table.add(
