@@ -41,25 +41,27 @@ def sample_forms() -> dict[str, bytes]:
 
 
 @contextmanager
-def empty_database(kind: str):
-    """A new, empty database of ``kind`` (``approvals_bench`` on PostgreSQL) and a folder for its
-    files; yields (url, folder)."""
+def empty_database(kind: str, name: str = "approvals_bench"):
+    """A new, empty database of ``kind`` (on PostgreSQL named ``name``, an ``approvals_bench``…
+    name) and a folder for its files; yields (url, folder)."""
+    if not name.startswith("approvals_bench"):
+        raise ValueError(f"the benchmark drops and creates its own databases only, not {name!r}")
     with tempfile.TemporaryDirectory() as folder:
         if kind == "sqlite":
             url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
         else:
             with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute("DROP DATABASE IF EXISTS approvals_bench WITH (FORCE)")
-                admin.execute("CREATE DATABASE approvals_bench")
-            url = PG_BENCH
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                admin.execute(f"CREATE DATABASE {name}")
+            url = PG_BENCH.replace("/approvals_bench", f"/{name}")
         yield url, folder
 
 
 @contextmanager
-def fresh_database(kind: str):
+def fresh_database(kind: str, name: str = "approvals_bench"):
     """A migrated, empty database with the agencies, the sample model, a project and one staff
     member per agency; yields (Database, url)."""
-    with empty_database(kind) as (url, folder):
+    with empty_database(kind, name) as (url, folder):
         migrate.upgrade(url)
         database = Database(url, {"limits": Limits(data_dir=folder)})
         with database.session() as session:
