@@ -42,8 +42,8 @@ def sample_forms() -> dict[str, bytes]:
 
 @contextmanager
 def empty_database(kind: str, name: str = "approvals_bench"):
-    """A new, empty database of ``kind`` (on PostgreSQL named ``name``, an ``approvals_bench``…
-    name) and a folder for its files; yields (url, folder)."""
+    """A new, empty database of ``kind`` (on PostgreSQL, database ``name``: one of the benchmark's
+    own, whose names begin ``approvals_bench``) and a folder for its files; yields (url, folder)."""
     if not name.startswith("approvals_bench"):
         raise ValueError(f"the benchmark drops and creates its own databases only, not {name!r}")
     with tempfile.TemporaryDirectory() as folder:

@@ -118,9 +118,9 @@ def reading(kind: str, count: int, name: str) -> Iterator[tuple[Callable[[], obj
 
 
 def measure(kind: str, small: int, large: int, repeat: int) -> tuple[dict[str, list[float]], int]:
-    """Seconds of each read (``inbox``, ``status``) on ``small`` and on ``large`` instances, the two
-    databases taking turns, one request each, so that the shared machine's drift falls on both
-    alike; and the workflows deserialized meanwhile."""
+    """Seconds of each read on ``small`` and on ``large`` instances (``inbox small``, ``status
+    large``…), the two databases taking turns, one request each, so that the shared machine's
+    drift falls on both alike; and the workflows deserialized meanwhile."""
     loads = []
     original = ModelRuntime.load
     ModelRuntime.load = lambda self, state: loads.append(1) or original(self, state)
@@ -141,10 +141,10 @@ def measure(kind: str, small: int, large: int, repeat: int) -> tuple[dict[str, l
 def run(table: Table, small: int = 1000, large: int = 100_000, repeat: int = 200) -> None:
     for kind in ("postgresql", "sqlite"):
         times, loads = measure(kind, small, large, repeat)
-        for read, label in (("inbox", "inbox"), ("status", "status")):
+        for read in ("inbox", "status"):
             few, many = (percentile(times[f"{read} {size}"], 95) * 1000 for size in ("small", "large"))
             table.add(
-                f"{label} p95 on {kind}, {large:,} vs {small:,} instances (taking turns)",
+                f"{read} p95 on {kind}, {large:,} vs {small:,} instances (taking turns)",
                 f"{many:.2f} vs {few:.2f} ms = {many / few:.2f}x",
                 "<= 1.5x",
                 many / few <= 1.5,
