@@ -36,26 +36,14 @@ OPINION = "请补正后重新提交。"
 
 def run(table: Table, rounds: int = 1000) -> None:
     with fresh_database("sqlite") as (database, _):
-        with database.session() as session:
-            instance_id = instances.start_instance(
-                session, "B-1", "sample_review", {}, users.get_user(session, STAFF["HQ"])
-            )[0].id
-        # Sent back once first: from then on, every step that opens reads the runs sent back since
-        # its last normal end (its clock resumes), which once meant the instance's whole history.
-        _resubmit(database, instance_id)
-        _send_back(database, instance_id)
+        instance_id = _sent_back_once(database)
         per_round, sizes = [], []
         for _ in range(rounds):
             per_round.append(_round(database, instance_id))
             with database.session(read_only=True) as session:
                 state = session.scalar(select(ProcessInstance.state).where(ProcessInstance.id == instance_id))
                 sizes.append(len(state))
-        with database.session() as session:
-            new_id = instances.start_instance(
-                session, "B-1", "sample_review", {}, users.get_user(session, STAFF["HQ"])
-            )[0].id
-        _resubmit(database, new_id)
-        _send_back(database, new_id)
+        new_id = _sent_back_once(database)
         last, new = _taking_turns(lambda: _round(database, instance_id), lambda: _round(database, new_id), rounds)
         with database.session(read_only=True) as session:
             completed = session.scalar(
@@ -82,10 +70,7 @@ def run(table: Table, rounds: int = 1000) -> None:
 def _sent_back_loop(table: Table, rounds: int) -> None:
     """Submit, then the planning review sends the application back to the submission, ``rounds`` times."""
     with fresh_database("sqlite") as (database, _):
-        with database.session() as session:
-            hq = users.get_user(session, STAFF["HQ"])
-            instance_id = instances.start_instance(session, "B-1", "sample_review", {}, hq)[0].id
-            new_id = instances.start_instance(session, "B-1", "sample_review", {}, hq)[0].id
+        instance_id, new_id = _started(database), _started(database)
         per_round = [_sent_back_round(database, instance_id) for _ in range(rounds)]
         last, new = _taking_turns(
             lambda: _sent_back_round(database, instance_id), lambda: _sent_back_round(database, new_id), rounds
@@ -102,6 +87,23 @@ def _sent_back_loop(table: Table, rounds: int) -> None:
         "<= 2x, all",
         last / new <= 2 and sent_back == made,
     )
+
+
+def _started(database: Database) -> int:
+    """A new instance of the sample model (project B-1); its id."""
+    with database.session() as session:
+        hq = users.get_user(session, STAFF["HQ"])
+        return instances.start_instance(session, "B-1", "sample_review", {}, hq)[0].id
+
+
+def _sent_back_once(database: Database) -> int:
+    """A new instance submitted and sent back once: from then on, every step that opens reads the
+    runs sent back since its last normal end (its clock resumes), which once meant the instance's
+    whole history."""
+    instance_id = _started(database)
+    _resubmit(database, instance_id)
+    _send_back(database, instance_id)
+    return instance_id
 
 
 def _round(database: Database, instance_id: int) -> float:
